@@ -1,0 +1,210 @@
+"""Real parts for the tests: a recording HTTP server on 127.0.0.1 and Celery workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("CELERY_BROKER_URL"))
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (bounded: tests stop by themselves)
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class RecordingServer:
+    """An HTTP server on 127.0.0.1 that records requests and plays scripted replies.
+
+    ``replies`` are used in order, then ``default``. ``on_request`` runs in the
+    server's thread for each request, before the reply, for checks made while a
+    delivery is in flight.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.replies: queue.SimpleQueue[Reply] = queue.SimpleQueue()
+        self.default = Reply()
+        self.on_request: Callable[[Received], None] | None = None
+        self.received = threading.Condition()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def reply(self, *replies: Reply) -> None:
+        for item in replies:
+            self.replies.put(item)
+
+    def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
+        """Block until ``count`` requests have arrived (or fail after ``timeout``)."""
+        with self.received:
+            ok = self.received.wait_for(lambda: len(self.requests) >= count, timeout)
+        assert ok, f"expected {count} requests, got {len(self.requests)}"
+        return self.requests
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                item = Received(
+                    "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
+                )
+                try:
+                    reply = server.replies.get_nowait()
+                except queue.Empty:
+                    reply = server.default
+                if server.on_request:
+                    server.on_request(item)
+                with server.received:
+                    server.requests.append(item)
+                    server.received.notify_all()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
+
+    def start(self) -> RecordingServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[RecordingServer]:
+    server = RecordingServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_app():
+    from tests.celery_app import app
+
+    return app
+
+
+@pytest.fixture
+def celery_worker(transactional_db, celery_app) -> Iterator[object]:
+    """A real Celery worker in a thread of this process, on the configured broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery_app.control.purge()
+    with start_worker(
+        celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
+    ) as worker:
+        yield worker
+
+
+class WorkerProcess:
+    """A ``celery worker`` subprocess on the test database and the real broker."""
+
+    def __init__(self, db_name: str) -> None:
+        self.db_name = db_name
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        env = {**os.environ, "WEBHOOKS_USE_TEST_DB": self.db_name, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker",
+             "--pool=prefork", "--concurrency=2", "--loglevel=WARNING", "--without-heartbeat",
+             "--without-gossip", "--without-mingle"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: main process and pool children at once."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def worker_process(transactional_db, celery_app) -> Iterator[Callable[[], WorkerProcess]]:
+    """Start subprocess workers on PostgreSQL + Redis (the services run only)."""
+    if not SERVICES:
+        pytest.skip("needs DATABASE_URL and CELERY_BROKER_URL (the services run)")
+    celery_app.control.purge()
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        worker = WorkerProcess(connection.settings_dict["NAME"]).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 15, interval: float = 0.05):
+    """Poll ``predicate`` until it is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

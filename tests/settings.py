@@ -1,0 +1,82 @@
+"""Test settings: SQLite and an in-memory broker by default; PostgreSQL and
+Redis when DATABASE_URL and CELERY_BROKER_URL are set (the services run)."""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "rest_framework",
+    "webhooks_app",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "tests.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def _database(url: str | None) -> dict:
+    if not url:
+        # A file, not :memory:, so that worker threads share the test database.
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / "db.sqlite3"),
+            "TEST": {"NAME": os.environ.get("WEBHOOKS_TEST_SQLITE", str(BASE_DIR / "test.sqlite3"))},
+            "OPTIONS": {"timeout": 20},
+        }
+    parts = urlsplit(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/") or "test",
+        "USER": parts.username or "postgres",
+        "PASSWORD": parts.password or "",
+        "HOST": parts.hostname or "127.0.0.1",
+        "PORT": parts.port or 5432,
+        # A subprocess worker is pointed at the test database by this variable.
+        "TEST": {"NAME": os.environ.get("WEBHOOKS_TEST_DB_NAME")},
+    }
+
+
+DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
+if os.environ.get("WEBHOOKS_USE_TEST_DB"):
+    # Set for subprocess workers: connect straight to the database pytest created.
+    DATABASES["default"]["NAME"] = os.environ["WEBHOOKS_USE_TEST_DB"]
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+
+WEBHOOKS = {
+    "ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+    "TIMEOUT": (2, 3),
+    "LEASE_MARGIN": 1,
+    "RETRY_SCHEDULE": [0.2, 0.4],
+}

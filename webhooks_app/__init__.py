@@ -1,0 +1,25 @@
+"""Send and receive webhooks from Django.
+
+The public face is :func:`send_event`; see ``webhooks_app.receivers`` for the
+receiving side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "send_event"]
+
+if TYPE_CHECKING:
+    from webhooks_app.models import Event
+
+
+def send_event(event_type: str, payload: Any, *, idempotency_key: str | None = None) -> Event:
+    """Record an event and its deliveries in the caller's transaction.
+
+    See :func:`webhooks_app.outbox.send_event`.
+    """
+    from webhooks_app.outbox import send_event as _send_event
+
+    return _send_event(event_type, payload, idempotency_key=idempotency_key)

@@ -1,0 +1,94 @@
+"""System checks for the ``WEBHOOKS`` settings dict (ids ``webhooks_app.E0xx``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from webhooks_app.conf import DEFAULTS
+
+
+def _number(value: Any, minimum: float = 0, *, strict: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return value > minimum if strict else value >= minimum
+
+
+def _whole(value: Any, minimum: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _schedule(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(_number(v) for v in value)
+
+
+def _timeout(value: Any) -> bool:
+    if _number(value, strict=True):
+        return True
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(_number(v, strict=True) for v in value)
+    )
+
+
+def _networks(value: Any) -> bool:
+    if not isinstance(value, list | tuple) or isinstance(value, str):
+        return False
+    try:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "RETRY_SCHEDULE": (_schedule, "a list of non-negative numbers of seconds"),
+    "TIMEOUT": (_timeout, "a positive number or a (connect, read) pair of them"),
+    "ALLOWED_NETWORKS": (_networks, 'a list of CIDRs such as "127.0.0.0/8"'),
+    "SIGNATURE_TOLERANCE": (lambda v: _number(v, strict=True), "a positive number of seconds"),
+    "MAX_INBOUND_BODY": (lambda v: _whole(v, 1), "a positive whole number of bytes"),
+    "LEASE_MARGIN": (_number, "a non-negative number of seconds"),
+    "QUEUE": (lambda v: v is None or (isinstance(v, str) and v != ""), "None or a queue name"),
+    "MAX_RESPONSE_BODY": (_whole, "a non-negative whole number of bytes"),
+    "MAX_RETRY_AFTER": (_number, "a non-negative number of seconds"),
+    "MAX_COUNTDOWN": (_number, "a non-negative number of seconds"),
+    "RETRY_CLIENT_ERRORS": (lambda v: isinstance(v, bool), "True or False"),
+    "SECRET_ROTATION_GRACE": (_number, "a non-negative number of seconds"),
+    "DISABLE_AFTER_FAILURES": (lambda v: _whole(v, 1), "a positive whole number"),
+    "DISABLE_AFTER_SECONDS": (_number, "a non-negative number of seconds"),
+    "SWEEP_BATCH_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
+    "USER_AGENT": (lambda v: v is None or isinstance(v, str), "None or a string"),
+}
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs=None, **kwargs) -> list:
+    user = getattr(settings, "WEBHOOKS", None)
+    if user is None:
+        return []
+    if not isinstance(user, dict):
+        return [Error("WEBHOOKS must be a dict.", id="webhooks_app.E001")]
+    problems: list = [
+        Warning(
+            f"WEBHOOKS[{key!r}] is not a setting of webhooks_app and is ignored.",
+            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+            id="webhooks_app.W001",
+        )
+        for key in user
+        if key not in DEFAULTS
+    ]
+    for key, (valid, expected) in VALIDATORS.items():
+        if key in user and not valid(user[key]):
+            problems.append(
+                Error(
+                    f"WEBHOOKS[{key!r}] must be {expected}; got {user[key]!r}.",
+                    id="webhooks_app.E002",
+                )
+            )
+    return problems

@@ -1,0 +1,78 @@
+"""The ``WEBHOOKS`` settings dict, with every default in one place.
+
+Values are read from ``django.conf.settings`` on every access, so
+``override_settings(WEBHOOKS=...)`` in tests takes effect at once and nothing
+is cached at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULTS: dict[str, Any] = {
+    # Seconds to wait before each retry; the number of attempts is len + 1.
+    "RETRY_SCHEDULE": [5, 300, 1800, 7200, 18000, 36000, 36000],
+    # Connect and read timeouts for one delivery request, in seconds.
+    "TIMEOUT": (5, 15),
+    # CIDRs exempt from the private-address guard, e.g. ["127.0.0.0/8", "::1/128"].
+    "ALLOWED_NETWORKS": [],
+    # Seconds a signed timestamp may be off, either way (inbound verification).
+    "SIGNATURE_TOLERANCE": 300,
+    # Largest inbound body in bytes; larger ones are answered 413.
+    "MAX_INBOUND_BODY": 1_048_576,
+    # Seconds a delivery lease outlasts the request's connect + read timeouts.
+    "LEASE_MARGIN": 10,
+    # Celery queue for the app's tasks; None means the default queue.
+    "QUEUE": None,
+    # Bytes of a response body stored on an Attempt.
+    "MAX_RESPONSE_BODY": 20_480,
+    # Longest Retry-After (seconds) that is honoured; longer values are capped.
+    "MAX_RETRY_AFTER": 3600,
+    # Retries due within this many seconds are scheduled with a Celery countdown;
+    # longer delays are left to the sweep (keep it well under the broker's
+    # visibility timeout, one hour on Redis by default).
+    "MAX_COUNTDOWN": 300,
+    # Retry 4xx answers other than 408/410/425/429 (False: fail them at once).
+    "RETRY_CLIENT_ERRORS": False,
+    # How long a rotated-out secret still signs deliveries, in seconds.
+    "SECRET_ROTATION_GRACE": 86_400,
+    # An endpoint is disabled when it has failed this many attempts in a row ...
+    "DISABLE_AFTER_FAILURES": 50,
+    # ... and the streak has lasted at least this many seconds (both must hold).
+    "DISABLE_AFTER_SECONDS": 5 * 86_400,
+    # Deliveries re-enqueued per sweep query (the sweep pages through all of them).
+    "SWEEP_BATCH_SIZE": 500,
+    # Headers sent with every request; None means "webhooks_app/<version>".
+    "USER_AGENT": None,
+}
+
+
+def get(name: str) -> Any:
+    """Return the value of ``WEBHOOKS[name]``, or its default."""
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown WEBHOOKS setting {name!r}")
+    user = getattr(django_settings, "WEBHOOKS", None) or {}
+    return user.get(name, DEFAULTS[name])
+
+
+def timeouts() -> tuple[float, float]:
+    """The (connect, read) timeouts; a single number means both."""
+    value = get("TIMEOUT")
+    if isinstance(value, int | float):
+        return (float(value), float(value))
+    connect, read = value
+    return (float(connect), float(read))
+
+
+def lease_seconds() -> float:
+    """How long a claimed delivery stays leased to one worker."""
+    connect, read = timeouts()
+    return connect + read + float(get("LEASE_MARGIN"))
+
+
+def user_agent() -> str:
+    from webhooks_app import __version__
+
+    return get("USER_AGENT") or f"webhooks_app/{__version__}"

@@ -1,0 +1,40 @@
+"""Wake-ups for deliveries: put a ``deliver`` task on the broker.
+
+The broker only carries wake-ups; losing one is harmless because the sweep
+finds every due delivery in the database. So a broker error is logged and
+swallowed here rather than breaking the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from webhooks_app import conf
+
+logger = logging.getLogger(__name__)
+
+
+def task_options() -> dict[str, str]:
+    queue = conf.get("QUEUE")
+    return {"queue": queue} if queue else {}
+
+
+def enqueue_delivery(delivery_id: int, *, countdown: float | None = None, manual: bool = False):
+    """Ask a worker to deliver ``delivery_id``; returns False if the broker refused."""
+    from webhooks_app.tasks import deliver
+
+    kwargs = {"manual": True} if manual else {}
+    try:
+        deliver.apply_async((delivery_id,), kwargs, countdown=countdown, **task_options())
+    except Exception:  # the broker is down or unreachable: the sweep recovers it
+        logger.warning(
+            "Could not enqueue delivery %s; the sweep will pick it up", delivery_id, exc_info=True
+        )
+        return False
+    return True
+
+
+def enqueue_deliveries(delivery_ids: Iterable[int]) -> int:
+    """Enqueue several deliveries; returns how many the broker accepted."""
+    return sum(enqueue_delivery(delivery_id) for delivery_id in delivery_ids)

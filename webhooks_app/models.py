@@ -1,0 +1,202 @@
+"""Endpoints, events, deliveries, attempts: the database is the source of truth."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from webhooks_app import conf, signing
+from webhooks_app.ids import new_event_id
+
+
+def event_type_matches(patterns: list[str], event_type: str) -> bool:
+    """An empty list matches everything; ``"order.*"`` matches ``"order.paid"``."""
+    if not patterns:
+        return True
+    return any(
+        pattern == event_type
+        or pattern == "*"
+        or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
+        for pattern in patterns
+    )
+
+
+class Endpoint(models.Model):
+    """Where webhooks are sent."""
+
+    url = models.URLField(_("URL"), max_length=2000)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    secret = models.CharField(
+        _("secret"),
+        max_length=100,
+        blank=True,
+        help_text=_("A whsec_ secret; generated when left blank."),
+    )
+    previous_secret = models.CharField(_("previous secret"), max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret expires at"), null=True, blank=True
+    )
+    event_types = models.JSONField(
+        _("event types"),
+        default=list,
+        blank=True,
+        help_text=_('Event types to send, e.g. ["order.paid", "user.*"]; empty means all.'),
+    )
+    headers = models.JSONField(
+        _("extra headers"), default=dict, blank=True, help_text=_("Sent with every request.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    disabled_reason = models.CharField(_("disabled reason"), max_length=255, blank=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    failure_streak = models.PositiveIntegerField(_("failed attempts in a row"), default=0)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("endpoint")
+        verbose_name_plural = _("endpoints")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.secret:
+            self.secret = signing.generate_secret()
+        super().save(*args, **kwargs)
+
+    def accepts(self, event_type: str) -> bool:
+        return event_type_matches(self.event_types, event_type)
+
+    def signing_secrets(self, now: datetime | None = None) -> list[str]:
+        """The current secret, plus the previous one while its grace period lasts."""
+        now = now or timezone.now()
+        secrets_ = [self.secret]
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and (self.previous_secret_expires_at > now)
+        ):
+            secrets_.append(self.previous_secret)
+        return secrets_
+
+    def rotate_secret(self, new_secret: str | None = None, grace: float | None = None) -> str:
+        """Replace the secret; the old one keeps signing for ``grace`` seconds."""
+        grace = conf.get("SECRET_ROTATION_GRACE") if grace is None else grace
+        self.previous_secret = self.secret
+        self.previous_secret_expires_at = timezone.now() + timedelta(seconds=grace)
+        self.secret = new_secret or signing.generate_secret()
+        self.save(
+            update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
+        )
+        return self.secret
+
+    def enable(self) -> None:
+        """Resume deliveries; pending ones are picked up by the next sweep."""
+        self.is_active = True
+        self.disabled_reason = ""
+        self.disabled_at = None
+        self.failure_streak = 0
+        self.failing_since = None
+        self.save()
+
+
+class Event(models.Model):
+    """Something that happened; immutable once written."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_event_id, editable=False)
+    event_type = models.CharField(_("event type"), max_length=255, db_index=True)
+    payload = models.JSONField(_("payload"), encoder=DjangoJSONEncoder)
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=255, null=True, blank=True, unique=True
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.id}"
+
+
+class Delivery(models.Model):
+    """One event to one endpoint: the unit of at-least-once work."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    locked_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last status"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="webhooks_delivery_unique")
+        ]
+        indexes = [
+            # The sweep: pending deliveries that are due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="webhooks_delivery_due",
+            ),
+            # "Deliveries of this endpoint, newest first".
+            models.Index(fields=["endpoint", "-created_at"], name="webhooks_delivery_endpoint"),
+            models.Index(fields=["status", "-created_at"], name="webhooks_delivery_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.endpoint_id} ({self.status})"
+
+
+class Attempt(models.Model):
+    """One HTTP try of a delivery: the audit trail."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        MANUAL = "manual", _("manual")
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField(_("number"))
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    error_type = models.CharField(_("error type"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    response_body = models.TextField(_("response body"), blank=True)
+    trigger = models.CharField(
+        _("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULED
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="webhooks_attempt_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.status_code or self.error_type}"

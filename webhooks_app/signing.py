@@ -1,0 +1,102 @@
+"""Standard Webhooks v1 signatures: secrets, signing and verification.
+
+Pure functions: no Django, no HTTP. The signed content is
+``"{msg_id}.{timestamp}.{body}"``, the key is the base64-decoded part of a
+``whsec_`` secret, and a signature header holds one or more space-separated
+``v1,<base64 HMAC-SHA256>`` values (several during secret rotation).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Iterable
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+SIGNATURE_VERSION = "v1"
+
+
+class InvalidSignature(Exception):
+    """A request's signature is missing, malformed, wrong or stale."""
+
+
+def generate_secret() -> str:
+    """A new ``whsec_`` secret holding 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a secret: the base64-decoded part after ``whsec_``."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError as exc:
+        raise ValueError("A webhook secret must be whsec_ followed by base64") from exc
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """Return one ``v1,<base64>`` signature of ``body`` for this message."""
+    content = f"{msg_id}.{int(timestamp)}.".encode() + body
+    digest = hmac.new(secret_key(secret), content, hashlib.sha256).digest()
+    return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode('ascii')}"
+
+
+def signature_header(secrets_: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: one signature per secret, space-separated."""
+    return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets_)
+
+
+def headers(
+    secrets_: Iterable[str], msg_id: str, body: bytes, timestamp: int | None = None
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for one request."""
+    timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(secrets_, msg_id, timestamp, body),
+    }
+
+
+def verify(
+    secret: str | Iterable[str],
+    msg_id: str,
+    timestamp: str | int,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance: float = 300,
+    now: float | None = None,
+) -> None:
+    """Check a Standard Webhooks signature; raise :class:`InvalidSignature` if it fails.
+
+    ``secret`` may be a list during rotation: any secret matching any ``v1``
+    signature in the header is enough. Comparison is constant-time.
+    """
+    try:
+        signed_at = int(str(timestamp))
+    except ValueError:
+        raise InvalidSignature("The webhook timestamp is not a whole number") from None
+    now = time.time() if now is None else now
+    if abs(now - signed_at) > tolerance:
+        raise InvalidSignature("The webhook timestamp is outside the tolerance")
+
+    offered = [
+        value.encode("ascii", "replace")
+        for version, _, value in (part.partition(",") for part in signature.split())
+        if version == SIGNATURE_VERSION and value
+    ]
+    if not offered:
+        raise InvalidSignature("No v1 signature in the header")
+
+    candidates = [secret] if isinstance(secret, str) else list(secret)
+    for candidate in candidates:
+        expected = sign(candidate, msg_id, signed_at, body).partition(",")[2].encode("ascii")
+        # Compare against every offered value so timing does not reveal which matched.
+        matches = [hmac.compare_digest(expected, value) for value in offered]
+        if any(matches):
+            return
+    raise InvalidSignature("No signature matches")
