@@ -134,15 +134,20 @@ def celery_app():
     return app
 
 
-@pytest.fixture
-def celery_worker(transactional_db, celery_app) -> Iterator[object]:
-    """A real Celery worker in a thread of this process, on the configured broker."""
+def running_worker(app):
+    """Start a real Celery worker in a thread of this process, on the configured broker."""
     from celery.contrib.testing.worker import start_worker
 
+    return start_worker(
+        app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
+    )
+
+
+@pytest.fixture
+def celery_worker(transactional_db, celery_app) -> Iterator[object]:
+    """A worker that starts on an empty queue and stops after the test."""
     celery_app.control.purge()
-    with start_worker(
-        celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
-    ) as worker:
+    with running_worker(celery_app) as worker:
         yield worker
 
 
@@ -156,9 +161,20 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         env = {**os.environ, "WEBHOOKS_USE_TEST_DB": self.db_name, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker",
-             "--pool=prefork", "--concurrency=2", "--loglevel=WARNING", "--without-heartbeat",
-             "--without-gossip", "--without-mingle"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests.celery_app",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=2",
+                "--loglevel=WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             cwd=ROOT,
             env=env,
             start_new_session=True,

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -51,7 +51,9 @@ def _database(url: str | None) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(BASE_DIR / "db.sqlite3"),
-            "TEST": {"NAME": os.environ.get("WEBHOOKS_TEST_SQLITE", str(BASE_DIR / "test.sqlite3"))},
+            "TEST": {
+                "NAME": os.environ.get("WEBHOOKS_TEST_SQLITE", str(BASE_DIR / "test.sqlite3"))
+            },
             "OPTIONS": {"timeout": 20},
         }
     parts = urlsplit(url)

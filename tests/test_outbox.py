@@ -1,0 +1,118 @@
+"""send_event: the transactional outbox."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import wait_until
+from webhooks_app import send_event
+from webhooks_app.models import Delivery, Endpoint, Event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_endpoint_alone_is_a_working_endpoint():
+    endpoint = Endpoint.objects.create(url="https://example.invalid/hook")
+    assert endpoint.secret.startswith("whsec_")
+    assert endpoint.event_types == []
+    assert endpoint.accepts("anything.at.all")
+
+
+def test_records_event_and_one_delivery_per_matching_endpoint():
+    everything = Endpoint.objects.create(url="https://a.invalid/")
+    orders = Endpoint.objects.create(url="https://b.invalid/", event_types=["order.paid"])
+    wildcard = Endpoint.objects.create(url="https://c.invalid/", event_types=["order.*"])
+    users = Endpoint.objects.create(url="https://d.invalid/", event_types=["user.created"])
+    Endpoint.objects.create(url="https://e.invalid/", is_active=False)
+
+    event = send_event("order.paid", {"order_id": 42})
+
+    assert Event.objects.get().payload == {"order_id": 42}
+    targets = set(Delivery.objects.filter(event=event).values_list("endpoint", flat=True))
+    assert targets == {everything.pk, orders.pk, wildcard.pk}
+    assert users.pk not in targets
+    assert all(
+        d.status == "pending" and d.attempt_count == 0 and d.next_attempt_at is not None
+        for d in Delivery.objects.all()
+    )
+
+
+def test_query_count_does_not_grow_with_endpoints():
+    def queries_for_send() -> int:
+        with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+            send_event("order.paid", {})
+        return len(ctx.captured_queries)
+
+    Endpoint.objects.create(url="https://a.invalid/")
+    with_one = queries_for_send()
+    Endpoint.objects.bulk_create(Endpoint(url=f"https://{i}.invalid/") for i in range(30))
+    with_many = queries_for_send()
+    assert with_many == with_one
+    assert Delivery.objects.count() == 1 + 31
+
+
+def test_rolled_back_transaction_sends_nothing(http_server, celery_worker):
+    Endpoint.objects.create(url=http_server.url())
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        send_event("order.paid", {"order_id": 1})
+        raise Abort
+
+    send_event("order.paid", {"order_id": 2})  # a committed one, to know the worker ran
+    wait_until(lambda: Delivery.objects.filter(status="succeeded").count() == 1)
+    assert [r.json()["data"] for r in http_server.requests] == [{"order_id": 2}]
+    assert Event.objects.count() == 1
+
+
+def test_deliveries_are_enqueued_only_on_commit(http_server, celery_worker):
+    Endpoint.objects.create(url=http_server.url())
+    with transaction.atomic():
+        send_event("order.paid", {"order_id": 1})
+        # The worker is running, but nothing is sent before the commit.
+        assert http_server.requests == []
+        assert not Delivery.objects.exclude(status="pending").exists()
+    http_server.wait_for(1)
+
+
+def test_idempotency_key_returns_existing_event_and_sends_nothing_new(http_server, celery_worker):
+    Endpoint.objects.create(url=http_server.url())
+    first = send_event("order.paid", {"order_id": 42}, idempotency_key="order-42-paid")
+    again = send_event("order.paid", {"order_id": 42}, idempotency_key="order-42-paid")
+
+    assert again.pk == first.pk
+    assert Event.objects.count() == 1
+    assert Delivery.objects.count() == 1
+    wait_until(lambda: Delivery.objects.filter(status="succeeded").count() == 1)
+    send_event("order.shipped", {"order_id": 42})  # a later event, to flush the worker
+    wait_until(lambda: len(http_server.requests) == 2)
+    ids = [r.headers["webhook-id"] for r in http_server.requests]
+    assert ids.count(str(first.pk)) == 1
+
+
+def test_different_idempotency_keys_make_different_events():
+    a = send_event("order.paid", {}, idempotency_key="a")
+    b = send_event("order.paid", {}, idempotency_key="b")
+    c = send_event("order.paid", {})
+    d = send_event("order.paid", {})
+    assert len({a.pk, b.pk, c.pk, d.pk}) == 4
+
+
+def test_fan_out_delivers_to_each_matching_endpoint(http_server, celery_worker):
+    Endpoint.objects.create(url=http_server.url("/all"))
+    Endpoint.objects.create(url=http_server.url("/orders"), event_types=["order.paid"])
+    Endpoint.objects.create(url=http_server.url("/users"), event_types=["user.created"])
+
+    event = send_event("order.paid", {"order_id": 7})
+
+    wait_until(lambda: Delivery.objects.filter(status="succeeded").count() == 2)
+    assert sorted(r.path for r in http_server.requests) == ["/all", "/orders"]
+    assert {r.headers["webhook-id"] for r in http_server.requests} == {str(event.id)}
+
+
+def test_event_ids_are_prefixed_and_url_safe():
+    event = send_event("order.paid", {})
+    assert event.id.startswith("msg_")
+    assert event.id.replace("_", "").isalnum()
