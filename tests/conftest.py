@@ -127,7 +127,7 @@ def http_server() -> Iterator[RecordingServer]:
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def celery_app():
     from tests.celery_app import app
 
@@ -143,12 +143,19 @@ def running_worker(app):
     )
 
 
-@pytest.fixture
-def celery_worker(transactional_db, celery_app) -> Iterator[object]:
-    """A worker that starts on an empty queue and stops after the test."""
-    celery_app.control.purge()
+@pytest.fixture(scope="session")
+def _shared_worker(django_db_setup, celery_app) -> Iterator[object]:
+    # One worker for the session (starting and stopping one takes seconds);
+    # it is stopped before the test database is destroyed.
     with running_worker(celery_app) as worker:
         yield worker
+
+
+@pytest.fixture
+def celery_worker(transactional_db, celery_app, _shared_worker) -> object:
+    """A running worker, with the broker's queue emptied before the test."""
+    celery_app.control.purge()
+    return _shared_worker
 
 
 class WorkerProcess:

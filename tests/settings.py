@@ -54,7 +54,9 @@ def _database(url: str | None) -> dict:
             "TEST": {
                 "NAME": os.environ.get("WEBHOOKS_TEST_SQLITE", str(BASE_DIR / "test.sqlite3"))
             },
-            "OPTIONS": {"timeout": 20},
+            # IMMEDIATE: a transaction takes the write lock up front, so concurrent
+            # workers wait for each other instead of failing with "database is locked".
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     parts = urlsplit(url)
     return {
@@ -82,3 +84,6 @@ WEBHOOKS = {
     "LEASE_MARGIN": 1,
     "RETRY_SCHEDULE": [0.2, 0.4],
 }
+# The in-memory transport polls; poll often so tests do not wait on it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Reply
 from webhooks_app import __version__, delivery, send_event, signals
-from webhooks_app.models import Attempt, Delivery, Endpoint
+from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,8 +35,13 @@ def endpoint(http_server):
 
 
 def make_delivery(event_type="order.paid", payload=None) -> Delivery:
-    event = send_event(event_type, payload if payload is not None else {"order_id": 42})
-    return Delivery.objects.get(event=event)
+    """A due delivery to the newest endpoint, written directly: no task is enqueued,
+    so a worker running for other tests cannot race the direct calls made here."""
+    event = Event.objects.create(
+        event_type=event_type, payload=payload if payload is not None else {"order_id": 42}
+    )
+    endpoint = Endpoint.objects.order_by("-pk").first()
+    return Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
 
 
 class Recorder:
@@ -479,11 +484,16 @@ def test_reenabling_resumes_pending_deliveries(http_server, endpoint):
     assert len(http_server.requests) == 1
 
 
-def test_retry_now_makes_a_failed_delivery_due_as_a_manual_try(http_server, endpoint):
+def test_retry_now_makes_a_failed_delivery_due_as_a_manual_try(http_server, endpoint, monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(
+        "webhooks_app.delivery.enqueue_delivery", lambda pk, **kw: enqueued.append((pk, kw))
+    )
     http_server.reply(Reply(status=400))
     item = make_delivery()
     delivery.deliver(item.pk)
     assert delivery.retry_now(Delivery.objects.filter(pk=item.pk)) == 1
+    assert enqueued == [(item.pk, {"manual": True})]
     delivery.deliver(item.pk, manual=True)
     item.refresh_from_db()
     assert item.status == "succeeded"

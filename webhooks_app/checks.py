@@ -68,6 +68,22 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 @register(Tags.compatibility)
+def check_sqlite_transaction_mode(app_configs=None, **kwargs) -> list:
+    """SQLite's default deferred transactions fail under concurrent workers."""
+    return [
+        Warning(
+            f"Database {alias!r} is SQLite without transaction_mode IMMEDIATE; concurrent "
+            "webhook workers may fail with 'database is locked'.",
+            hint='Add "OPTIONS": {"transaction_mode": "IMMEDIATE"} to its settings.',
+            id="webhooks_app.W002",
+        )
+        for alias, config in settings.DATABASES.items()
+        if config.get("ENGINE") == "django.db.backends.sqlite3"
+        and str(config.get("OPTIONS", {}).get("transaction_mode", "")).upper() != "IMMEDIATE"
+    ]
+
+
+@register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list:
     user = getattr(settings, "WEBHOOKS", None)
     if user is None:

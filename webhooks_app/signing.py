@@ -32,9 +32,12 @@ def secret_key(secret: str) -> bytes:
     """The HMAC key of a secret: the base64-decoded part after ``whsec_``."""
     encoded = secret.removeprefix(SECRET_PREFIX)
     try:
-        return base64.b64decode(encoded, validate=True)
-    except ValueError as exc:
-        raise ValueError("A webhook secret must be whsec_ followed by base64") from exc
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        key = b""
+    if not key:
+        raise ValueError("A webhook secret must be whsec_ followed by non-empty base64")
+    return key
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

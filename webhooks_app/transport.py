@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -40,10 +41,22 @@ def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address carried inside an IPv4-mapped, 6to4 or Teredo IPv6 address."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address.teredo:
+        return address.teredo[1]
+    return address.ipv4_mapped or address.sixtofour
+
+
 def is_public_address(address: IPAddress) -> bool:
     """True for a globally routable unicast address (not a metadata service)."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         return is_public_address(address.ipv4_mapped)
+    inner = embedded_ipv4(address)
+    if inner is not None and not is_public_address(inner):
+        return False
     return not (
         address in METADATA_ADDRESSES
         or address.is_loopback
@@ -59,9 +72,12 @@ def is_public_address(address: IPAddress) -> bool:
 def is_allowed_address(address: str | IPAddress, allowed: Iterable[Network] = ()) -> bool:
     """Whether a delivery may connect to ``address``, given exempt networks."""
     ip = ipaddress.ip_address(str(address).split("%", 1)[0])  # drop an IPv6 zone id
-    if any(ip.version == net.version and ip in net for net in allowed):
-        return True
-    return is_public_address(ip)
+    allowing = [net for net in allowed if ip.version == net.version and ip in net]
+    if ip in METADATA_ADDRESSES or ip in {embedded_ipv4(ip)} & METADATA_ADDRESSES:
+        # A broad exemption such as 169.254.0.0/16 must not open the cloud
+        # metadata service; only a single-address entry can.
+        return any(net.num_addresses == 1 for net in allowing)
+    return bool(allowing) or is_public_address(ip)
 
 
 def resolve_allowed(
@@ -154,9 +170,20 @@ class Response:
     error: str = ""
 
 
-def _read_capped(response: requests.Response, limit: int) -> str:
-    data = response.raw.read(limit, decode_content=True) or b""
-    return data.decode(response.encoding or "utf-8", errors="replace")
+def _read_capped(response: requests.Response, limit: int, deadline: float) -> str:
+    """Read at most ``limit`` bytes, stopping at ``deadline`` (a monotonic time).
+
+    The read timeout bounds each socket read, not the whole body, so a reply
+    that trickles in byte by byte is cut off here: a request must not outlast
+    its delivery lease.
+    """
+    data = bytearray()
+    while len(data) < limit and time.monotonic() < deadline:
+        chunk = response.raw.read1(min(8192, limit - len(data)), decode_content=True)
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data).decode(response.encoding or "utf-8", errors="replace")
 
 
 def post(
@@ -185,8 +212,13 @@ def post(
             allow_redirects=False,
             stream=True,
         ) as response:
-            text = _read_capped(response, max_body)
-            return Response(response.status_code, text, dict(response.headers), elapsed())
+            text = _read_capped(response, max_body, started + sum(timeout))
+            return Response(
+                response.status_code,
+                text,
+                CaseInsensitiveDict(response.headers),
+                elapsed(),
+            )
     except BlockedAddress as exc:
         return Response(None, "", {}, elapsed(), ErrorKind.BLOCKED, str(exc))
     except requests.Timeout as exc:

@@ -1,0 +1,172 @@
+"""System checks for the WEBHOOKS settings dict."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from webhooks_app.checks import check_settings
+from webhooks_app.conf import DEFAULTS
+
+VALID = {
+    "RETRY_SCHEDULE": [0.5, 5, 300],
+    "TIMEOUT": (3, 10.5),
+    "ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128", "10.1.0.0/16"],
+    "SIGNATURE_TOLERANCE": 600,
+    "MAX_INBOUND_BODY": 2_000_000,
+    "LEASE_MARGIN": 0,
+    "QUEUE": "webhooks",
+    "MAX_RESPONSE_BODY": 0,
+    "MAX_RETRY_AFTER": 7200.0,
+    "MAX_COUNTDOWN": 60,
+    "RETRY_CLIENT_ERRORS": True,
+    "SECRET_ROTATION_GRACE": 3600,
+    "DISABLE_AFTER_FAILURES": 1,
+    "DISABLE_AFTER_SECONDS": 0,
+    "SWEEP_BATCH_SIZE": 100,
+    "USER_AGENT": "my-app/1.0",
+}
+
+
+def ids(problems) -> list[str]:
+    return [p.id for p in problems]
+
+
+def test_valid_config_sets_every_known_key():
+    assert set(VALID) == set(DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    "webhooks",
+    [
+        VALID,
+        {},
+        DEFAULTS,
+        {"TIMEOUT": 5},
+        {"TIMEOUT": [1, 2]},
+        {"RETRY_SCHEDULE": []},
+        {"RETRY_SCHEDULE": (1, 2.5)},
+        {"ALLOWED_NETWORKS": ()},
+        {"QUEUE": None, "USER_AGENT": None},
+        {"RETRY_CLIENT_ERRORS": False},
+    ],
+)
+def test_valid_config_has_no_problems(webhooks):
+    with override_settings(WEBHOOKS=webhooks):
+        assert check_settings() == []
+
+
+def test_the_test_settings_are_valid():
+    assert check_settings() == []
+
+
+def test_missing_webhooks_setting_is_fine(settings):
+    del settings.WEBHOOKS
+    assert check_settings() == []
+
+
+@override_settings(WEBHOOKS={"RETRY_SHEDULE": [1, 2], "TIMEOUT": 5})
+def test_unknown_key_is_a_warning():
+    (problem,) = check_settings()
+    assert problem.id == "webhooks_app.W001"
+    assert problem.level == checks.WARNING
+    assert "RETRY_SHEDULE" in problem.msg
+    assert "RETRY_SCHEDULE" in problem.hint
+
+
+@override_settings(WEBHOOKS={"NOPE": 1, "ALSO_NOPE": 2})
+def test_each_unknown_key_is_reported():
+    problems = check_settings()
+    assert ids(problems) == ["webhooks_app.W001", "webhooks_app.W001"]
+    assert "WEBHOOKS['NOPE']" in problems[0].msg
+    assert "WEBHOOKS['ALSO_NOPE']" in problems[1].msg
+
+
+@pytest.mark.parametrize("webhooks", [[("TIMEOUT", 5)], "TIMEOUT=5", 5, ("RETRY_SCHEDULE",)])
+def test_webhooks_not_a_dict_is_an_error(webhooks):
+    with override_settings(WEBHOOKS=webhooks):
+        (problem,) = check_settings()
+    assert problem.id == "webhooks_app.E001"
+    assert problem.level == checks.ERROR
+
+
+INVALID = [
+    ("RETRY_SCHEDULE", "5, 300"),
+    ("RETRY_SCHEDULE", 5),
+    ("RETRY_SCHEDULE", [5, -1]),
+    ("RETRY_SCHEDULE", [5, "300"]),
+    ("RETRY_SCHEDULE", [True]),
+    ("RETRY_SCHEDULE", [math.nan]),
+    ("TIMEOUT", 0),
+    ("TIMEOUT", -1),
+    ("TIMEOUT", "5"),
+    ("TIMEOUT", (5,)),
+    ("TIMEOUT", (5, 10, 15)),
+    ("TIMEOUT", (5, 0)),
+    ("TIMEOUT", (5, None)),
+    ("TIMEOUT", True),
+    ("ALLOWED_NETWORKS", "127.0.0.0/8"),
+    ("ALLOWED_NETWORKS", ["not-a-network"]),
+    ("ALLOWED_NETWORKS", ["127.0.0.0/33"]),
+    ("ALLOWED_NETWORKS", [None]),
+    ("ALLOWED_NETWORKS", None),
+    ("SIGNATURE_TOLERANCE", 0),
+    ("SIGNATURE_TOLERANCE", -5),
+    ("SIGNATURE_TOLERANCE", "300"),
+    ("SIGNATURE_TOLERANCE", True),
+    ("MAX_INBOUND_BODY", 0),
+    ("MAX_INBOUND_BODY", 1.5),
+    ("MAX_INBOUND_BODY", "1MB"),
+    ("MAX_INBOUND_BODY", True),
+    ("LEASE_MARGIN", -1),
+    ("LEASE_MARGIN", None),
+    ("QUEUE", ""),
+    ("QUEUE", 5),
+    ("MAX_RESPONSE_BODY", -1),
+    ("MAX_RESPONSE_BODY", 100.0),
+    ("MAX_RETRY_AFTER", -1),
+    ("MAX_COUNTDOWN", "60"),
+    ("RETRY_CLIENT_ERRORS", 1),
+    ("RETRY_CLIENT_ERRORS", "yes"),
+    ("SECRET_ROTATION_GRACE", -1),
+    ("DISABLE_AFTER_FAILURES", 0),
+    ("DISABLE_AFTER_FAILURES", 2.5),
+    ("DISABLE_AFTER_SECONDS", -1),
+    ("SWEEP_BATCH_SIZE", 0),
+    ("SWEEP_BATCH_SIZE", None),
+    ("USER_AGENT", 5),
+    ("USER_AGENT", b"agent"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), INVALID)
+def test_invalid_value_is_an_error(key, value):
+    with override_settings(WEBHOOKS={key: value}):
+        (problem,) = check_settings()
+    assert problem.id == "webhooks_app.E002"
+    assert problem.level == checks.ERROR
+    assert repr(key) in problem.msg
+
+
+def test_every_key_has_invalid_cases():
+    assert {key for key, _ in INVALID} == set(DEFAULTS)
+
+
+def test_several_problems_are_all_reported():
+    webhooks = {**VALID, "TIMEOUT": 0, "QUEUE": "", "TYPO": 1}
+    with override_settings(WEBHOOKS=webhooks):
+        problems = check_settings()
+    assert sorted(ids(problems)) == [
+        "webhooks_app.E002",
+        "webhooks_app.E002",
+        "webhooks_app.W001",
+    ]
+
+
+def test_check_is_registered_with_django():
+    with override_settings(WEBHOOKS=["not", "a", "dict"]):
+        found = checks.run_checks()
+    assert "webhooks_app.E001" in ids(found)

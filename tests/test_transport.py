@@ -1,0 +1,515 @@
+"""The delivery transport: SSRF guard, pooled session, capped reads, errors.
+
+Address classification is tested as pure functions. Real requests go ONLY to
+127.0.0.1: names are resolved by fakes that answer loopback addresses and
+nothing else, so no test can reach any other host, even when the guard is broken.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.conftest import Reply
+from webhooks_app import transport
+from webhooks_app.transport import (
+    BlockedAddress,
+    get_session,
+    is_allowed_address,
+    parse_networks,
+    post,
+    resolve_allowed,
+)
+
+LOOPBACK = parse_networks(["127.0.0.0/8", "::1/128"])
+ALLOW_LOOPBACK = ["127.0.0.0/8"]
+TIMEOUT = (2.0, 3.0)
+
+PRIVATE = [
+    "10.0.0.1",
+    "10.255.255.255",
+    "172.16.5.4",
+    "172.31.255.254",
+    "192.168.1.1",
+    "127.0.0.1",
+    "127.1.2.3",
+    "::1",
+    "169.254.169.254",  # cloud metadata
+    "100.100.100.200",  # Alibaba metadata
+    "fd00:ec2::254",  # AWS metadata over IPv6
+    "169.254.1.1",
+    "fe80::1",
+    "fe80::1%eth0",
+    "224.0.0.1",
+    "239.255.255.250",
+    "ff02::1",
+    "0.0.0.0",
+    "::",
+    "255.255.255.255",
+    "100.64.0.1",  # carrier-grade NAT
+    "::ffff:10.0.0.1",
+    "::ffff:127.0.0.1",
+    "::ffff:169.254.169.254",
+    "fd00::1",
+    "fc00::1",
+    "192.0.2.1",  # documentation
+    "198.18.0.1",  # benchmarking
+    "2001:db8::1",  # documentation
+    "240.0.0.1",  # reserved
+]
+PUBLIC = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "93.184.216.34",
+    "::ffff:8.8.8.8",  # IPv4-mapped: classified by the IPv4 address it carries
+    "2606:4700::1111",
+    "2001:4860:4860::8888",
+]
+
+
+def addrinfo(*addresses: str) -> list[tuple]:
+    """What socket.getaddrinfo returns for these addresses."""
+    infos = []
+    for address in addresses:
+        ip = ipaddress.ip_address(address)
+        if ip.version == 4:
+            infos.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 443)))
+        else:
+            infos.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 443, 0, 0)))
+    return infos
+
+
+def fake_resolver(table: dict[str, list[str]]):
+    calls = []
+
+    def resolve(host, port, *args, **kwargs):
+        calls.append((host, port, kwargs))
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return addrinfo(*table[host])
+
+    resolve.calls = calls
+    return resolve
+
+
+# --- pure classification -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", PRIVATE)
+def test_private_and_special_addresses_are_refused(address):
+    assert is_allowed_address(address) is False
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_are_allowed(address):
+    assert is_allowed_address(address) is True
+
+
+def test_ip_address_objects_are_accepted():
+    assert is_allowed_address(ipaddress.ip_address("8.8.8.8")) is True
+    assert is_allowed_address(ipaddress.ip_address("10.0.0.1")) is False
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:a00:1::",  # 6to4 wrapping 10.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 wrapping 169.254.169.254
+        "2002:7f00:1::1",  # 6to4 wrapping 127.0.0.1
+    ],
+)
+def test_6to4_addresses_wrapping_private_ipv4_are_refused(address):
+    # 6to4 (2002::/16) carries an IPv4 address that a 6to4 relay forwards to. Whether
+    # ipaddress calls these "global" has changed between CPython releases; the guard
+    # must refuse them whatever the interpreter's tables say.
+    assert is_allowed_address(address) is False
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.53", "::1"])
+def test_allowed_networks_exempt_loopback(address):
+    assert is_allowed_address(address, LOOPBACK) is True
+
+
+@pytest.mark.parametrize(
+    "address", ["10.0.0.1", "169.254.169.254", "192.168.1.1", "fd00::1", "::2", "0.0.0.0"]
+)
+def test_allowed_networks_exempt_only_themselves(address):
+    assert is_allowed_address(address, LOOPBACK) is False
+
+
+def test_allowed_ipv4_network_does_not_exempt_ipv6():
+    assert is_allowed_address("::1", parse_networks(["127.0.0.0/8"])) is False
+    assert is_allowed_address("127.0.0.1", parse_networks(["::1/128"])) is False
+
+
+def test_allowed_network_can_exempt_a_private_range():
+    nets = parse_networks(["10.1.0.0/16"])
+    assert is_allowed_address("10.1.2.3", nets) is True
+    assert is_allowed_address("10.2.0.1", nets) is False
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("169.254.169.254", "169.254.0.0/16"),
+        ("100.100.100.200", "100.64.0.0/10"),
+        ("fd00:ec2::254", "fd00::/8"),
+    ],
+)
+def test_metadata_addresses_stay_blocked_inside_a_broad_allowed_network(address, network):
+    # Allowing a private range for internal receivers must not open the cloud
+    # metadata service that happens to sit in it (METADATA_ADDRESSES exists for that).
+    nets = parse_networks([network])
+    assert is_allowed_address(address, nets) is False
+    neighbour = ipaddress.ip_address(address) + 1
+    assert is_allowed_address(neighbour, nets) is True
+
+
+def test_public_addresses_stay_allowed_with_allowed_networks():
+    assert is_allowed_address("8.8.8.8", LOOPBACK) is True
+
+
+# --- resolution with a fake resolver (no DNS) -----------------------------------------------------
+
+
+def test_resolve_allowed_returns_a_public_address():
+    resolver = fake_resolver({"hooks.example.com": ["93.184.216.34", "2606:4700::1111"]})
+    assert resolve_allowed("hooks.example.com", 443, resolver=resolver) == "93.184.216.34"
+    assert resolver.calls[0][:2] == ("hooks.example.com", 443)
+    assert resolver.calls[0][2].get("type") == socket.SOCK_STREAM
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["93.184.216.34", "10.0.0.1"],
+        ["10.0.0.1", "93.184.216.34"],
+        ["2606:4700::1111", "::1"],
+        ["169.254.169.254"],
+    ],
+)
+def test_resolve_allowed_refuses_a_name_with_any_private_address(addresses):
+    resolver = fake_resolver({"mixed.example.com": addresses})
+    with pytest.raises(BlockedAddress) as info:
+        resolve_allowed("mixed.example.com", 443, resolver=resolver)
+    private = next(a for a in addresses if not is_allowed_address(a))
+    assert private in str(info.value)
+
+
+def test_resolve_allowed_refuses_an_empty_answer():
+    with pytest.raises(BlockedAddress):
+        resolve_allowed("empty.example.com", 443, resolver=lambda *a, **k: [])
+
+
+def test_resolve_allowed_deduplicates_addresses():
+    resolver = fake_resolver({"dup.example.com": ["8.8.8.8", "8.8.8.8", "1.1.1.1"]})
+    assert resolve_allowed("dup.example.com", 80, resolver=resolver) == "8.8.8.8"
+
+
+def test_resolve_allowed_with_allowed_networks():
+    resolver = fake_resolver({"local.test": ["127.0.0.1", "::1"]})
+    assert resolve_allowed("local.test", 80, LOOPBACK, resolver=resolver) == "127.0.0.1"
+    with pytest.raises(BlockedAddress):
+        resolve_allowed("local.test", 80, parse_networks(["127.0.0.0/8"]), resolver=resolver)
+
+
+def test_resolve_allowed_propagates_resolution_errors():
+    with pytest.raises(socket.gaierror):
+        resolve_allowed("nowhere.test", 80, resolver=fake_resolver({}))
+
+
+# --- real requests, to 127.0.0.1 only -------------------------------------------------------------
+
+
+def test_loopback_is_blocked_without_the_allowance(http_server):
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT)
+    assert response.status_code is None
+    assert response.error_kind == "blocked_address"
+    assert "127.0.0.1" in response.error
+    time.sleep(0.2)
+    assert http_server.requests == []
+
+
+def test_post_with_the_allowance_succeeds(http_server):
+    http_server.reply(Reply(status=202, body=b"accepted", headers={"X-Reply": "yes"}))
+    response = post(
+        http_server.url("/in"),
+        b'{"a": 1}',
+        {"Content-Type": "application/json", "webhook-id": "msg_1"},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+    )
+    assert response.status_code == 202
+    assert response.body == "accepted"
+    assert response.error_kind == ""
+    assert response.headers["X-Reply"] == "yes"
+    assert response.duration_ms >= 0
+    (request,) = http_server.wait_for(1)
+    assert request.method == "POST"
+    assert request.path == "/in"
+    assert request.body == b'{"a": 1}'
+    assert request.headers["webhook-id"] == "msg_1"
+    assert request.headers["Content-Type"] == "application/json"
+
+
+def test_response_headers_are_case_insensitive(http_server):
+    # delivery.py reads response.headers.get("Retry-After"); servers often send it lower-case.
+    http_server.reply(Reply(status=503, headers={"retry-after": "7"}))
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.status_code == 503
+    assert response.headers.get("Retry-After") == "7"
+
+
+def test_error_status_is_returned_with_its_body(http_server):
+    http_server.reply(Reply(status=500, body=b"boom"))
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert (response.status_code, response.body, response.error_kind) == (500, "boom", "")
+
+
+def test_redirect_is_not_followed(http_server):
+    elsewhere = http_server.url("/elsewhere")  # loopback too, should it ever be followed
+    http_server.reply(Reply(status=302, headers={"Location": elsewhere}))
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.status_code == 302
+    assert response.headers["Location"] == elsewhere
+    time.sleep(0.2)
+    assert [r.path for r in http_server.requests] == ["/hook"]
+
+
+@pytest.mark.parametrize("status", [301, 307, 308])
+def test_other_redirects_are_not_followed(http_server, status):
+    http_server.reply(Reply(status=status, headers={"Location": http_server.url("/moved")}))
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.status_code == status
+    time.sleep(0.2)
+    assert len(http_server.requests) == 1
+
+
+def test_response_body_is_capped(http_server):
+    http_server.reply(Reply(body=b"x" * 100_000))
+    response = post(
+        http_server.url(),
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+        max_body=1000,
+    )
+    assert response.status_code == 200
+    assert response.body == "x" * 1000
+
+
+def test_response_body_default_cap(http_server):
+    http_server.reply(Reply(body=b"y" * 50_000))
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.body == "y" * 20_480
+
+
+def test_short_response_body_is_read_whole(http_server):
+    http_server.reply(Reply(body="héllo".encode()))
+    response = post(
+        http_server.url(),
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+        max_body=1000,
+    )
+    assert response.body == "héllo"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connection_refused_is_a_connection_error():
+    response = post(
+        f"http://127.0.0.1:{free_port()}/hook",
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+    )
+    assert response.status_code is None
+    assert response.error_kind == "connection"
+    assert response.error
+
+
+def test_slow_reply_is_a_timeout(http_server):
+    http_server.reply(Reply(delay=1.5))
+    started = time.monotonic()
+    response = post(
+        http_server.url(), b"{}", {}, timeout=(2.0, 0.3), allowed_networks=ALLOW_LOOPBACK
+    )
+    assert response.status_code is None
+    assert response.error_kind == "timeout"
+    assert time.monotonic() - started < 1.4
+
+
+@pytest.fixture
+def drip_server():
+    """A loopback server that sends its headers, then one body byte every 0.25 s."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 24\r\n\r\n")
+            for _ in range(24):
+                if stop.wait(0.25):
+                    return
+                try:
+                    conn.sendall(b"z")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    stop.set()
+    listener.close()
+    thread.join(5)
+
+
+def test_a_dripping_reply_cannot_outlast_the_timeouts(drip_server):
+    # Each byte arrives within the read timeout, but the whole reply takes ~6 s. The
+    # delivery lease is connect + read + margin, so a request must not outlast them.
+    connect, read = 0.5, 0.5
+    started = time.monotonic()
+    response = post(
+        drip_server, b"{}", {}, timeout=(connect, read), allowed_networks=ALLOW_LOOPBACK
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < connect + read + 1.0
+    # The status arrived in time, so it stands; only the body read is cut short.
+    assert response.status_code == 200
+    assert 0 < len(response.body) < 24
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://127.0.0.1/hook",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:70/",
+        "127.0.0.1/hook",
+        "",
+    ],
+)
+def test_non_http_url_is_invalid(http_server, url):
+    response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.status_code is None
+    assert response.error_kind == "invalid_url"
+    assert http_server.requests == []
+
+
+def test_http_url_without_a_host_is_invalid():
+    response = post("http:///hook", b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.error_kind == "invalid_url"
+
+
+# --- the guard on named hosts (fake DNS answering loopback only) ----------------------------------
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """Route name resolution through a table; anything else fails without DNS.
+
+    The guard's resolver and the socket layer both see only the table, and the
+    socket layer never gets anything but loopback addresses.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+    guard_table: dict[str, list[str]] = {}
+    socket_table: dict[str, list[str]] = {}
+
+    def socket_getaddrinfo(host, port, *args, **kwargs):
+        host = host.decode() if isinstance(host, bytes) else host
+        if host in socket_table:
+            host = socket_table[host][0]
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "fake DNS: unknown name") from None
+        if not ip.is_loopback:
+            raise AssertionError(f"a test tried to connect to {host}")
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    real_resolve_allowed = transport.resolve_allowed
+
+    def guarded_resolve(host, port, allowed=(), resolver=None):
+        return real_resolve_allowed(host, port, allowed, resolver=fake_resolver(guard_table))
+
+    monkeypatch.setattr(socket, "getaddrinfo", socket_getaddrinfo)
+    monkeypatch.setattr(transport, "resolve_allowed", guarded_resolve)
+    return guard_table, socket_table
+
+
+def test_named_host_is_connected_to_the_checked_address(http_server, fake_dns):
+    guard_table, _socket_table = fake_dns
+    guard_table["hooks.example.test"] = ["127.0.0.1"]
+    # socket_table has no entry: if the connection re-resolved the name, it would fail.
+    url = f"http://hooks.example.test:{http_server.port}/named"
+    response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.status_code == 200, response.error
+    (request,) = http_server.wait_for(1)
+    assert request.path == "/named"
+    assert request.headers["Host"] == f"hooks.example.test:{http_server.port}"
+
+
+@pytest.mark.parametrize(
+    "addresses", [["10.0.0.1"], ["127.0.0.1", "10.0.0.1"], ["169.254.169.254", "127.0.0.1"]]
+)
+def test_named_host_with_a_private_address_is_blocked(http_server, fake_dns, addresses):
+    guard_table, socket_table = fake_dns
+    guard_table["evil.example.test"] = addresses
+    socket_table["evil.example.test"] = ["127.0.0.1"]  # where a broken guard would end up
+    url = f"http://evil.example.test:{http_server.port}/hook"
+    response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.error_kind == "blocked_address"
+    time.sleep(0.2)
+    assert http_server.requests == []
+
+
+# --- the pooled session --------------------------------------------------------------------------
+
+
+def test_session_is_reused_in_one_process():
+    assert get_session() is get_session()
+    assert get_session(["127.0.0.0/8"]) is get_session(("127.0.0.0/8",))
+    assert get_session(["127.0.0.0/8"]) is not get_session()
+
+
+def test_session_is_per_process(monkeypatch):
+    before = get_session()
+    monkeypatch.setattr(transport.os, "getpid", lambda: -12345)
+    assert get_session() is not before
+
+
+def test_session_ignores_proxies_from_the_environment():
+    assert get_session().trust_env is False
+
+
+def test_post_reuses_the_session_and_its_connections(http_server):
+    session = get_session(ALLOW_LOOPBACK)
+    for _ in range(3):
+        response = post(
+            http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK
+        )
+        assert response.status_code == 200
+    assert get_session(ALLOW_LOOPBACK) is session
+    pools = session.get_adapter("http://127.0.0.1/").poolmanager.pools
+    assert len(pools) >= 1
