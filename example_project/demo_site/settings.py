@@ -93,7 +93,7 @@ DATABASES = {"default": database(os.environ.get("DATABASE_URL"))}
 
 # Celery: a broker that needs no server unless CELERY_BROKER_URL names one.
 BROKER_DIR = BASE_DIR / ".broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
