@@ -10,15 +10,19 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+PROCESS_QUEUE = "webhooks_tests_process"
 SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("CELERY_BROKER_URL"))
 
 
@@ -161,8 +165,10 @@ def celery_worker(transactional_db, celery_app, _shared_worker) -> object:
 class WorkerProcess:
     """A ``celery worker`` subprocess on the test database and the real broker."""
 
-    def __init__(self, db_name: str) -> None:
+    def __init__(self, db_name: str, queue: str) -> None:
         self.db_name = db_name
+        self.queue = queue
+        self.name = f"proc-{uuid.uuid4().hex[:8]}@localhost"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
@@ -181,11 +187,18 @@ class WorkerProcess:
                 "--without-heartbeat",
                 "--without-gossip",
                 "--without-mingle",
+                f"--queues={self.queue}",
+                f"--hostname={self.name}",
             ],
             cwd=ROOT,
             env=env,
             start_new_session=True,
         )
+        return self
+
+    def wait_ready(self, app, timeout: float = 30) -> WorkerProcess:
+        """Block until the worker answers a ping: its queue is declared by then."""
+        wait_until(lambda: app.control.ping(destination=[self.name], timeout=0.5), timeout)
         return self
 
     def kill(self) -> None:
@@ -206,18 +219,25 @@ class WorkerProcess:
 
 @pytest.fixture
 def worker_process(transactional_db, celery_app) -> Iterator[Callable[[], WorkerProcess]]:
-    """Start subprocess workers on PostgreSQL + Redis (the services run only)."""
+    """Start subprocess workers on PostgreSQL + Redis (the services run only).
+
+    They consume their own queue, and the test's tasks are routed there, so a
+    worker thread of this process cannot take their work.
+    """
     if not SERVICES:
         pytest.skip("needs DATABASE_URL and CELERY_BROKER_URL (the services run)")
     celery_app.control.purge()
     started: list[WorkerProcess] = []
+    routed = override_settings(WEBHOOKS={**settings.WEBHOOKS, "QUEUE": PROCESS_QUEUE})
+    routed.enable()
 
     def start() -> WorkerProcess:
-        worker = WorkerProcess(connection.settings_dict["NAME"]).start()
+        worker = WorkerProcess(connection.settings_dict["NAME"], PROCESS_QUEUE).start()
         started.append(worker)
-        return worker
+        return worker.wait_ready(celery_app)
 
     yield start
+    routed.disable()
     for worker in started:
         worker.stop()
 

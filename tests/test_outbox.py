@@ -116,3 +116,29 @@ def test_event_ids_are_prefixed_and_url_safe():
     event = send_event("order.paid", {})
     assert event.id.startswith("msg_")
     assert event.id.replace("_", "").isalnum()
+
+
+def test_concurrent_calls_with_one_idempotency_key_make_one_event():
+    import threading
+
+    Endpoint.objects.create(url="https://a.invalid/")
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def call():
+        try:
+            barrier.wait(timeout=10)
+            results.append(send_event("order.paid", {}, idempotency_key="same").pk)
+        except Exception as exc:  # recorded, so the assertion below shows it
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert len(results) == 8 and len(set(results)) == 1
+    assert Event.objects.count() == 1 and Delivery.objects.count() == 1

@@ -70,6 +70,10 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 @register(Tags.compatibility)
 def check_sqlite_transaction_mode(app_configs=None, **kwargs) -> list:
     """SQLite's default deferred transactions fail under concurrent workers."""
+    return sqlite_transaction_warnings(settings.DATABASES)
+
+
+def sqlite_transaction_warnings(databases: dict[str, dict]) -> list:
     return [
         Warning(
             f"Database {alias!r} is SQLite without transaction_mode IMMEDIATE; concurrent "
@@ -77,7 +81,7 @@ def check_sqlite_transaction_mode(app_configs=None, **kwargs) -> list:
             hint='Add "OPTIONS": {"transaction_mode": "IMMEDIATE"} to its settings.',
             id="webhooks_app.W002",
         )
-        for alias, config in settings.DATABASES.items()
+        for alias, config in databases.items()
         if config.get("ENGINE") == "django.db.backends.sqlite3"
         and str(config.get("OPTIONS", {}).get("transaction_mode", "")).upper() != "IMMEDIATE"
     ]

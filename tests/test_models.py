@@ -1,0 +1,61 @@
+"""Models, migrations and system checks."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from webhooks_app.checks import check_sqlite_transaction_mode, sqlite_transaction_warnings
+from webhooks_app.models import Endpoint, event_type_matches
+
+
+@pytest.mark.django_db
+def test_migrations_match_the_models():
+    call_command("makemigrations", "webhooks_app", "--check", "--dry-run", stdout=StringIO())
+
+
+@pytest.mark.parametrize(
+    ("patterns", "event_type", "expected"),
+    [
+        ([], "order.paid", True),
+        (["order.paid"], "order.paid", True),
+        (["order.paid"], "order.refunded", False),
+        (["order.*"], "order.refunded", True),
+        (["order.*"], "orders.paid", False),
+        (["*"], "anything", True),
+        (["user.created", "order.*"], "order.paid", True),
+    ],
+)
+def test_event_type_filter(patterns, event_type, expected):
+    assert event_type_matches(patterns, event_type) is expected
+
+
+@pytest.mark.django_db
+def test_secret_is_generated_only_when_blank():
+    generated = Endpoint.objects.create(url="https://a.invalid/")
+    given = Endpoint.objects.create(url="https://b.invalid/", secret="whsec_c2VjcmV0")
+    assert generated.secret.startswith("whsec_") and len(generated.secret) > 30
+    assert given.secret == "whsec_c2VjcmV0"
+
+
+@pytest.mark.django_db
+def test_enable_clears_the_disabled_state():
+    endpoint = Endpoint.objects.create(
+        url="https://a.invalid/", is_active=False, disabled_reason="410", failure_streak=9
+    )
+    endpoint.enable()
+    endpoint.refresh_from_db()
+    assert endpoint.is_active and endpoint.disabled_reason == "" and endpoint.failure_streak == 0
+
+
+def test_sqlite_without_immediate_transactions_is_warned_about():
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x"}
+    immediate = {**sqlite, "OPTIONS": {"transaction_mode": "IMMEDIATE"}}
+    postgres = {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}
+    warnings = sqlite_transaction_warnings({"a": sqlite, "b": immediate, "c": postgres})
+    assert [w.id for w in warnings] == ["webhooks_app.W002"]
+    assert "'a'" in warnings[0].msg
+
+
+def test_the_test_settings_pass_every_check():
+    assert check_sqlite_transaction_mode() == []
