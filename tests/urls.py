@@ -1,4 +1,17 @@
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from tests import receivers
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("hooks/standard/", receivers.StandardReceiver.as_view()),
+    path("hooks/rotating/", receivers.RotatingReceiver.as_view()),
+    path("hooks/stripe/", receivers.StripeReceiver.as_view()),
+    path("hooks/github/", receivers.GitHubReceiver.as_view()),
+    path("hooks/shopify/", receivers.ShopifyReceiver.as_view()),
+    path("hooks/slack/", receivers.SlackReceiver.as_view()),
+    path("hooks/hmac/", receivers.HmacReceiver.as_view()),
+    path("hooks/async/", receivers.AsyncReceiver.as_view()),
+    path("hooks/typed/", receivers.TypedReceiver.as_view()),
+]

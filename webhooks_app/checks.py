@@ -112,3 +112,46 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 )
             )
     return problems
+
+
+def receiver_views(patterns=None) -> list[type]:
+    """Every WebhookReceiverView subclass routed in the URLconf."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    from webhooks_app.receivers.views import WebhookReceiverView
+
+    found: list[type] = []
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            found.extend(receiver_views(pattern.url_patterns))
+        elif isinstance(pattern, URLPattern):
+            view_class = getattr(pattern.callback, "view_class", None)
+            if isinstance(view_class, type) and issubclass(view_class, WebhookReceiverView):
+                found.append(view_class)
+    return list(dict.fromkeys(found))
+
+
+@register(Tags.security, Tags.urls)
+def check_receivers(app_configs=None, **kwargs) -> list:
+    """A receiver without a verifier or without a secret is a configuration error."""
+    problems = []
+    for view in receiver_views():
+        verifier = view.verifier
+        name = f"{view.__module__}.{view.__qualname__}"
+        if verifier is None:
+            problems.append(
+                Error(
+                    f"{name} has no verifier.",
+                    id="webhooks_app.E003",
+                    hint="Set verifier = StripeVerifier(secret=...) or another verifier.",
+                )
+            )
+        elif getattr(verifier, "secrets", True) == ():
+            problems.append(
+                Error(
+                    f"{name} has a verifier with no secret; it would reject every request.",
+                    id="webhooks_app.E004",
+                    hint="Pass secret= (a string, or a list during rotation).",
+                )
+            )
+    return problems

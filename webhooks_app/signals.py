@@ -1,4 +1,4 @@
-"""Signals sent by the outbound pipeline.
+"""Signals sent by the outbound pipeline and the receivers.
 
 - ``delivery_succeeded(sender=Delivery, delivery, attempt)``
 - ``delivery_failed(sender=Delivery, delivery, attempt, reason)``: failed for good
@@ -13,3 +13,9 @@ from django.dispatch import Signal
 delivery_succeeded = Signal()
 delivery_failed = Signal()
 endpoint_disabled = Signal()
+
+# Inbound: sent after the outcome is committed.
+# ``inbound_processed(sender=InboundEvent, event)``
+# ``inbound_failed(sender=InboundEvent, event, exception)``
+inbound_processed = Signal()
+inbound_failed = Signal()

@@ -15,6 +15,10 @@ from celery import shared_task
 from webhooks_app import delivery
 
 
+class InboundProcessingFailed(Exception):
+    """The handler raised; the task is retried with backoff."""
+
+
 @shared_task(name="webhooks_app.tasks.deliver", acks_late=True, ignore_result=True)
 def deliver(delivery_id: int, manual: bool = False) -> str:
     """Send one delivery if it is due and unleased; a duplicate message is a no-op."""
@@ -29,3 +33,27 @@ def deliver(delivery_id: int, manual: bool = False) -> str:
 def sweep() -> int:
     """Re-enqueue every pending delivery that is due and not leased."""
     return delivery.sweep()
+
+
+@shared_task(
+    name="webhooks_app.tasks.process_inbound",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(InboundProcessingFailed,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def process_inbound(event_pk: int) -> str:
+    """Process a recorded inbound event once (``process_async`` receivers)."""
+    from webhooks_app.models import InboundEvent
+    from webhooks_app.receivers import processing
+
+    event = InboundEvent.objects.filter(pk=event_pk).first()
+    if event is None:
+        return "missing"
+    result = processing.process(event_pk, processing.handler_for(event))
+    if not result.ok:
+        raise InboundProcessingFailed(f"Inbound event {event_pk} failed; see its error")
+    return result.outcome
