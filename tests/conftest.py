@@ -251,3 +251,29 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15, interval: f
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def django_server(django_db_setup) -> Iterator[str]:
+    """This project served by a threaded WSGI server on 127.0.0.1; yields its base URL.
+
+    Unlike pytest-django's live_server, its listen backlog takes dozens of
+    simultaneous connections, as the concurrency tests need.
+    """
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    class Server(ThreadedWSGIServer):
+        request_queue_size = 128
+
+    httpd = Server(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
+    httpd.set_app(WSGIHandler())
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
