@@ -4,6 +4,7 @@ import json
 import socket
 import threading
 import time
+from datetime import timedelta
 from urllib.request import Request, urlopen
 
 import pytest
@@ -17,6 +18,7 @@ from tests.conftest import wait_until
 from tests.receivers import GITHUB_SECRET, STANDARD_SECRET, STRIPE_SECRET, behaviour
 from webhooks_app import checks, delivery, signals, tasks
 from webhooks_app.models import Delivery, Endpoint, Event, InboundEvent
+from webhooks_app.receivers import processing
 from webhooks_app.receivers.processing import reprocess
 from webhooks_app.testing import WebhookClient, encode, standard_webhooks_headers
 
@@ -375,3 +377,19 @@ def test_our_sender_and_our_receiver_agree(django_server):
     second = Event.objects.create(event_type="order.paid", payload={})
     item = Delivery.objects.create(event=second, endpoint=endpoint, next_attempt_at=timezone.now())
     assert delivery.deliver(item.pk).attempt.status_code == 200
+
+
+def test_sweep_processes_inbound_events_left_pending(client, celery_worker, monkeypatch):
+    with monkeypatch.context() as patch:
+        # The broker loses the wake-up for an async event.
+        patch.setattr(tasks.process_inbound, "apply_async", lambda *a, **kw: None)
+        post_standard(client, {"type": "order.paid"}, path="/hooks/async/")
+    event = InboundEvent.objects.get()
+    assert event.status == "pending"
+    assert processing.sweep_pending() == 0  # too recent: it may still be on its way
+
+    InboundEvent.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    call_command("webhooks_sweep")
+
+    wait_until(lambda: InboundEvent.objects.filter(status="processed").exists())
+    assert behaviour.runs == 1

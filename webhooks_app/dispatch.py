@@ -35,6 +35,22 @@ def enqueue_delivery(delivery_id: int, *, countdown: float | None = None, manual
     return True
 
 
+def enqueue_inbound(event_pk: int) -> bool:
+    """Ask a worker to process a recorded inbound event (``process_async`` receivers)."""
+    from webhooks_app.tasks import process_inbound
+
+    try:
+        process_inbound.apply_async((event_pk,), **task_options())
+    except Exception:  # the broker is down: the sweep picks up stale pending events
+        logger.warning(
+            "Could not enqueue inbound event %s; the sweep will pick it up",
+            event_pk,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
 def enqueue_deliveries(delivery_ids: Iterable[int]) -> int:
     """Enqueue several deliveries; returns how many the broker accepted."""
     return sum(enqueue_delivery(delivery_id) for delivery_id in delivery_ids)

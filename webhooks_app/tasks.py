@@ -31,8 +31,10 @@ def deliver(delivery_id: int, manual: bool = False) -> str:
 
 @shared_task(name="webhooks_app.tasks.sweep", acks_late=True, ignore_result=True)
 def sweep() -> int:
-    """Re-enqueue every pending delivery that is due and not leased."""
-    return delivery.sweep()
+    """Re-enqueue due deliveries, and inbound events left pending."""
+    from webhooks_app.receivers.processing import sweep_pending
+
+    return delivery.sweep() + sweep_pending()
 
 
 @shared_task(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -131,3 +132,19 @@ def reprocess(events: QuerySet[InboundEvent]) -> dict[str, int]:
             continue
         counts[process(event.pk, handler).outcome] += 1
     return counts
+
+
+def stale_pending(older_than: float = 60) -> QuerySet[InboundEvent]:
+    """Pending events received a while ago: a lost task message or a crashed request."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    return InboundEvent.objects.filter(status=Status.PENDING, received_at__lt=cutoff).exclude(
+        receiver=""
+    )
+
+
+def sweep_pending(older_than: float = 60, limit: int = 1000) -> int:
+    """Enqueue processing of stale pending events; returns how many were enqueued."""
+    from webhooks_app.dispatch import enqueue_inbound
+
+    ids = list(stale_pending(older_than).values_list("pk", flat=True)[:limit])
+    return sum(enqueue_inbound(event_pk) for event_pk in ids)

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webhooks_app import conf
+from webhooks_app.dispatch import enqueue_inbound
 from webhooks_app.models import InboundEvent
 from webhooks_app.receivers import processing
 from webhooks_app.receivers.verifiers import InvalidSignature, MissingSecret, Verifier
@@ -119,7 +120,7 @@ class WebhookReceiverView(APIView):
         )
         if self.process_async:
             if event.status != InboundEvent.Status.PROCESSED:
-                enqueue_processing(event.pk)
+                transaction.on_commit(lambda: enqueue_inbound(event.pk))
             return Response(self.summary(event, "accepted"), status=202)
         result = processing.process(event.pk, self.handle)
         if not result.ok:
@@ -149,21 +150,3 @@ class WebhookReceiverView(APIView):
     def summary(event: InboundEvent, outcome: str) -> dict[str, str]:
         # Never the error text: it could hold anything the handler raised.
         return {"status": outcome, "event_id": event.event_id}
-
-
-def enqueue_processing(event_pk: int) -> None:
-    """Process the event in a Celery task once the current transaction commits."""
-    from webhooks_app.dispatch import task_options
-    from webhooks_app.tasks import process_inbound
-
-    def send() -> None:
-        try:
-            process_inbound.apply_async((event_pk,), **task_options())
-        except Exception:
-            logger.warning(
-                "Could not enqueue inbound event %s; reprocess it or let the sweep do it",
-                event_pk,
-                exc_info=True,
-            )
-
-    transaction.on_commit(send)

@@ -7,10 +7,14 @@ import time
 from django.core.management.base import BaseCommand, CommandParser
 
 from webhooks_app.delivery import sweep
+from webhooks_app.receivers.processing import sweep_pending
 
 
 class Command(BaseCommand):
-    help = "Re-enqueue every due, unleased pending delivery (one pass, or --loop)."
+    help = (
+        "Re-enqueue every due, unleased pending delivery, and inbound events left pending "
+        "(one pass, or --loop)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--loop", action="store_true", help="Keep sweeping until stopped.")
@@ -27,9 +31,11 @@ class Command(BaseCommand):
             raise SystemExit(2)
         passes = 0
         while True:
-            count = sweep()
+            count, inbound = sweep(), sweep_pending()
             passes += 1
             self.stdout.write(f"Enqueued {count} due deliveries.")
+            if inbound:
+                self.stdout.write(f"Enqueued {inbound} pending inbound events.")
             if not loop or (max_passes is not None and passes >= max_passes):
                 return
             try:
