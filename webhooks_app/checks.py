@@ -64,6 +64,11 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "DISABLE_AFTER_SECONDS": (_number, "a non-negative number of seconds"),
     "SWEEP_BATCH_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
     "USER_AGENT": (lambda v: v is None or isinstance(v, str), "None or a string"),
+    "API_PERMISSION_CLASSES": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
+        "a list of import strings",
+    ),
+    "API_PAGE_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
 }
 
 

@@ -44,8 +44,12 @@ DEFAULTS: dict[str, Any] = {
     "DISABLE_AFTER_SECONDS": 5 * 86_400,
     # Deliveries re-enqueued per sweep query (the sweep pages through all of them).
     "SWEEP_BATCH_SIZE": 500,
-    # Headers sent with every request; None means "webhooks_app/<version>".
+    # The User-Agent of deliveries; None means "webhooks_app/<version>".
     "USER_AGENT": None,
+    # DRF permission classes (import strings) of the REST API; staff only by default.
+    "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Page size of the REST API's lists.
+    "API_PAGE_SIZE": 50,
 }
 
 

@@ -97,6 +97,16 @@ class Endpoint(models.Model):
         )
         return self.secret
 
+    def disable(self, reason: str) -> None:
+        """Stop deliveries to this endpoint and send ``endpoint_disabled``."""
+        from webhooks_app import signals
+
+        self.is_active = False
+        self.disabled_reason = reason[:255]
+        self.disabled_at = timezone.now()
+        self.save(update_fields=["is_active", "disabled_reason", "disabled_at", "updated_at"])
+        signals.endpoint_disabled.send(sender=Endpoint, endpoint=self, reason=self.disabled_reason)
+
     def enable(self) -> None:
         """Resume deliveries; pending ones are picked up by the next sweep."""
         self.is_active = True
