@@ -28,6 +28,8 @@ VALID = {
     "DISABLE_AFTER_SECONDS": 0,
     "SWEEP_BATCH_SIZE": 100,
     "USER_AGENT": "my-app/1.0",
+    "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "API_PAGE_SIZE": 20,
 }
 
 
@@ -139,6 +141,10 @@ INVALID = [
     ("SWEEP_BATCH_SIZE", None),
     ("USER_AGENT", 5),
     ("USER_AGENT", b"agent"),
+    ("API_PERMISSION_CLASSES", "rest_framework.permissions.IsAdminUser"),
+    ("API_PERMISSION_CLASSES", [object]),
+    ("API_PAGE_SIZE", 0),
+    ("API_PAGE_SIZE", "50"),
 ]
 
 
