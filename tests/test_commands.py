@@ -1,12 +1,14 @@
 """Management commands."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
-from webhooks_app.models import Delivery, Endpoint, Event
+from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,3 +66,160 @@ def test_sweep_rejects_bad_arguments(args):
         run("webhooks_sweep", *args)
     if isinstance(info.value, SystemExit):
         assert info.value.code != 0
+
+
+# -- webhooks_send_test ------------------------------------------------------------
+
+
+def test_send_test_delivers_now_and_prints_the_outcome(http_server):
+    endpoint = Endpoint.objects.create(url=http_server.url(), event_types=["order.paid"])
+    output = run("webhooks_send_test", str(endpoint.pk))
+    (request,) = http_server.requests
+    assert request.json()["type"] == "webhooks.test"
+    assert "HTTP 200" in output and "succeeded" in output
+    attempt = Attempt.objects.get()
+    assert attempt.trigger == "manual"
+
+
+def test_send_test_fails_loudly_when_the_endpoint_fails(http_server):
+    from tests.conftest import Reply
+
+    http_server.reply(Reply(status=500))
+    endpoint = Endpoint.objects.create(url=http_server.url())
+    with pytest.raises(CommandError, match="did not succeed"):
+        run("webhooks_send_test", str(endpoint.pk))
+
+
+def test_send_test_queue_option_only_enqueues(monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(
+        "webhooks_app.operations.enqueue_delivery", lambda pk, **kw: enqueued.append(pk)
+    )
+    endpoint = Endpoint.objects.create(url="https://example.invalid/")
+    output = run("webhooks_send_test", str(endpoint.pk), "--queue")
+    assert "Queued test delivery" in output
+    assert enqueued == [Delivery.objects.get().pk]
+
+
+@pytest.mark.parametrize("args", [["999999"], ["abc"], []])
+def test_send_test_rejects_bad_arguments(args):
+    with pytest.raises((CommandError, SystemExit)):
+        run("webhooks_send_test", *args)
+
+
+# -- webhooks_retry ----------------------------------------------------------------
+
+
+@pytest.fixture
+def spy_enqueue(monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(
+        "webhooks_app.delivery.enqueue_delivery", lambda pk, **kw: enqueued.append(pk) or True
+    )
+    return enqueued
+
+
+def make(endpoint, status, *, event_type="order.paid", age=timedelta(0)):
+    event = Event.objects.create(event_type=event_type, payload={})
+    return Delivery.objects.create(
+        event=event,
+        endpoint=endpoint,
+        status=status,
+        created_at=timezone.now() - age,
+        next_attempt_at=None if status != "pending" else timezone.now(),
+    )
+
+
+def test_retry_filters_and_requeues_failed_deliveries(spy_enqueue):
+    a = Endpoint.objects.create(url="https://a.invalid/")
+    b = Endpoint.objects.create(url="https://b.invalid/")
+    wanted = make(a, "failed")
+    make(b, "failed")
+    make(a, "failed", age=timedelta(days=3))
+    make(a, "failed", event_type="user.created")
+    make(a, "succeeded")
+
+    output = run(
+        "webhooks_retry", "--endpoint", str(a.pk), "--since", "24h", "--event-type", "order.paid"
+    )
+
+    assert output == "Retrying 1 failed deliveries.\n"
+    assert spy_enqueue == [wanted.pk]
+    wanted.refresh_from_db()
+    assert wanted.status == "pending" and wanted.next_attempt_at is not None
+
+
+def test_retry_dry_run_changes_nothing(spy_enqueue):
+    endpoint = Endpoint.objects.create(url="https://a.invalid/")
+    make(endpoint, "failed")
+    assert run("webhooks_retry", "--dry-run") == "1 failed deliveries would be retried.\n"
+    assert spy_enqueue == []
+    assert Delivery.objects.get().status == "failed"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--since", "yesterday"], ["--endpoint", "999999"], ["--status", "succeeded"]],
+)
+def test_retry_rejects_bad_arguments(args):
+    with pytest.raises((CommandError, SystemExit)):
+        run("webhooks_retry", *args)
+
+
+def test_since_accepts_iso_dates(spy_enqueue):
+    endpoint = Endpoint.objects.create(url="https://a.invalid/")
+    make(endpoint, "failed", age=timedelta(days=10))
+    recent = make(endpoint, "failed")
+    since = (timezone.now() - timedelta(days=1)).date().isoformat()
+    run("webhooks_retry", "--since", since)
+    assert spy_enqueue == [recent.pk]
+
+
+# -- webhooks_prune ----------------------------------------------------------------
+
+
+def test_prune_deletes_old_finished_history_in_batches():
+    from webhooks_app.models import InboundEvent
+
+    endpoint = Endpoint.objects.create(url="https://a.invalid/")
+    old = timezone.now() - timedelta(days=40)
+    for n in range(5):
+        event = Event.objects.create(event_type="t", payload={}, created_at=old)
+        done = Delivery.objects.create(event=event, endpoint=endpoint, status="succeeded")
+        Attempt.objects.create(delivery=done, number=1, status_code=200)
+    stuck = Event.objects.create(event_type="t", payload={}, created_at=old)
+    Delivery.objects.create(event=stuck, endpoint=endpoint, status="pending")
+    fresh = Event.objects.create(event_type="t", payload={})
+    Delivery.objects.create(event=fresh, endpoint=endpoint, status="succeeded")
+    for n, status in enumerate(["processed", "failed", "pending"]):
+        InboundEvent.objects.create(
+            source="s", event_id=str(n), payload={}, status=status, received_at=old
+        )
+    InboundEvent.objects.create(source="s", event_id="new", payload={}, status="processed")
+
+    err = StringIO()
+    out = StringIO()
+    call_command("webhooks_prune", "--days", "30", "--batch-size", "2", stdout=out, stderr=err)
+
+    assert set(Event.objects.values_list("pk", flat=True)) == {stuck.pk, fresh.pk}
+    assert Attempt.objects.count() == 0
+    assert Delivery.objects.count() == 2
+    assert set(InboundEvent.objects.values_list("event_id", flat=True)) == {"2", "new"}
+    assert "Deleted 5 events" in out.getvalue() and "2 inbound events" in out.getvalue()
+    assert "Events: [" in err.getvalue() and "5/5" in err.getvalue()
+
+
+def test_prune_dry_run_deletes_nothing():
+    Event.objects.create(event_type="t", payload={}, created_at=timezone.now() - timedelta(99))
+    output = run("webhooks_prune", "--days", "30", "--dry-run")
+    assert "Would delete 1 events" in output
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--days", "0"], ["--days", "-3"], ["--days", "x"], ["--days", "1", "--batch-size", "0"]],
+)
+def test_prune_rejects_bad_arguments(args):
+    with pytest.raises((CommandError, SystemExit)):
+        run("webhooks_prune", *args)

@@ -16,12 +16,15 @@ from webhooks_app.models import Delivery, Endpoint, Event
 TEST_EVENT_TYPE = "webhooks.test"
 
 
-def send_test_event(endpoint: Endpoint, payload: dict | None = None) -> Delivery:
+def send_test_event(
+    endpoint: Endpoint, payload: dict | None = None, *, enqueue: bool = True
+) -> Delivery:
     """Record a ``webhooks.test`` event for this endpoint alone and enqueue it.
 
     It is sent even when the endpoint's event-type filter would not match.
     A disabled endpoint's test delivery waits, like its other deliveries,
-    until the endpoint is enabled again.
+    until the endpoint is enabled again. With ``enqueue=False`` the caller
+    delivers it (``webhooks_send_test`` does, to print the outcome).
     """
     now = timezone.now()
     with transaction.atomic():
@@ -33,7 +36,8 @@ def send_test_event(endpoint: Endpoint, payload: dict | None = None) -> Delivery
         delivery = Delivery.objects.create(
             event=event, endpoint=endpoint, next_attempt_at=now, created_at=now
         )
-        transaction.on_commit(lambda: enqueue_delivery(delivery.pk, manual=True))
+        if enqueue:
+            transaction.on_commit(lambda: enqueue_delivery(delivery.pk, manual=True))
     return delivery
 
 

@@ -1,0 +1,46 @@
+"""Send a test webhook to one endpoint and print what happened."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from webhooks_app import delivery
+from webhooks_app.models import Endpoint
+from webhooks_app.operations import send_test_event
+
+
+class Command(BaseCommand):
+    help = "Send a webhooks.test event to one endpoint now and print the outcome."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("endpoint_id", type=int, help="The endpoint's id.")
+        parser.add_argument(
+            "--queue",
+            action="store_true",
+            help="Hand it to a Celery worker instead of sending it from this process.",
+        )
+
+    def handle(self, *args, endpoint_id: int, queue: bool, **options) -> None:
+        endpoint = Endpoint.objects.filter(pk=endpoint_id).first()
+        if endpoint is None:
+            raise CommandError(f"No endpoint with id {endpoint_id}.")
+        test = send_test_event(endpoint, enqueue=queue)
+        if queue:
+            self.stdout.write(f"Queued test delivery {test.pk} to {endpoint.url}.")
+            return
+        if not endpoint.is_active:
+            raise CommandError(
+                f"Endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); its test "
+                f"delivery {test.pk} waits until it is enabled."
+            )
+        outcome = delivery.deliver(test.pk, manual=True)
+        attempt = outcome.attempt
+        result = f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error_type
+        self.stdout.write(
+            f"Test delivery {test.pk} to {endpoint.url}: {result} in {attempt.duration_ms} ms "
+            f"({outcome.decision.verdict})."
+        )
+        if attempt.error:
+            self.stdout.write(f"Error: {attempt.error}")
+        if outcome.decision.verdict != "succeeded":
+            raise CommandError("The test delivery did not succeed.", returncode=1)
