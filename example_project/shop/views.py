@@ -2,8 +2,9 @@
 
 They verify the Standard Webhooks signature with ``webhooks_app.signing.verify``
 and record each webhook id once per receiver, so a webhook that arrives twice
-is processed once. (A receiving base view is planned in
-``webhooks_app.receivers``; these small views show the mechanics.)
+is processed once. In your own project, ``webhooks_app.receivers.WebhookReceiverView``
+with a ``StandardWebhooksVerifier`` does all of this (see the README); these small
+views show the mechanics.
 """
 
 import json
