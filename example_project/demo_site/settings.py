@@ -97,6 +97,7 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT = "demo_site.broker:Transport"  # atomic writes; see broker.py
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # One folder for both directions: producers and the worker share it.
         "data_folder_in": str(BROKER_DIR / "queue"),
