@@ -334,7 +334,6 @@ UNSTORABLE = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: unstorable JSON is answered with an unhandled 500")
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("body", UNSTORABLE)
 def test_a_signed_body_the_database_cannot_store_is_not_a_server_error(body):

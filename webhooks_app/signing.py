@@ -31,6 +31,7 @@ def generate_secret() -> str:
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a secret: the base64-decoded part after ``whsec_``."""
     encoded = secret.removeprefix(SECRET_PREFIX)
+    encoded += "=" * (-len(encoded) % 4)  # other implementations accept unpadded secrets
     try:
         key = base64.b64decode(encoded, validate=True)
     except ValueError:

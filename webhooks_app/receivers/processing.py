@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 Status = InboundEvent.Status
 Handler = Callable[[InboundEvent], Any]
+
+
+class UnstorablePayload(ValueError):
+    """A verified payload the database refuses (e.g. a NUL character on PostgreSQL)."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,12 @@ def record(
                 receiver=receiver,
             )
         return event, True
-    except IntegrityError:
+    except DataError as exc:
+        raise UnstorablePayload(str(exc)) from exc
+    except IntegrityError as exc:
         existing = InboundEvent.objects.filter(source=source, event_id=event_id)
-        existing.update(duplicate_count=F("duplicate_count") + 1)
+        if not existing.update(duplicate_count=F("duplicate_count") + 1):
+            raise UnstorablePayload(str(exc)) from exc  # not a duplicate: a bad value
         return existing.get(), False
 
 

@@ -264,7 +264,7 @@ class HmacVerifier(Verifier):
         **kwargs: Any,
     ) -> None:
         super().__init__(secret, **kwargs)
-        if algorithm not in hashlib.algorithms_guaranteed:
+        if algorithm not in hashlib.algorithms_guaranteed or algorithm.startswith("shake_"):
             raise ValueError(f"Unknown hash algorithm {algorithm!r}")
         if encoding not in ("hex", "base64"):
             raise ValueError("encoding must be 'hex' or 'base64'")

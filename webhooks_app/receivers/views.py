@@ -31,6 +31,10 @@ SECRET_HEADER = re.compile(
 )
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def headers_worth_keeping(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in headers.items() if not SECRET_HEADER.search(name)}
 
@@ -44,8 +48,9 @@ class WebhookReceiverView(APIView):
     as underscores (``handle_order_paid`` for ``order.paid``).
 
     Answers: 200 processed or duplicate, 202 accepted (``process_async``),
-    400 malformed JSON or no event id, 401 bad signature, 413 body too large,
-    500 handler failed (the sender retries; the retry processes it).
+    400 malformed or unstorable JSON, 401 bad signature, 413 body too large,
+    500 handler failed (the sender retries; the retry processes it). Without
+    an event id from the provider, the body's SHA-256 stands in for it.
     """
 
     source: ClassVar[str] = ""
@@ -106,18 +111,23 @@ class WebhookReceiverView(APIView):
             logger.warning("Rejected a webhook for %r: %s", self.get_source(), exc)
             return Response({"detail": f"Invalid signature: {exc}"}, status=401)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            payload = json.loads(body, parse_constant=_refuse_constant)
+        except ValueError:  # also UnicodeDecodeError and JSONDecodeError
             return Response({"detail": "The body is not valid JSON."}, status=400)
-
-        event, _ = processing.record(
-            self.get_source(),
-            self.get_event_id(payload, headers, body)[:255],
-            event_type=self.get_event_type(payload, headers)[:255],
-            payload=payload,
-            headers=headers_worth_keeping(headers),
-            receiver=f"{type(self).__module__}.{type(self).__qualname__}",
-        )
+        if payload is None:
+            return Response({"detail": "The body is JSON null."}, status=400)
+        try:
+            event, _ = processing.record(
+                self.get_source(),
+                self.get_event_id(payload, headers, body)[:255],
+                event_type=self.get_event_type(payload, headers)[:255],
+                payload=payload,
+                headers=headers_worth_keeping(headers),
+                receiver=f"{type(self).__module__}.{type(self).__qualname__}",
+            )
+        except processing.UnstorablePayload:
+            logger.warning("A verified webhook for %r could not be stored", self.get_source())
+            return Response({"detail": "The payload cannot be stored."}, status=400)
         if self.process_async:
             if event.status != InboundEvent.Status.PROCESSED:
                 transaction.on_commit(lambda: enqueue_inbound(event.pk))
