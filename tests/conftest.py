@@ -148,10 +148,11 @@ def running_worker(app):
 
 
 @pytest.fixture(scope="session")
-def _shared_worker(django_db_setup, celery_app) -> Iterator[object]:
+def _shared_worker(django_db_setup, django_db_blocker, celery_app) -> Iterator[object]:
     # One worker for the session (starting and stopping one takes seconds);
-    # it is stopped before the test database is destroyed.
-    with running_worker(celery_app) as worker:
+    # it is stopped before the test database is destroyed. Celery's Django
+    # fix-up runs the system checks on start, which may touch the database.
+    with django_db_blocker.unblock(), running_worker(celery_app) as worker:
         yield worker
 
 

@@ -172,6 +172,7 @@ def test_several_problems_are_all_reported():
     ]
 
 
+@pytest.mark.django_db  # Django 6.1 checks may query the database
 def test_check_is_registered_with_django():
     with override_settings(WEBHOOKS=["not", "a", "dict"]):
         found = checks.run_checks()

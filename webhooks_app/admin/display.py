@@ -1,0 +1,150 @@
+"""Small HTML helpers shared by the admin pages (all output goes through format_html)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth import get_permission_codename
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Count, IntegerField, Model, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+
+from webhooks_app.signing import SECRET_PREFIX
+
+EMPTY = "—"
+
+# Text colours that read well on both the light and the dark admin theme.
+COLOURS = {
+    "succeeded": "#3a9a4a",
+    "processed": "#3a9a4a",
+    "pending": "#c28a00",
+    "failed": "#d64545",
+}
+
+PRE_STYLE = "white-space: pre-wrap; word-break: break-all; max-height: 40em; overflow: auto;"
+
+# Characters of a response body shown in the attempts table (bodies are stored
+# capped at WEBHOOKS["MAX_RESPONSE_BODY"] bytes already).
+BODY_PREVIEW = 2000
+
+
+def pretty_json(value: Any) -> SafeString:
+    """A JSON document, indented, in a <pre> block."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder)
+    return format_html('<pre style="{}">{}</pre>', PRE_STYLE, text)
+
+
+def pre(text: str, limit: int | None = None) -> SafeString | str:
+    """Plain text in a <pre> block, cut to ``limit`` characters with a note."""
+    if not text:
+        return EMPTY
+    if limit is not None and len(text) > limit:
+        more = gettext("… (%(count)d more characters)") % {"count": len(text) - limit}
+        return format_html('<pre style="{}">{}{}</pre>', PRE_STYLE, text[:limit], more)
+    return format_html('<pre style="{}">{}</pre>', PRE_STYLE, text)
+
+
+def badge(value: str, label: str) -> SafeString:
+    """A status in its colour: succeeded/processed green, pending amber, failed red."""
+    colour = COLOURS.get(value, "inherit")
+    return format_html('<strong style="color: {};">{}</strong>', colour, label)
+
+
+def http_status(code: int | None, error: str = "") -> SafeString | str:
+    """An HTTP status code in colour, or the start of the error when there was no answer."""
+    if code:
+        colour = COLOURS["succeeded"] if 200 <= code < 300 else COLOURS["failed"]
+        return format_html('<strong style="color: {};">{}</strong>', colour, code)
+    if error:
+        short = error if len(error) <= 40 else error[:39] + "…"
+        return format_html(
+            '<span style="color: {};" title="{}">{}</span>', COLOURS["failed"], error, short
+        )
+    return EMPTY
+
+
+def mask_secret(secret: str) -> str:
+    """``whsec_abcd…``: enough to tell secrets apart, not enough to use one."""
+    if not secret:
+        return EMPTY
+    body = secret.removeprefix(SECRET_PREFIX)
+    prefix = SECRET_PREFIX if secret.startswith(SECRET_PREFIX) else ""
+    return f"{prefix}{body[:4]}…"
+
+
+def admin_link(obj: Model, text: Any = None) -> SafeString | str:
+    """A link to the object's change page in this admin site."""
+    if obj is None:
+        return EMPTY
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
+
+
+def count_of(queryset: QuerySet, group_by: str) -> Coalesce:
+    """The row count of a queryset correlated with ``OuterRef``, as a scalar subquery.
+
+    ``queryset`` filters ``group_by`` (its foreign key) on ``OuterRef("pk")``.
+    Unlike ``Count("relation", filter=...)`` this joins nothing onto the outer
+    query: each row's count is one index range scan, however many related rows
+    exist outside the filter.
+    """
+    counted = queryset.order_by().values(group_by).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+class ParentPermissionsInline(admin.TabularInline):
+    """A read-only inline visible to whoever may view the parent object.
+
+    Attempts and deliveries are records of what happened: nobody adds, edits or
+    deletes them inline.
+    """
+
+    extra = 0
+    max_num = 0
+    empty_value_display = EMPTY
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        opts = self.parent_model._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("view", "change")
+        )
+
+
+class ReadOnlyChangeMixin:
+    """Change pages that only display: every field read-only, no save buttons.
+
+    The change permission still matters: it is what the list's actions require.
+    """
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -1,0 +1,424 @@
+"""Endpoints: health at a glance, the secret masked, and the operator actions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import F, FloatField, OrderBy, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Cast, NullIf
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from webhooks_app import conf, operations
+from webhooks_app.admin import display
+from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter
+from webhooks_app.models import Delivery, Endpoint
+
+# Shown on the list: how far back the delivery statistics look.
+WINDOW = timedelta(hours=24)
+
+# The largest number of event-type patterns listed in one cell.
+MAX_TYPES_SHOWN = 4
+
+# Characters of a disabled endpoint's reason shown in the list (all of it in a tooltip).
+REASON_SHOWN = 80
+
+
+def annotate_health(queryset: QuerySet[Endpoint], now=None) -> QuerySet[Endpoint]:
+    """Add the last 24 hours' delivery counts and the latest tried delivery's outcome.
+
+    One scalar subquery per value, each an index range scan on
+    ``(endpoint, -created_at)``: the list costs the same number of queries
+    whatever the number of endpoints and deliveries.
+    """
+    since = (now or timezone.now()) - WINDOW
+    recent = Delivery.objects.filter(endpoint=OuterRef("pk"), created_at__gte=since)
+    latest = Delivery.objects.filter(endpoint=OuterRef("pk"), attempt_count__gt=0).order_by(
+        "-created_at", "-pk"
+    )
+    return queryset.annotate(
+        deliveries_24h=display.count_of(recent, "endpoint"),
+        succeeded_24h=display.count_of(recent.filter(status=Delivery.Status.SUCCEEDED), "endpoint"),
+        failed_24h=display.count_of(recent.filter(status=Delivery.Status.FAILED), "endpoint"),
+        last_status_code=Subquery(latest.values("last_status_code")[:1]),
+        last_error=Subquery(latest.values("last_error")[:1]),
+    )
+
+
+# Finished deliveries that succeeded, in per cent (NULL without any); none sort last.
+SUCCESS_RATE = OrderBy(
+    Cast(F("succeeded_24h"), FloatField())
+    * 100.0
+    / NullIf(F("succeeded_24h") + F("failed_24h"), 0),
+    nulls_last=True,
+)
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    empty_value_display = display.EMPTY
+    list_display = (
+        "url_display",
+        "state",
+        "event_types_display",
+        "deliveries_24h_display",
+        "success_rate_display",
+        "last_status",
+        "failure_streak_display",
+    )
+    list_display_links = ("url_display",)
+    formfield_overrides = {
+        models.URLField: {"assume_scheme": "https"},
+        models.JSONField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 60})},
+    }
+    list_filter = ("is_active", HealthFilter, SubscriptionFilter)
+    search_fields = ("url", "description")
+    actions = (
+        "send_test_event",
+        "rotate_secret",
+        "enable",
+        "disable",
+        "retry_failed_deliveries",
+    )
+    add_fieldsets = (
+        (None, {"fields": ("url", "description", "secret", "event_types", "headers")}),
+        (None, {"fields": ("is_active",)}),
+    )
+    health_fields = (
+        "state",
+        "failure_streak",
+        "failing_since",
+        "statistics",
+        "deliveries_link",
+        "created_at",
+        "updated_at",
+    )
+
+    # --- the list -------------------------------------------------------------
+
+    def get_queryset(self, request):
+        return annotate_health(super().get_queryset(request))
+
+    @admin.display(description=_("URL"), ordering="url")
+    def url_display(self, obj: Endpoint):
+        if obj.description:
+            return format_html('{}<br><span class="quiet">{}</span>', obj.url, obj.description)
+        return obj.url
+
+    @admin.display(description=_("state"), ordering="is_active")
+    def state(self, obj: Endpoint):
+        if obj.is_active:
+            return display.badge("succeeded", gettext("Active"))
+        reason = obj.disabled_reason or display.EMPTY
+        return format_html(
+            '{}<br><span class="quiet" style="display: inline-block; min-width: 11em;" '
+            'title="{}">{}</span>',
+            display.badge("failed", gettext("Disabled")),
+            reason,
+            reason if len(reason) <= REASON_SHOWN else reason[: REASON_SHOWN - 1] + "…",
+        )
+
+    @admin.display(description=_("event types"))
+    def event_types_display(self, obj: Endpoint):
+        types = obj.event_types or []
+        if not types:
+            return gettext("all")
+        shown = ", ".join(types[:MAX_TYPES_SHOWN])
+        if len(types) > MAX_TYPES_SHOWN:
+            more = ngettext("%(count)d more", "%(count)d more", len(types) - MAX_TYPES_SHOWN)
+            shown += " " + gettext("and %(more)s") % {
+                "more": more % {"count": len(types) - MAX_TYPES_SHOWN}
+            }
+        return shown
+
+    @admin.display(description=_("deliveries (24 h)"), ordering="deliveries_24h")
+    def deliveries_24h_display(self, obj: Endpoint):
+        return obj.deliveries_24h
+
+    @admin.display(description=_("success rate (24 h)"), ordering=SUCCESS_RATE)
+    def success_rate_display(self, obj: Endpoint):
+        finished = obj.succeeded_24h + obj.failed_24h
+        if not finished:
+            return display.EMPTY
+        rate = 100 * obj.succeeded_24h / finished
+        tone = "succeeded" if rate >= 99 else "pending" if rate >= 90 else "failed"
+        return format_html(
+            '{} <span class="quiet">({}/{})</span>',
+            display.badge(tone, f"{rate:.0f} %" if rate in (0, 100) else f"{rate:.1f} %"),
+            obj.succeeded_24h,
+            finished,
+        )
+
+    @admin.display(description=_("last status"))
+    def last_status(self, obj: Endpoint):
+        return display.http_status(obj.last_status_code, obj.last_error or "")
+
+    @admin.display(description=_("failure streak"), ordering="failure_streak")
+    def failure_streak_display(self, obj: Endpoint):
+        if not obj.failure_streak:
+            return 0
+        return display.badge("failed", str(obj.failure_streak))
+
+    # --- the change page ----------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.add_fieldsets
+        secret_fields = ("secret_display", "previous_secret_display")
+        if not self.has_change_permission(request, obj):
+            secret_fields = ("masked_secret", "previous_secret_display")
+        return (
+            (None, {"fields": ("url", "description", "event_types", "headers", "is_active")}),
+            (
+                _("Signing secret"),
+                {
+                    "fields": secret_fields,
+                    "description": _(
+                        "Receivers verify each delivery's signature with this secret. Use the "
+                        "“Rotate the secret” action of the list to replace it: the previous "
+                        "secret keeps signing during a grace period."
+                    ),
+                },
+            ),
+            (_("Health"), {"fields": self.health_fields}),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return (
+            "secret_display",
+            "masked_secret",
+            "previous_secret_display",
+            *self.health_fields,
+        )
+
+    @admin.display(description=_("secret"))
+    def masked_secret(self, obj: Endpoint):
+        return format_html("<code>{}</code>", display.mask_secret(obj.secret))
+
+    @admin.display(description=_("secret"))
+    def secret_display(self, obj: Endpoint):
+        url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_secret",
+            args=[obj.pk],
+            current_app=self.admin_site.name,
+        )
+        return format_html(
+            '<code>{}</code> &nbsp; <a href="{}">{}</a>',
+            display.mask_secret(obj.secret),
+            url,
+            gettext("Reveal"),
+        )
+
+    @admin.display(description=_("previous secret"))
+    def previous_secret_display(self, obj: Endpoint):
+        expires = obj.previous_secret_expires_at
+        if not obj.previous_secret or not expires or expires <= timezone.now():
+            return display.EMPTY
+        return format_html(
+            "<code>{}</code> {}",
+            display.mask_secret(obj.previous_secret),
+            gettext("also signs deliveries until %(time)s")
+            % {"time": timezone.localtime(expires).strftime("%Y-%m-%d %H:%M %Z")},
+        )
+
+    @admin.display(description=_("last 24 hours"))
+    def statistics(self, obj: Endpoint):
+        return format_html(
+            "{} · {} {} · {} {}",
+            ngettext("%(count)d delivery", "%(count)d deliveries", obj.deliveries_24h)
+            % {"count": obj.deliveries_24h},
+            gettext("success rate"),
+            self.success_rate_display(obj),
+            gettext("last status"),
+            self.last_status(obj),
+        )
+
+    @admin.display(description=_("deliveries"))
+    def deliveries_link(self, obj: Endpoint):
+        url = reverse(
+            f"admin:{self.opts.app_label}_delivery_changelist", current_app=self.admin_site.name
+        )
+        return format_html(
+            '<a href="{}?{}">{}</a>',
+            url,
+            urlencode({"endpoint__id__exact": obj.pk}),
+            gettext("All deliveries to this endpoint"),
+        )
+
+    def save_model(self, request, obj, form, change):
+        """Turning ``is_active`` off or on records why and resets the health bookkeeping."""
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            if obj.is_active:
+                obj.enable()
+            else:
+                obj.disable(disabled_by(request))
+
+    # --- revealing the secret -------------------------------------------------
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_secret"
+        return [
+            path(
+                "<path:object_id>/secret/",
+                self.admin_site.admin_view(self.secret_view),
+                name=name,
+            ),
+            *super().get_urls(),
+        ]
+
+    def secret_view(self, request, object_id):
+        """Show the full secret to staff who may change the endpoint; logged in its history."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        self.log_change(request, obj, gettext("Revealed the signing secret."))
+        expires = obj.previous_secret_expires_at
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Signing secret"),
+            "subtitle": str(obj),
+            "opts": self.opts,
+            "original": obj,
+            "secret": obj.secret,
+            "previous_secret": obj.previous_secret if expires and expires > timezone.now() else "",
+            "previous_secret_expires_at": expires,
+        }
+        return TemplateResponse(request, "admin/webhooks_app/endpoint/secret.html", context)
+
+    # --- actions ----------------------------------------------------------------
+
+    @admin.action(description=_("Send a test event"), permissions=["change"])
+    def send_test_event(self, request, queryset):
+        sent = [operations.send_test_event(endpoint) for endpoint in queryset]
+        if len(sent) == 1:
+            delivery = sent[0]
+            self.message_user(
+                request,
+                format_html(
+                    "{} {}",
+                    gettext("Test event %(event)s queued for %(url)s.")
+                    % {"event": delivery.event_id, "url": delivery.endpoint.url},
+                    display.admin_link(delivery, gettext("View the delivery")),
+                ),
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                ngettext(
+                    "Test event queued for %(count)d endpoint.",
+                    "Test events queued for %(count)d endpoints.",
+                    len(sent),
+                )
+                % {"count": len(sent)},
+                messages.SUCCESS,
+            )
+        waiting = sum(not delivery.endpoint.is_active for delivery in sent)
+        if waiting:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d endpoint is disabled: its test delivery waits until it is "
+                    "enabled again.",
+                    "%(count)d endpoints are disabled: their test deliveries wait until they "
+                    "are enabled again.",
+                    waiting,
+                )
+                % {"count": waiting},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Rotate the secret"), permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        count = operations.rotate_secrets(queryset)
+        hours = conf.get("SECRET_ROTATION_GRACE") / 3600
+        self.message_user(
+            request,
+            ngettext(
+                "Rotated the secret of %(count)d endpoint; the previous secret also signs "
+                "deliveries for %(hours)s hours.",
+                "Rotated the secrets of %(count)d endpoints; the previous secrets also sign "
+                "deliveries for %(hours)s hours.",
+                count,
+            )
+            % {"count": count, "hours": f"{hours:g}"},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Enable"), permissions=["change"])
+    def enable(self, request, queryset):
+        selected = len(queryset)
+        count = operations.enable_endpoints(queryset)
+        self._report(
+            request,
+            count,
+            selected,
+            ngettext(
+                "Enabled %(count)d endpoint; its pending deliveries go out on the next sweep.",
+                "Enabled %(count)d endpoints; their pending deliveries go out on the next sweep.",
+                count,
+            ),
+            gettext("%(count)d already active."),
+        )
+
+    @admin.action(description=_("Disable"), permissions=["change"])
+    def disable(self, request, queryset):
+        selected = len(queryset)
+        count = operations.disable_endpoints(queryset, disabled_by(request))
+        self._report(
+            request,
+            count,
+            selected,
+            ngettext("Disabled %(count)d endpoint.", "Disabled %(count)d endpoints.", count),
+            gettext("%(count)d already disabled."),
+        )
+
+    @admin.action(description=_("Retry failed deliveries"), permissions=["change"])
+    def retry_failed_deliveries(self, request, queryset):
+        failed = Delivery.objects.filter(endpoint__in=queryset, status=Delivery.Status.FAILED)
+        count = operations.retry_deliveries(failed)
+        level = messages.SUCCESS if count else messages.WARNING
+        self.message_user(
+            request,
+            ngettext(
+                "Retrying %(count)d failed delivery now.",
+                "Retrying %(count)d failed deliveries now.",
+                count,
+            )
+            % {"count": count},
+            level,
+        )
+        if count and queryset.filter(is_active=False).exists():
+            self.message_user(
+                request,
+                gettext("Deliveries to disabled endpoints wait until the endpoint is enabled."),
+                messages.WARNING,
+            )
+
+    def _report(self, request, count, selected, done, skipped) -> None:
+        message = done % {"count": count}
+        if selected > count:
+            message += " " + skipped % {"count": selected - count}
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
+
+
+def disabled_by(request) -> str:
+    """The reason recorded when an operator disables an endpoint."""
+    return gettext("Disabled by %(user)s in the admin") % {
+        "user": request.user.get_username() or gettext("an operator")
+    }

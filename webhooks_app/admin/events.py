@@ -1,0 +1,248 @@
+"""Events (read-only) and their deliveries, with every attempt."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin import DateFieldListFilter
+from django.db.models import OuterRef
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from webhooks_app import operations
+from webhooks_app.admin import display
+from webhooks_app.admin.filters import event_type_filter
+from webhooks_app.models import Attempt, Delivery, Event
+
+
+class DeliveryInline(display.ParentPermissionsInline):
+    """An event's deliveries, one per endpoint, linking to their attempts."""
+
+    model = Delivery
+    fields = (
+        "endpoint_link",
+        "status_display",
+        "attempt_count",
+        "last_status",
+        "next_attempt_at",
+        "finished_at",
+    )
+    readonly_fields = fields
+    show_change_link = True
+    verbose_name_plural = _("deliveries")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("endpoint")
+
+    @admin.display(description=_("endpoint"))
+    def endpoint_link(self, obj: Delivery):
+        return display.admin_link(obj.endpoint)
+
+    @admin.display(description=_("status"))
+    def status_display(self, obj: Delivery):
+        return display.badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("last status"))
+    def last_status(self, obj: Delivery):
+        return display.http_status(obj.last_status_code, obj.last_error)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """Events are immutable: nothing to add, change or delete here."""
+
+    empty_value_display = display.EMPTY
+    list_display = ("id", "event_type", "deliveries_summary", "created_at")
+    list_filter = (event_type_filter(Event), ("created_at", DateFieldListFilter))
+    search_fields = ("=id", "event_type", "=idempotency_key")
+    date_hierarchy = "created_at"
+    fields = ("id", "event_type", "idempotency_key", "created_at", "payload_display")
+    readonly_fields = fields
+    inlines = (DeliveryInline,)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        deliveries = Delivery.objects.filter(event=OuterRef("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                deliveries_total=display.count_of(deliveries, "event"),
+                deliveries_succeeded=display.count_of(
+                    deliveries.filter(status=Delivery.Status.SUCCEEDED), "event"
+                ),
+                deliveries_failed=display.count_of(
+                    deliveries.filter(status=Delivery.Status.FAILED), "event"
+                ),
+            )
+        )
+
+    @admin.display(description=_("deliveries"))
+    def deliveries_summary(self, obj: Event):
+        if not obj.deliveries_total:
+            return display.EMPTY
+        pending = obj.deliveries_total - obj.deliveries_succeeded - obj.deliveries_failed
+        parts = [
+            (Delivery.Status.SUCCEEDED, obj.deliveries_succeeded),
+            (Delivery.Status.FAILED, obj.deliveries_failed),
+            (Delivery.Status.PENDING, pending),
+        ]
+        return format_html(
+            " · ".join(["{}"] * sum(1 for _status, count in parts if count)),
+            *(display.badge(status, f"{count} {status.label}") for status, count in parts if count),
+        )
+
+    @admin.display(description=_("payload"))
+    def payload_display(self, obj: Event):
+        return display.pretty_json(obj.payload)
+
+
+class AttemptInline(display.ParentPermissionsInline):
+    """Every HTTP try of a delivery: the audit trail."""
+
+    model = Attempt
+    fields = (
+        "number",
+        "created_at",
+        "trigger",
+        "status_display",
+        "duration",
+        "error_display",
+        "response_body_display",
+    )
+    readonly_fields = fields
+    ordering = ("number",)
+
+    @admin.display(description=_("status code"))
+    def status_display(self, obj: Attempt):
+        return display.http_status(obj.status_code, obj.error_type)
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj: Attempt):
+        return gettext("%(ms)d ms") % {"ms": obj.duration_ms}
+
+    @admin.display(description=_("error"))
+    def error_display(self, obj: Attempt):
+        if not obj.error:
+            return display.EMPTY
+        if obj.error_type:
+            return format_html("<strong>{}</strong>: {}", obj.error_type, obj.error)
+        return obj.error
+
+    @admin.display(description=_("response body"))
+    def response_body_display(self, obj: Attempt):
+        return display.pre(obj.response_body, limit=display.BODY_PREVIEW)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
+    empty_value_display = display.EMPTY
+    list_display = (
+        "id",
+        "event_type",
+        "endpoint_link",
+        "status_display",
+        "attempt_count",
+        "last_status",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "endpoint",
+        event_type_filter(Event, "event__event_type"),
+        ("created_at", DateFieldListFilter),
+    )
+    list_select_related = ("event", "endpoint")
+    search_fields = ("=event__id", "event__event_type", "endpoint__url")
+    date_hierarchy = "created_at"
+    fields = (
+        "event_link",
+        "event_type",
+        "endpoint_link",
+        "status_display",
+        "attempt_count",
+        "next_attempt_at",
+        "locked_until",
+        "last_status",
+        "last_error_display",
+        "created_at",
+        "finished_at",
+        "payload_display",
+    )
+    inlines = (AttemptInline,)
+    actions = ("retry_now", "cancel")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("event", "endpoint")
+
+    @admin.display(description=_("event"), ordering="event")
+    def event_link(self, obj: Delivery):
+        return display.admin_link(obj.event, obj.event_id)
+
+    @admin.display(description=_("event type"), ordering="event__event_type")
+    def event_type(self, obj: Delivery):
+        return obj.event.event_type
+
+    @admin.display(description=_("endpoint"), ordering="endpoint__url")
+    def endpoint_link(self, obj: Delivery):
+        return display.admin_link(obj.endpoint)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj: Delivery):
+        return display.badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("last status"), ordering="last_status_code")
+    def last_status(self, obj: Delivery):
+        return display.http_status(obj.last_status_code, obj.last_error)
+
+    @admin.display(description=_("last error"))
+    def last_error_display(self, obj: Delivery):
+        return display.pre(obj.last_error)
+
+    @admin.display(description=_("payload"))
+    def payload_display(self, obj: Delivery):
+        return display.pretty_json(obj.event.payload)
+
+    @admin.action(description=_("Retry now"), permissions=["change"])
+    def retry_now(self, request, queryset):
+        selected = len(queryset)
+        count = operations.retry_deliveries(queryset)
+        message = ngettext(
+            "Retrying %(count)d delivery now.", "Retrying %(count)d deliveries now.", count
+        ) % {"count": count}
+        if selected > count:
+            message += " " + ngettext(
+                "%(count)d had succeeded already and was left alone.",
+                "%(count)d had succeeded already and were left alone.",
+                selected - count,
+            ) % {"count": selected - count}
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
+
+    @admin.action(description=_("Cancel"), permissions=["change"])
+    def cancel(self, request, queryset):
+        selected = len(queryset)
+        reason = gettext("Cancelled by %(user)s in the admin") % {
+            "user": request.user.get_username()
+        }
+        count = operations.cancel_deliveries(queryset, reason=reason)
+        message = ngettext(
+            "Cancelled %(count)d pending delivery.",
+            "Cancelled %(count)d pending deliveries.",
+            count,
+        ) % {"count": count}
+        if selected > count:
+            message += " " + ngettext(
+                "%(count)d was not pending and was left alone.",
+                "%(count)d were not pending and were left alone.",
+                selected - count,
+            ) % {"count": selected - count}
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
