@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests import receivers
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/webhooks/", include("webhooks_app.api.urls")),
     path("hooks/standard/", receivers.StandardReceiver.as_view()),
     path("hooks/rotating/", receivers.RotatingReceiver.as_view()),
     path("hooks/stripe/", receivers.StripeReceiver.as_view()),

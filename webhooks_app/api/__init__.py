@@ -1,0 +1,6 @@
+"""The REST API of webhooks_app (Django REST framework).
+
+Mount it with ``path("api/webhooks/", include("webhooks_app.api.urls"))``.
+Staff only by default (``WEBHOOKS["API_PERMISSION_CLASSES"]``); the OpenAPI
+schema is served at ``schema/``.
+"""

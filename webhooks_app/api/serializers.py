@@ -1,0 +1,300 @@
+"""Serializers of the REST API.
+
+An endpoint's secret is write-only in :class:`EndpointSerializer`; it is read
+back only through :class:`EndpointCreatedSerializer` (the create response) and
+:class:`EndpointSecretSerializer` (the reveal and rotate actions).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from webhooks_app import signing
+from webhooks_app.api.validators import check_endpoint_url
+from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
+
+# RFC 9110 field-name token.
+HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Headers that deliveries set themselves; an endpoint's extra headers may not replace them.
+RESERVED_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "host",
+        "user-agent",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
+MIN_SECRET_BYTES = 24  # Standard Webhooks: keys of 24 to 64 bytes
+
+
+def validate_event_type_pattern(value: str) -> str:
+    """``order.paid``, ``order.*`` or ``*``: no spaces, a wildcard only as a last segment."""
+    if not value or any(ch.isspace() for ch in value):
+        raise serializers.ValidationError(_("An event type may not be empty or contain spaces."))
+    if "*" in value and not (value == "*" or (value.endswith(".*") and value.count("*") == 1)):
+        raise serializers.ValidationError(
+            _('A wildcard may only end a pattern, as in "order.*", or stand alone ("*").')
+        )
+    return value
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    """An endpoint as listed and edited; the secret can be set on create, never read."""
+
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=255, validators=[validate_event_type_pattern]),
+        required=False,
+        help_text=_('Event types to send, e.g. ["order.paid", "user.*"]; empty means all.'),
+    )
+    headers = serializers.DictField(
+        child=serializers.CharField(max_length=1000, allow_blank=True),
+        required=False,
+        help_text=_("Extra headers sent with every request."),
+    )
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=100,
+        help_text=_(
+            "A whsec_ secret; generated when left out. Only settable on create: "
+            "use the rotate-secret action to change it."
+        ),
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = [
+            "id",
+            "url",
+            "description",
+            "event_types",
+            "headers",
+            "secret",
+            "is_active",
+            "disabled_reason",
+            "disabled_at",
+            "failure_streak",
+            "failing_since",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "is_active",
+            "disabled_reason",
+            "disabled_at",
+            "failure_streak",
+            "failing_since",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate_url(self, value: str) -> str:
+        try:
+            check_endpoint_url(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return value
+
+    def validate_event_types(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))  # duplicates dropped, order kept
+
+    def validate_headers(self, value: dict[str, str]) -> dict[str, str]:
+        for name, header_value in value.items():
+            if not HEADER_NAME.match(name):
+                raise serializers.ValidationError(
+                    _("%(name)r is not a valid header name.") % {"name": name}
+                )
+            if name.lower() in RESERVED_HEADERS:
+                raise serializers.ValidationError(
+                    _("%(name)s is set by every delivery and cannot be replaced.") % {"name": name}
+                )
+            if any(ch in header_value for ch in "\r\n\0"):
+                raise serializers.ValidationError(
+                    _("The value of %(name)s may not contain line breaks.") % {"name": name}
+                )
+        return value
+
+    def validate_secret(self, value: str) -> str:
+        if self.instance is not None:
+            raise serializers.ValidationError(
+                _("The secret cannot be edited; use the rotate-secret action.")
+            )
+        try:
+            key = signing.secret_key(value)
+        except ValueError:
+            key = b""
+        if not value.startswith(signing.SECRET_PREFIX) or len(key) < MIN_SECRET_BYTES:
+            raise serializers.ValidationError(
+                _("A secret is whsec_ followed by at least %(count)d base64-encoded bytes.")
+                % {"count": MIN_SECRET_BYTES}
+            )
+        return value
+
+
+class EndpointCreatedSerializer(EndpointSerializer):
+    """The create response: the endpoint with its secret, shown this once."""
+
+    secret = serializers.CharField(read_only=True)
+
+
+class EndpointSecretSerializer(serializers.ModelSerializer):
+    """An endpoint's current secret (reveal and rotate-secret actions)."""
+
+    class Meta:
+        model = Endpoint
+        fields = ["id", "secret", "previous_secret_expires_at"]
+        read_only_fields = fields
+
+
+class DisableEndpointSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text=_("Why the endpoint is disabled; shown in the admin."),
+    )
+
+
+class SendTestSerializer(serializers.Serializer):
+    payload = serializers.JSONField(
+        required=False, help_text=_("The test event's data; a short message when left out.")
+    )
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = [
+            "number",
+            "status_code",
+            "error_type",
+            "error",
+            "duration_ms",
+            "response_body",
+            "trigger",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    event = serializers.CharField(source="event_id", read_only=True, help_text=_("Event id."))
+    endpoint = serializers.IntegerField(
+        source="endpoint_id", read_only=True, help_text=_("Endpoint id.")
+    )
+    event_type = serializers.CharField(source="event.event_type", read_only=True)
+    endpoint_url = serializers.CharField(source="endpoint.url", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "event",
+            "event_type",
+            "endpoint",
+            "endpoint_url",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "locked_until",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    """A delivery with its attempts, oldest first."""
+
+    attempts = AttemptSerializer(many=True, read_only=True)
+
+    class Meta(DeliverySerializer.Meta):
+        fields = [*DeliverySerializer.Meta.fields, "attempts"]
+        read_only_fields = fields
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["id", "event_type", "payload", "idempotency_key", "created_at"]
+        read_only_fields = fields
+
+
+class EventDetailSerializer(EventSerializer):
+    """An event with its deliveries."""
+
+    deliveries = DeliverySerializer(many=True, read_only=True)
+
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "deliveries"]
+        read_only_fields = fields
+
+
+class EventCreateSerializer(serializers.Serializer):
+    """A new event; the idempotency key may come from the ``Idempotency-Key`` header instead."""
+
+    event_type = serializers.CharField(max_length=255)
+    payload = serializers.JSONField(help_text=_("The event's data, any JSON value."))
+    idempotency_key = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text=_(
+            "A repeated key returns the event first created with it (200) and sends nothing."
+        ),
+    )
+
+    def validate_event_type(self, value: str) -> str:
+        if "*" in value:
+            raise serializers.ValidationError(_("An event type may not contain a wildcard."))
+        return validate_event_type_pattern(value)
+
+    def validate(self, attrs: dict) -> dict:
+        header = self.context.get("idempotency_key_header")
+        if header is not None:
+            try:
+                header = serializers.CharField(max_length=255).run_validation(header)
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"Idempotency-Key": exc.detail}) from None
+            body = attrs.get("idempotency_key")
+            if body is not None and body != header:
+                raise serializers.ValidationError(
+                    {
+                        "idempotency_key": _(
+                            "Differs from the Idempotency-Key header; send one or the other."
+                        )
+                    }
+                )
+            attrs["idempotency_key"] = header
+        return attrs
+
+
+class InboundEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InboundEvent
+        fields = [
+            "id",
+            "source",
+            "event_id",
+            "event_type",
+            "payload",
+            "headers",
+            "status",
+            "error",
+            "processing_attempts",
+            "duplicate_count",
+            "receiver",
+            "received_at",
+            "processed_at",
+        ]
+        read_only_fields = fields

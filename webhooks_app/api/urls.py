@@ -1,0 +1,30 @@
+"""URLs of the REST API: ``path("api/webhooks/", include("webhooks_app.api.urls"))``.
+
+Names are in the ``webhooks_api`` namespace: ``webhooks_api:endpoint-list``,
+``webhooks_api:delivery-retry``, ``webhooks_api:schema``, ...
+"""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from webhooks_app.api import views
+from webhooks_app.api.schema import SchemaView
+
+app_name = "webhooks_api"
+
+
+class Router(DefaultRouter):
+    APIRootView = views.WebhooksAPIRootView
+    include_format_suffixes = False
+
+
+router = Router()
+router.register("endpoints", views.EndpointViewSet, basename="endpoint")
+router.register("events", views.EventViewSet, basename="event")
+router.register("deliveries", views.DeliveryViewSet, basename="delivery")
+router.register("inbound-events", views.InboundEventViewSet, basename="inbound-event")
+
+urlpatterns = [
+    path("schema/", SchemaView.as_view(patterns=router.urls), name="schema"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,337 @@
+"""Viewsets of the REST API: endpoints, events, deliveries and inbound events.
+
+Every view takes its permissions from ``WEBHOOKS["API_PERMISSION_CLASSES"]``
+and its page size from ``WEBHOOKS["API_PAGE_SIZE"]``, both read per request.
+Operator actions go through :mod:`webhooks_app.operations`, like the admin's
+and the management commands', so every front end does the same thing.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.routers import APIRootView
+
+from webhooks_app import operations, send_event
+from webhooks_app.api.filters import QueryFilterBackend
+from webhooks_app.api.pagination import WebhooksPagination
+from webhooks_app.api.permissions import ConfiguredPermissionsMixin
+from webhooks_app.api.schema import NO_BODY, ActionSchema, WebhooksAutoSchema
+from webhooks_app.api.serializers import (
+    DeliveryDetailSerializer,
+    DeliverySerializer,
+    DisableEndpointSerializer,
+    EndpointCreatedSerializer,
+    EndpointSecretSerializer,
+    EndpointSerializer,
+    EventCreateSerializer,
+    EventDetailSerializer,
+    EventSerializer,
+    InboundEventSerializer,
+    SendTestSerializer,
+)
+from webhooks_app.models import Delivery, Endpoint, Event, InboundEvent
+from webhooks_app.receivers.processing import reprocess
+
+DEFAULT_DISABLED_REASON = _("Disabled through the API")
+CANCELLED_REASON = _("Cancelled through the API")
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = _(
+        "This idempotency key was already used for an event with another type or payload."
+    )
+    default_code = "idempotency_key_reused"
+
+
+def _datetime_filter(help_text: str) -> serializers.DateTimeField:
+    return serializers.DateTimeField(help_text=help_text)
+
+
+class WebhooksViewSetMixin(ConfiguredPermissionsMixin):
+    pagination_class = WebhooksPagination
+    filter_backends = [QueryFilterBackend]
+    query_filters: dict = {}
+    schema_actions: dict[str, ActionSchema] = {}
+
+
+class WebhooksAPIRootView(ConfiguredPermissionsMixin, APIRootView):
+    """Links to the API's collections."""
+
+
+def _secret_response(endpoint: Endpoint) -> Response:
+    """The secret, in a response that no cache may keep."""
+    response = Response(EndpointSecretSerializer(endpoint).data)
+    add_never_cache_headers(response)
+    return response
+
+
+class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
+    """Webhook endpoints, where events are sent.
+
+    The secret is returned once, in the create response, and then only by the
+    ``reveal-secret`` and ``rotate-secret`` actions.
+    """
+
+    queryset = Endpoint.objects.order_by("-created_at", "-pk")
+    serializer_class = EndpointSerializer
+    schema = WebhooksAutoSchema(singular="Endpoint", plural="Endpoints", tags=["endpoints"])
+    query_filters = {
+        "is_active": ("is_active", serializers.BooleanField(help_text=_("Active or disabled."))),
+    }
+    schema_actions = {
+        "create": ActionSchema(response=EndpointCreatedSerializer),
+        "reveal_secret": ActionSchema(response=EndpointSecretSerializer),
+        "rotate_secret": ActionSchema(
+            request=NO_BODY, response=EndpointSecretSerializer, statuses=("200",)
+        ),
+        "send_test": ActionSchema(
+            request=SendTestSerializer, response=DeliverySerializer, statuses=("202",)
+        ),
+        "enable": ActionSchema(request=NO_BODY, statuses=("200",)),
+        "disable": ActionSchema(request=DisableEndpointSerializer, statuses=("200",)),
+    }
+
+    def get_serializer_class(self):
+        return {
+            "send_test": SendTestSerializer,
+            "disable": DisableEndpointSerializer,
+        }.get(self.action, EndpointSerializer)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = serializer.save()
+        response = Response(EndpointCreatedSerializer(endpoint).data, status.HTTP_201_CREATED)
+        add_never_cache_headers(response)
+        return response
+
+    def _single(self, endpoint: Endpoint):
+        return Endpoint.objects.filter(pk=endpoint.pk)
+
+    @action(detail=True, methods=["get"], url_path="reveal-secret")
+    def reveal_secret(self, request, pk=None):
+        """The endpoint's current secret."""
+        return _secret_response(self.get_object())
+
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """Replace the secret with a new one, returned here; the old one signs during a grace
+        period (``WEBHOOKS["SECRET_ROTATION_GRACE"]``)."""
+        endpoint = self.get_object()
+        operations.rotate_secrets(self._single(endpoint))
+        endpoint.refresh_from_db()
+        return _secret_response(endpoint)
+
+    @action(detail=True, methods=["post"], url_path="send-test")
+    def send_test(self, request, pk=None):
+        """Send a ``webhooks.test`` event to this endpoint alone, whatever its event types."""
+        endpoint = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        delivery = operations.send_test_event(endpoint, serializer.validated_data.get("payload"))
+        delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery.pk)
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        """Resume deliveries to a disabled endpoint (its pending ones go out on the next sweep)."""
+        endpoint = self.get_object()
+        operations.enable_endpoints(self._single(endpoint))
+        endpoint.refresh_from_db()
+        return Response(EndpointSerializer(endpoint).data)
+
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        """Stop deliveries to this endpoint, with an optional reason."""
+        endpoint = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reason = serializer.validated_data.get("reason") or str(DEFAULT_DISABLED_REASON)
+        operations.disable_endpoints(self._single(endpoint), reason)
+        endpoint.refresh_from_db()
+        return Response(EndpointSerializer(endpoint).data)
+
+
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Same as the idempotency_key field: a repeated key returns the existing "
+    "event (200) and sends nothing.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+class EventViewSet(
+    WebhooksViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Events, immutable once recorded; creating one sends it to every matching active
+    endpoint."""
+
+    queryset = Event.objects.order_by("-created_at", "-pk")
+    schema = WebhooksAutoSchema(singular="Event", plural="Events", tags=["events"])
+    query_filters = {
+        "event_type": ("event_type", serializers.CharField(help_text=_("Exact event type."))),
+        "created_after": ("created_at__gte", _datetime_filter(_("Created at or after."))),
+        "created_before": ("created_at__lt", _datetime_filter(_("Created before."))),
+    }
+    schema_actions = {
+        "create": ActionSchema(
+            request=EventCreateSerializer,
+            response=EventDetailSerializer,
+            statuses=("201", "200"),
+            parameters=(IDEMPOTENCY_HEADER,),
+        ),
+    }
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            # Prefetching sets each delivery's event: only the endpoints need a join.
+            deliveries = Delivery.objects.select_related("endpoint").order_by("pk")
+            queryset = queryset.prefetch_related(Prefetch("deliveries", queryset=deliveries))
+        return queryset
+
+    def get_serializer_class(self):
+        return {
+            "list": EventSerializer,
+            "create": EventCreateSerializer,
+        }.get(self.action, EventDetailSerializer)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.request is not None:
+            context["idempotency_key_header"] = self.request.headers.get("Idempotency-Key")
+        return context
+
+    def create(self, request, *args, **kwargs):
+        """Record an event and send it; a repeated idempotency key (the ``Idempotency-Key``
+        header or the ``idempotency_key`` field) returns the first event with 200."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = data.get("idempotency_key")
+        existing = Event.objects.filter(idempotency_key=key).first() if key else None
+        if existing is not None:
+            if (existing.event_type, existing.payload) != (data["event_type"], data["payload"]):
+                raise IdempotencyKeyReused()
+            event, code = existing, status.HTTP_200_OK
+        else:
+            # A concurrent request with the same key may win the race: send_event then
+            # returns its event, answered here with 201 all the same.
+            event = send_event(data["event_type"], data["payload"], idempotency_key=key)
+            code = status.HTTP_201_CREATED
+        event = self.get_queryset().get(pk=event.pk)
+        return Response(EventDetailSerializer(event).data, status=code)
+
+
+class DeliveryViewSet(
+    WebhooksViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Deliveries, each one event to one endpoint, with the attempts made."""
+
+    queryset = (
+        Delivery.objects.select_related("event", "endpoint")
+        .defer("event__payload")
+        .order_by("-created_at", "-pk")
+    )
+    schema = WebhooksAutoSchema(singular="Delivery", plural="Deliveries", tags=["deliveries"])
+    query_filters = {
+        "status": ("status", serializers.ChoiceField(choices=Delivery.Status.choices)),
+        "endpoint": ("endpoint_id", serializers.IntegerField(help_text=_("Endpoint id."))),
+        "event": ("event_id", serializers.CharField(help_text=_("Event id."))),
+        "event_type": (
+            "event__event_type",
+            serializers.CharField(help_text=_("Exact event type.")),
+        ),
+        "created_after": ("created_at__gte", _datetime_filter(_("Created at or after."))),
+        "created_before": ("created_at__lt", _datetime_filter(_("Created before."))),
+    }
+    schema_actions = {
+        "retry": ActionSchema(request=NO_BODY, statuses=("202",)),
+        "cancel": ActionSchema(request=NO_BODY, statuses=("200",)),
+    }
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            queryset = queryset.prefetch_related("attempts")
+        return queryset
+
+    def get_serializer_class(self):
+        return DeliverySerializer if self.action == "list" else DeliveryDetailSerializer
+
+    def _refreshed(self, delivery: Delivery) -> dict:
+        return self.get_serializer(self.get_queryset().get(pk=delivery.pk)).data
+
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Try a failed or pending delivery again now (a manual attempt)."""
+        delivery = self.get_object()
+        if not operations.retry_deliveries(Delivery.objects.filter(pk=delivery.pk)):
+            raise Conflict(_("A delivery that succeeded is not sent again."))
+        return Response(self._refreshed(delivery), status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop a pending delivery: it becomes failed and is not tried again."""
+        delivery = self.get_object()
+        reason = str(CANCELLED_REASON)
+        if not operations.cancel_deliveries(Delivery.objects.filter(pk=delivery.pk), reason):
+            raise Conflict(_("Only a pending delivery can be cancelled."))
+        return Response(self._refreshed(delivery))
+
+
+class InboundEventViewSet(
+    WebhooksViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Inbound events (webhooks received), one per source and event id."""
+
+    queryset = InboundEvent.objects.order_by("-received_at", "-pk")
+    serializer_class = InboundEventSerializer
+    schema = WebhooksAutoSchema(
+        singular="InboundEvent", plural="InboundEvents", tags=["inbound-events"]
+    )
+    query_filters = {
+        "source": ("source", serializers.CharField(help_text=_("The receiver's source."))),
+        "status": ("status", serializers.ChoiceField(choices=InboundEvent.Status.choices)),
+        "event_type": ("event_type", serializers.CharField(help_text=_("Exact event type."))),
+        "received_after": ("received_at__gte", _datetime_filter(_("Received at or after."))),
+        "received_before": ("received_at__lt", _datetime_filter(_("Received before."))),
+    }
+    schema_actions = {
+        "reprocess": ActionSchema(request=NO_BODY, statuses=("200",)),
+    }
+
+    @action(detail=True, methods=["post"])
+    def reprocess(self, request, pk=None):
+        """Run the receiver's handler again for an event not processed yet; the answer
+        shows how it went (``status`` and ``error``)."""
+        event = self.get_object()
+        if event.status == InboundEvent.Status.PROCESSED:
+            raise Conflict(_("This event is processed already."))
+        reprocess(InboundEvent.objects.filter(pk=event.pk))
+        event.refresh_from_db()
+        return Response(self.get_serializer(event).data)
