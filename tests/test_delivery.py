@@ -143,14 +143,24 @@ def test_rotated_out_secret_stops_signing_after_its_grace_period(http_server, en
         Webhook(old_secret).verify(request.body, request.headers)
 
 
-def test_endpoint_headers_are_sent_but_cannot_replace_the_signature(http_server):
+def test_endpoint_headers_are_sent_but_cannot_replace_ours(http_server):
     Endpoint.objects.create(
-        url=http_server.url(), headers={"X-Tenant": "acme", "webhook-signature": "v1,forged"}
+        url=http_server.url(),
+        headers={
+            "X-Tenant": "acme",
+            "Webhook-Signature": "v1,forged",
+            "content-type": "text/plain",
+            "WEBHOOK-ID": "msg_forged",
+        },
     )
     delivery.deliver(make_delivery().pk)
     (request,) = http_server.requests
     assert request.headers["X-Tenant"] == "acme"
+    lowered = [name.lower() for name in request.headers]
+    assert lowered.count("content-type") == lowered.count("webhook-id") == 1
+    assert request.headers["content-type"] == "application/json"
     assert "forged" not in request.headers["webhook-signature"]
+    assert request.headers["webhook-id"] != "msg_forged"
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 408, 425, 429])

@@ -50,15 +50,19 @@ def request_body(event: Event) -> bytes:
 
 
 def request_headers(endpoint: Endpoint, event: Event, body: bytes, now: datetime) -> dict[str, str]:
-    headers = {str(k): str(v) for k, v in (endpoint.headers or {}).items()}
-    headers.update(
-        {
-            "Content-Type": "application/json",
-            "User-Agent": conf.user_agent(),
-            **signing.headers(endpoint.signing_secrets(now), event.pk, body, int(now.timestamp())),
-        }
-    )
-    return headers
+    """The endpoint's extra headers, then ours; ours win whatever the case of theirs."""
+    ours = {
+        "Content-Type": "application/json",
+        "User-Agent": conf.user_agent(),
+        **signing.headers(endpoint.signing_secrets(now), event.pk, body, int(now.timestamp())),
+    }
+    reserved = {name.lower() for name in ours}
+    extra = {
+        str(name): str(value)
+        for name, value in (endpoint.headers or {}).items()
+        if str(name).lower() not in reserved
+    }
+    return {**extra, **ours}
 
 
 def due_filter(now: datetime) -> Q:
