@@ -1,27 +1,40 @@
 #!/usr/bin/env python
-"""A shop sends webhooks to itself through a real Celery worker. Run it from anywhere:
+"""A shop sends webhooks to its own receivers through a real Celery worker. Run it from anywhere:
 
-    python example_project/demo.py
+    python example_project/demo.py [--no-serve]
 
 1. Migrates a fresh SQLite database (example_project/db.sqlite3).
-2. Starts the Django dev server on a free port of 127.0.0.1. It serves two receiving
-   URLs: /hooks/shop/ answers 200, /hooks/flaky/ answers 503 twice per webhook, then 200.
+2. Starts the Django dev server on a free port of 127.0.0.1: the admin at /admin/, the
+   REST API at /api/webhooks/ and two receivers built on ``WebhookReceiverView``
+   (shop/views.py): /hooks/shop/ (``ShopReceiver``) and /hooks/flaky/ (``FlakyReceiver``,
+   which fails on purpose: for every third order its handler raises once, for every
+   third order it processes the webhook but answers 503 once, as if the answer were lost).
 3. Starts a real Celery worker (with an embedded beat running the sweep every 10 s) on
    kombu's filesystem broker in example_project/.broker/, which needs no server.
-4. Creates one endpoint per receiving URL and places a few orders: each order and its
+4. Creates one endpoint per receiver and places a batch of orders: each order and its
    ``order.created`` webhook commit in one transaction. One order rolls back and so
-   sends nothing.
-5. Polls the database until every delivery has finished, then prints the deliveries,
-   their attempts, and what the receivers recorded.
+   sends nothing; one event is sent again with its idempotency key and is not duplicated.
+5. Prints every delivery attempt as the worker records it, with the receiver's answer,
+   and progress lines: delivered, retrying, failed, duplicates suppressed at the receiver.
+6. Prints a summary of both sides and checks that every webhook was delivered and
+   processed exactly once by each receiver.
+7. Creates a superuser (``admin``, with a random password it prints) and prints the
+   admin and API URLs. In a terminal it keeps serving until Ctrl-C; run non-interactively
+   (stdin not a terminal, ``--no-serve``, or ``CI`` set) it stops and exits: 0 when every
+   webhook was delivered and processed exactly once, 1 otherwise.
 
-Exits 0 when every webhook was delivered and recorded once by its receiver. All traffic
-stays on 127.0.0.1. Logs of the server and the worker are in example_project/.broker/.
-With DATABASE_URL or CELERY_BROKER_URL set, those are used instead (see settings.py).
+All traffic stays on 127.0.0.1. Logs of the server and the worker are in
+example_project/.broker/. With DATABASE_URL or CELERY_BROKER_URL set, those are used
+instead (PostgreSQL, Redis; see demo_site/settings.py).
 """
 
 from __future__ import annotations
 
+import argparse
+import base64
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -32,15 +45,28 @@ import urllib.error
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent  # example_project/
 SCRATCH = HERE / ".broker"  # broker folders, beat schedule, logs
-TIMEOUT = 60  # seconds for every delivery to finish
-ORDERS = [("Ada", "12.50"), ("Grace", "99.00"), ("Linus", "7.25")]
+TIMEOUT = 90  # seconds for every delivery to finish
+ORDERS = [
+    ("Ada", "12.50"),
+    ("Grace", "99.00"),
+    ("Linus", "7.25"),
+    ("Barbara", "45.10"),
+    ("Ken", "3.99"),
+    ("Margaret", "250.00"),
+]
+RECEIVERS = {
+    # path and source: what the receiver does
+    "shop": "ShopReceiver: records each order once",
+    "flaky": "FlakyReceiver: fails on purpose for two orders in three (see below)",
+}
+ADMIN_USERNAME = "admin"
 
 sys.path.insert(0, str(HERE))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
+# Always this project's settings, whatever the environment says (e.g. under pytest).
+os.environ["DJANGO_SETTINGS_MODULE"] = "demo_site.settings"
 
 
 def say(message: str = "") -> None:
@@ -69,8 +95,11 @@ class Process:
             )
         Process.running.append(self)
 
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
     def check_alive(self) -> None:
-        if self.popen.poll() is not None:
+        if not self.alive():
             raise RuntimeError(
                 f"The {self.name} exited with status {self.popen.returncode}; "
                 f"the end of {self.log}:\n{self.tail()}"
@@ -80,9 +109,9 @@ class Process:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join("    " + line for line in text.splitlines()[-lines:])
 
-    def stop(self) -> None:
+    def stop(self, quiet: bool = False) -> None:
         """SIGTERM the process group; SIGKILL it if it has not stopped within 10 s."""
-        if self.popen.poll() is None:
+        if self.alive():
             for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
                 try:
                     os.killpg(self.popen.pid, sig)
@@ -92,7 +121,10 @@ class Process:
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        say(f"  stopped the {self.name}")
+        if self in Process.running:
+            Process.running.remove(self)
+        if not quiet:
+            say(f"  stopped the {self.name}")
 
 
 def free_port() -> int:
@@ -110,20 +142,41 @@ def wait_for(what: str, ready, process: Process, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def start_server(port: int) -> Process:
-    server = Process("server", ["manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
+def http(url: str, auth: tuple[str, str] | None = None, timeout: float = 5) -> tuple[int, bytes]:
+    """GET a 127.0.0.1 URL; (status, body), whatever the status."""
+    request = urllib.request.Request(url)
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
-    def answers() -> bool:
+
+def start_server() -> tuple[Process, int]:
+    """The dev server on a free port; another port if that one was taken meanwhile."""
+    for _ in range(3):
+        port = free_port()
+        server = Process("server", ["manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
+
+        def answers(port: int = port) -> bool:
+            try:
+                http(f"http://127.0.0.1:{port}/hooks/shop/", timeout=1)
+            except OSError:
+                return False
+            return True  # any answer (405 for a GET): the server is up
+
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/hooks/shop/", timeout=1)
-        except urllib.error.HTTPError:
-            return True  # 405 Method Not Allowed: the server is up
-        except OSError:
-            return False
-        return True
-
-    wait_for("dev server", answers, server)
-    return server
+            wait_for("dev server", answers, server)
+        except RuntimeError:
+            if "already in use" not in server.log.read_text(errors="replace"):
+                raise
+            server.stop(quiet=True)  # the port was taken between free_port() and now
+            continue
+        return server, port
+    raise RuntimeError("The dev server found no free port")
 
 
 def start_worker() -> Process:
@@ -139,7 +192,7 @@ def start_worker() -> Process:
 # --- The demo -----------------------------------------------------------------------------
 
 
-def prepare() -> None:
+def prepare() -> str:
     """A fresh SQLite database and broker folder, a shared secret, then migrate."""
     if not os.environ.get("DATABASE_URL"):
         for suffix in ("", "-wal", "-shm"):
@@ -149,21 +202,32 @@ def prepare() -> None:
 
     from webhooks_app import signing
 
-    # The secret both sides share: the endpoints sign with it, the receiving views
-    # (in the server subprocess, which inherits this environment) verify with it.
+    # The secret both sides share: the endpoints sign with it, the receivers (in the
+    # server subprocess, which inherits this environment) verify with it.
     os.environ["SHOP_WEBHOOK_SECRET"] = signing.generate_secret()
 
     import django
+    from django.conf import settings
     from django.core.management import call_command
 
     django.setup()
     call_command("migrate", verbosity=0)
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        where = f"SQLite, a fresh {Path(database['NAME']).relative_to(HERE.parent)}"
+    else:
+        where = f"PostgreSQL, database {database['NAME']!r} on {database['HOST']}"
+    broker = settings.CELERY_BROKER_URL
+    if broker.startswith("filesystem://"):
+        broker = f"kombu's filesystem transport in {SCRATCH.relative_to(HERE.parent)}/"
+    return f"{where}; broker: {broker}"
 
 
 def place_orders(port: int):
     from django.db import transaction
     from shop.models import Order
     from shop.orders import place_order
+    from shop.views import HANDLER_ERROR, LOST_ANSWER
 
     from webhooks_app import send_event
     from webhooks_app.models import Endpoint, Event
@@ -171,22 +235,26 @@ def place_orders(port: int):
     # Deliveries of earlier runs (on a kept PostgreSQL database) must not go to dead ports.
     Endpoint.objects.filter(description__startswith="demo:").update(is_active=False)
     secret = os.environ["SHOP_WEBHOOK_SECRET"]
-    endpoints = [
-        Endpoint.objects.create(
+    endpoints = []
+    for name, what in RECEIVERS.items():
+        endpoint = Endpoint.objects.create(
             url=f"http://127.0.0.1:{port}/hooks/{name}/",
             secret=secret,
             event_types=["order.*"],
             description=f"demo: {name} receiver",
         )
-        for name in ("shop", "flaky")
-    ]
-    for endpoint in endpoints:
-        say(f"  endpoint {endpoint.url}")
+        endpoints.append(endpoint)
+        say(f"  endpoint #{endpoint.pk} {endpoint.url:<36} {what}")
 
     events_before = Event.objects.count()
     orders = [place_order(customer, Decimal(total)) for customer, total in ORDERS]
+    staged = {
+        HANDLER_ERROR: "flaky: its handler fails the first time (500, rolled back)",
+        LOST_ANSWER: "flaky: processes it, then answers 503 once (a lost answer)",
+    }
     for order in orders:
-        say(f"  placed {order}: order.created recorded with its deliveries")
+        note = staged.get(order.pk % 3, "no trouble staged")
+        say(f"  placed {order!s:<32} + its order.created event; {note}")
 
     # A transaction that rolls back takes its webhook with it.
     try:
@@ -196,120 +264,329 @@ def place_orders(port: int):
     except PermissionError as exc:
         say(f"  an order for Mallory rolled back ({exc}): no event, nothing sent")
     assert Event.objects.count() - events_before == len(orders)
-    assert not Order.objects.filter(customer="Mallory").exists()
+    assert not Order.objects.filter(customer="Mallory", pk__gt=orders[-1].pk).exists()
 
     # An idempotency key already used returns the first event and sends nothing new.
     first = Event.objects.get(idempotency_key=f"order-{orders[0].pk}-created")
     again = send_event("order.created", {}, idempotency_key=first.idempotency_key)
     assert again.pk == first.pk
-    say(f"  order #{orders[0].pk}'s event sent again with the same idempotency key: {again.pk},")
-    say("  the first event, and no new deliveries")
-    return endpoints
+    say(
+        f"  order #{orders[0].pk}'s event sent again with its idempotency key: "
+        "the same event came back, no new deliveries"
+    )
+    return endpoints, orders
 
 
-def tally(deliveries) -> dict[str, int]:
-    counts = {"delivered": 0, "retrying": 0, "queued": 0, "failed": 0}
-    for status, attempts in deliveries.values_list("status", "attempt_count"):
-        if status == "succeeded":
-            counts["delivered"] += 1
-        elif status == "failed":
-            counts["failed"] += 1
-        else:
-            counts["retrying" if attempts else "queued"] += 1
-    return counts
+def receiver_answer(attempt) -> str:
+    """What the receiver said, from the response body the sender stored."""
+    if attempt.status_code is None:
+        return f"{attempt.error_type or 'error'}: {attempt.error[:60]}"
+    try:
+        body = json.loads(attempt.response_body)
+    except ValueError:
+        body = {}
+    said = body.get("status", "") if isinstance(body, dict) else ""
+    if "demo" in body:
+        return "processed, answered 503 on purpose (lost answer)"
+    return {
+        "processed": "processed",
+        "duplicate": "duplicate: already processed, nothing run",
+        "failed": "handler error: rolled back, kept as failed",
+    }.get(said, said or attempt.response_body[:60])
 
 
-def wait_for_deliveries(deliveries, processes: list[Process]) -> dict[str, int]:
-    started, last = time.monotonic(), None
+class Watcher:
+    """Prints each new attempt and, when they change, the progress counts.
+
+    The counts come from the attempts printed, so lines and counts always agree:
+    the delivery statuses are read first, then the attempts (an attempt and its
+    delivery's new status are written in one transaction).
+    """
+
+    def __init__(self, deliveries, started: float) -> None:
+        self.deliveries = deliveries
+        self.started = started  # time.time() when the first order was placed
+        self.last_attempt = 0
+        self.tried: dict[int, int] = {}  # delivery pk: attempts seen
+        self.delivered: set[int] = set()
+        self.counts = {"retries": 0, "handler errors": 0, "duplicates suppressed": 0}
+        self.progress: dict[str, int] = {}
+        self.by_id = {
+            d.pk: d for d in deliveries.select_related("endpoint", "event").order_by("pk")
+        }
+
+    def poll(self) -> None:
+        from webhooks_app.models import Attempt
+
+        statuses = dict(self.deliveries.values_list("pk", "status"))
+        attempts = list(
+            Attempt.objects.filter(delivery__in=self.deliveries, pk__gt=self.last_attempt).order_by(
+                "pk"
+            )
+        )
+        last_number = {a.delivery_id: a.number for a in attempts}  # the latest per delivery
+        for attempt in attempts:
+            self.last_attempt = attempt.pk
+            delivery = self.by_id[attempt.delivery_id]
+            self.tried[delivery.pk] = max(self.tried.get(delivery.pk, 0), attempt.number)
+            answer = receiver_answer(attempt)
+            if attempt.status_code and 200 <= attempt.status_code < 300:
+                result = "delivered"
+                self.delivered.add(delivery.pk)
+            elif statuses[delivery.pk] == "failed" and attempt.number == last_number[delivery.pk]:
+                result = "FAILED for good"
+            else:
+                result = "retry scheduled"
+            if answer.startswith("duplicate"):
+                self.counts["duplicates suppressed"] += 1
+            if answer.startswith("handler error"):
+                self.counts["handler errors"] += 1
+            if attempt.number > 1:
+                self.counts["retries"] += 1
+            name = delivery.endpoint.description.removeprefix("demo: ").split()[0]
+            seconds = attempt.created_at.timestamp() - self.started
+            order = delivery.event.payload.get("order_id", "?")
+            say(
+                f"  {f'+{seconds:.1f}s':>6} order #{order:<3} -> {name:<5} try {attempt.number}:"
+                f" {attempt.status_code or '---'} {answer:<48} {result}"
+            )
+        progress = {"delivered": 0, "retrying": 0, "queued": 0, "failed": 0}
+        for pk, status in statuses.items():
+            if pk in self.delivered:
+                progress["delivered"] += 1
+            elif status == "failed":
+                progress["failed"] += 1
+            else:
+                progress["retrying" if pk in self.tried else "queued"] += 1
+        if progress != self.progress:
+            self.progress = progress
+            elapsed = time.time() - self.started
+            say(
+                f"  [{elapsed:4.1f} s] {progress['delivered']}/{len(statuses)} delivered,"
+                f" {progress['retrying']} retrying, {progress['queued']} queued or in flight,"
+                f" {progress['failed']} failed;"
+                f" duplicates suppressed at the receiver: {self.counts['duplicates suppressed']}"
+            )
+
+    def finished(self) -> bool:
+        return not self.progress.get("retrying") and not self.progress.get("queued")
+
+
+def watch(deliveries, started: float) -> Watcher:
+    watcher = Watcher(deliveries, started)
+    deadline = time.monotonic() + TIMEOUT
     while True:
-        counts = tally(deliveries)
-        if counts != last:
-            summary = ", ".join(f"{n} {label}" for label, n in counts.items())
-            say(f"  [{time.monotonic() - started:4.1f} s] {summary}")
-            last = counts
-        if not counts["retrying"] and not counts["queued"]:
-            return counts
-        if time.monotonic() - started > TIMEOUT:
-            say(f"  gave up after {TIMEOUT} s")
-            return counts
-        for process in processes:
+        watcher.poll()
+        if watcher.finished():
+            return watcher
+        if time.monotonic() > deadline:
+            say(f"  gave up waiting after {TIMEOUT} s")
+            return watcher
+        for process in Process.running:
             process.check_alive()
         time.sleep(0.25)
 
 
-def receiver(endpoint) -> str:
-    """ "shop" for http://127.0.0.1:8000/hooks/shop/."""
-    return urlsplit(endpoint.url).path.rstrip("/").rsplit("/", 1)[-1]
+def summarize(deliveries, watcher: Watcher) -> tuple[bool, str]:
+    """Print both sides; (ok, one-line result). ok: every webhook delivered and processed
+    exactly once by each receiver."""
+    from shop.models import OrderNotification
 
+    from webhooks_app.models import InboundEvent
 
-def report(deliveries) -> bool:
-    """Print both sides; True if every delivery succeeded and was recorded exactly once."""
-    from shop.models import ReceivedWebhook
-
-    deliveries = deliveries.select_related("endpoint").order_by("event__created_at", "endpoint_id")
-    say("\nDeliveries (sender side; attempt: HTTP status or error, seconds after the event)")
-    say(f"  {'webhook-id':<32} {'endpoint':<14} {'status':<10} attempts")
-    for delivery in deliveries:
-        attempts = ", ".join(
-            f"#{a.number} {a.status_code or a.error_type} "
-            f"+{(a.created_at - delivery.created_at).total_seconds():.1f}s"
-            for a in delivery.attempts.order_by("number")
-        )
-        path = urlsplit(delivery.endpoint.url).path
-        say(f"  {delivery.event_id:<32} {path:<14} {delivery.status:<10} {attempts}")
-
-    ids = [delivery.event_id for delivery in deliveries]
-    received = sorted(
-        ReceivedWebhook.objects.filter(webhook_id__in=ids),
-        key=lambda item: (ids.index(item.webhook_id), item.source != "shop"),
+    deliveries = list(
+        deliveries.select_related("endpoint", "event")
+        .prefetch_related("attempts")
+        .order_by("event__created_at", "endpoint_id")
     )
-    say("\nReceived (receiver side; a webhook received again is recorded once)")
-    say(f"  {'webhook-id':<32} {'receiver':<9} {'type':<14} times received")
-    for item in received:
-        say(f"  {item.webhook_id:<32} {item.source:<9} {item.event_type:<14} {item.times_received}")
+    ids = {d.event_id for d in deliveries}
+    inbound = {(e.source, e.event_id): e for e in InboundEvent.objects.filter(event_id__in=ids)}
+    notes: dict[tuple[str, str], int] = {}
+    for source, webhook_id in OrderNotification.objects.filter(webhook_id__in=ids).values_list(
+        "source", "webhook_id"
+    ):
+        notes[source, webhook_id] = notes.get((source, webhook_id), 0) + 1
 
-    expected = {(delivery.event_id, receiver(delivery.endpoint)) for delivery in deliveries}
-    recorded = {(item.webhook_id, item.source) for item in received}
-    all_succeeded = all(delivery.status == "succeeded" for delivery in deliveries)
-    return all_succeeded and expected == recorded and len(received) == len(expected)
+    say(
+        "\nEvery delivery (sender: HTTP status of each try; receiver: its InboundEvent and the"
+        "\nOrderNotification rows its handler wrote)"
+    )
+    say(
+        f"  {'order':<6} {'webhook-id':<30} {'to':<5} {'status':<9} {'tries':<14}"
+        f" {'copies':>6} {'runs':>4} {'dupes':>5}  {'inbound':<9} {'rows':>4}"
+    )
+    problems: list[str] = []
+    totals = {"copies": 0, "runs": 0, "suppressed": 0, "errors": 0}
+    for delivery in deliveries:
+        source = delivery.endpoint.description.removeprefix("demo: ").split()[0]
+        tries = " ".join(str(a.status_code or a.error_type) for a in delivery.attempts.all())
+        event = inbound.get((source, delivery.event_id))
+        copies = 1 + event.duplicate_count if event else 0
+        runs = event.processing_attempts if event else 0  # how often the handler ran
+        suppressed = copies - runs  # copies that arrived after it was processed: nothing ran
+        status = event.status if event else "missing"
+        rows = notes.get((source, delivery.event_id), 0)
+        totals["copies"] += copies
+        totals["runs"] += runs
+        totals["suppressed"] += suppressed
+        totals["errors"] += runs - (status == "processed")
+        say(
+            f"  #{delivery.event.payload.get('order_id', '?'):<5} {delivery.event_id:<30}"
+            f" {source:<5} {delivery.status:<9} {tries:<14} {copies:>6} {runs:>4}"
+            f" {suppressed:>5}  {status:<9} {rows:>4}"
+        )
+        label = f"{delivery.event_id} to {source}"
+        if delivery.status != "succeeded":
+            problems.append(f"{label}: delivery {delivery.status}")
+        if status != "processed":
+            problems.append(f"{label}: inbound event {status}")
+        if rows != 1:
+            problems.append(f"{label}: {rows} order notifications, not 1")
+    stray = set(notes) - {
+        (d.endpoint.description.removeprefix("demo: ").split()[0], d.event_id) for d in deliveries
+    }
+    if stray:
+        problems.append(f"order notifications without a delivery: {sorted(stray)}")
+    # The live count (from the receivers' answers) and the receivers' rows must agree.
+    if watcher.counts["duplicates suppressed"] != totals["suppressed"]:
+        problems.append("the receivers' answers and their rows disagree on duplicates")
+
+    attempts = sum(len(d.attempts.all()) for d in deliveries)
+    delivered = sum(d.status == "succeeded" for d in deliveries)
+    say(
+        "\n  copies: requests that reached the receiver and were verified; runs: times its"
+        "\n  handler ran (a failed run rolled back); dupes = copies - runs, copies that arrived"
+        "\n  after the event was processed and ran nothing (InboundEvent.duplicate_count counts"
+        "\n  every copy after the first); rows: OrderNotification rows the handler wrote."
+    )
+    say(
+        f"\nSender:   {delivered}/{len(deliveries)} deliveries succeeded in {attempts} attempts"
+        f" ({attempts - len(deliveries)} retries)"
+    )
+    say(
+        f"Receiver: {totals['copies']} copies received, handler ran {totals['runs']} times"
+        f" ({totals['errors']} handler errors, rolled back and retried),"
+        f" {totals['suppressed']} duplicates suppressed"
+    )
+    ok = not problems
+    for problem in problems:
+        say(f"  PROBLEM: {problem}")
+    result = (
+        f"{delivered}/{len(deliveries)} webhooks delivered"
+        f" and {'processed exactly once' if ok else 'NOT all processed exactly once'};"
+        f" {attempts - len(deliveries)} retries, {totals['errors']} handler errors,"
+        f" {totals['suppressed']} duplicates suppressed at the receiver"
+    )
+    return ok, result
 
 
-def main() -> int:
-    say("webhooks_app demo\n\n1. Migrating a fresh database")
-    prepare()
+def admin_access(port: int, endpoints) -> bool:
+    """A superuser with a fresh random password; print where to log in, check the API."""
+    from django.contrib.auth import get_user_model
+
+    password = secrets.token_urlsafe(12)
+    user, _ = get_user_model().objects.get_or_create(username=ADMIN_USERNAME)
+    user.is_staff = user.is_superuser = user.is_active = True
+    user.set_password(password)
+    user.save()
+
+    base = f"http://127.0.0.1:{port}"
+    say(f"  Admin: {base}/admin/   username: {ADMIN_USERNAME}   password: {password}")
+    say(f"  API:   {base}/api/webhooks/   (staff only; same credentials, session or HTTP Basic)")
+    say(f"         e.g. curl -u {ADMIN_USERNAME}:{password} {base}/api/webhooks/deliveries/")
+
+    ok = True
+    status, _ = http(f"{base}/admin/login/")
+    ok &= status == 200
+    say(f"  checked: GET /admin/login/ -> {status}")
+    status, _ = http(f"{base}/api/webhooks/deliveries/")
+    ok &= status in (401, 403)
+    say(f"  checked: GET /api/webhooks/deliveries/ without credentials -> {status}")
+    for endpoint in endpoints:
+        path = f"/api/webhooks/deliveries/?endpoint={endpoint.pk}&status=succeeded"
+        status, body = http(base + path, auth=(ADMIN_USERNAME, password))
+        count = json.loads(body).get("count") if status == 200 else None
+        ok &= count == len(ORDERS)
+        say(f"  checked: GET {path} as {ADMIN_USERNAME} -> {status}, {count} deliveries")
+    return ok
+
+
+def serve(processes: list[Process]) -> None:
+    """Until Ctrl-C (or a subprocess dies)."""
+    while True:
+        for process in processes:
+            process.check_alive()
+        time.sleep(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="exit after the summary even in a terminal (the default when stdin is not one)",
+    )
+    args = parser.parse_args(argv)
+    interactive = sys.stdin.isatty() and not args.no_serve and not os.environ.get("CI")
+
+    started_at = time.monotonic()
+    say("webhooks_app demo\n\n1. Migrating the database")
+    say(f"  {prepare()}")
+    from webhooks_app import conf
     from webhooks_app.models import Delivery
 
-    port = free_port()
     try:
-        say(f"2. Starting the dev server on http://127.0.0.1:{port}/")
-        start_server(port)
-        say("3. Starting a Celery worker (with beat) on the broker")
-        start_worker()
+        say("2. Starting the dev server (admin, REST API, receivers)")
+        server, port = start_server()
+        say(f"  http://127.0.0.1:{port}/ (log: {server.log.relative_to(HERE.parent)})")
+        say("3. Starting a Celery worker (with beat running the sweep)")
+        worker = start_worker()
+        say(f"  log: {worker.log.relative_to(HERE.parent)}")
         say("4. Creating endpoints and placing orders")
-        endpoints = place_orders(port)
+        started = time.time()
+        endpoints, _ = place_orders(port)
         deliveries = Delivery.objects.filter(endpoint__in=endpoints)
-        say(f"5. Waiting for {deliveries.count()} deliveries (retry schedule 1, 2, 4 s)")
-        counts = wait_for_deliveries(deliveries, Process.running)
-        ok = report(deliveries)
+        schedule = ", ".join(f"{s:g}" for s in conf.get("RETRY_SCHEDULE"))
+        say(
+            f"5. Delivering {deliveries.count()} webhooks (retry schedule {schedule} s;"
+            " every attempt as the worker records it)"
+        )
+        watcher = watch(deliveries, started)
+        ok, result = summarize(deliveries, watcher)
+        say("\n6. Look around: the admin and the REST API")
+        ok &= admin_access(port, endpoints)
+        if interactive:
+            say("\nServing (the worker too: try an endpoint's actions in the admin).")
+            say("Press Ctrl-C to stop.")
+            try:
+                serve([server, worker])
+            except KeyboardInterrupt:
+                say("\nCtrl-C")
+        else:
+            say(
+                "\nNot interactive (stdin is not a terminal, --no-serve or CI): stopping."
+                "\nRun the demo in a terminal to keep the server up and log in."
+            )
     finally:
         say("\nCleaning up")
-        for process in reversed(Process.running):
+        for process in reversed(list(Process.running)):
             process.stop()
 
+    elapsed = time.monotonic() - started_at
     if ok:
-        say(f"\nOK: all {counts['delivered']} deliveries succeeded and were recorded once each.")
+        say(f"\nOK: {result} ({elapsed:.0f} s).")
         return 0
-    say("\nFAILED: not every webhook was delivered and recorded; see the tables above and")
-    say(f"the logs in {SCRATCH}.")
+    say(f"\nFAILED: {result}; see the table above and the logs in {SCRATCH}.")
     return 1
 
 
-def on_sigterm(signum, frame) -> None:
+def on_signal(signum, frame) -> None:
     raise SystemExit(128 + signum)  # runs the clean-up in main's finally
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)  # the terminal went away
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even when started with &
     try:
         sys.exit(main())

@@ -1,10 +1,13 @@
 from django.contrib import admin
-from django.urls import path
-from shop import views
+from django.urls import include, path
+from shop.views import FlakyReceiver, ShopReceiver
 
 urlpatterns = [
+    # Endpoints, deliveries and received events, managed by staff.
     path("admin/", admin.site.urls),
+    # The REST API (staff only by default): /api/webhooks/endpoints/, deliveries/, ...
+    path("api/webhooks/", include("webhooks_app.api.urls")),
     # Where the demo's endpoints point: this project receives its own webhooks.
-    path("hooks/shop/", views.shop_hook, name="shop-hook"),
-    path("hooks/flaky/", views.flaky_hook, name="flaky-hook"),
+    path("hooks/shop/", ShopReceiver.as_view(), name="shop-hook"),
+    path("hooks/flaky/", FlakyReceiver.as_view(), name="flaky-hook"),
 ]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from shop.models import Order, ReceivedWebhook
+from shop.models import Order, OrderNotification
 
 
 @admin.register(Order)
@@ -8,7 +8,8 @@ class OrderAdmin(admin.ModelAdmin):
     list_display = ["id", "customer", "total", "created_at"]
 
 
-@admin.register(ReceivedWebhook)
-class ReceivedWebhookAdmin(admin.ModelAdmin):
-    list_display = ["webhook_id", "source", "event_type", "times_received", "first_received_at"]
-    list_filter = ["source", "event_type"]
+@admin.register(OrderNotification)
+class OrderNotificationAdmin(admin.ModelAdmin):
+    list_display = ["order_id", "source", "customer", "total", "webhook_id", "recorded_at"]
+    list_filter = ["source"]
+    search_fields = ["webhook_id", "customer"]

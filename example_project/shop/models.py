@@ -15,28 +15,25 @@ class Order(models.Model):
         return f"Order #{self.pk} ({self.customer}, {self.total})"
 
 
-class ReceivedWebhook(models.Model):
-    """The receiving side: one row per webhook id and receiver, however often it arrives.
+class OrderNotification(models.Model):
+    """The receiving side's business data: what a receiver did with ``order.created``.
 
-    At-least-once delivery means the same webhook can arrive more than once;
-    the unique constraint makes processing happen once.
+    Written by the receivers' ``handle`` (shop/views.py), which runs once per
+    (source, webhook id). There is deliberately no unique constraint here: if a
+    handler ever ran twice for one webhook, two rows would show it, and demo.py
+    checks that there is exactly one.
     """
 
-    source = models.CharField(max_length=50)
+    source = models.CharField(max_length=50, help_text="The receiver that recorded it.")
     webhook_id = models.CharField(max_length=100)
-    event_type = models.CharField(max_length=100)
-    payload = models.JSONField()
-    times_received = models.PositiveIntegerField(default=1)
-    first_received_at = models.DateTimeField(auto_now_add=True)
-    last_received_at = models.DateTimeField(auto_now_add=True)
+    order_id = models.BigIntegerField()
+    customer = models.CharField(max_length=100)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["source", "webhook_id"], name="shop_receivedwebhook_unique"
-            )
-        ]
+        indexes = [models.Index(fields=["webhook_id"], name="shop_notification_webhook")]
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.event_type} {self.webhook_id}"
+        return f"{self.source}: order #{self.order_id} ({self.webhook_id})"

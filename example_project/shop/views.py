@@ -1,95 +1,94 @@
-"""Receiving URLs of the example project.
+"""The shop's receiving side, built on the app's own ``WebhookReceiverView``.
 
-They verify the Standard Webhooks signature with ``webhooks_app.signing.verify``
-and record each webhook id once per receiver, so a webhook that arrives twice
-is processed once. In your own project, ``webhooks_app.receivers.WebhookReceiverView``
-with a ``StandardWebhooksVerifier`` does all of this (see the README); these small
-views show the mechanics.
+The shop sends ``order.created`` to its own two receiving URLs (see demo.py):
+
+- :class:`ShopReceiver` (``/hooks/shop/``) verifies the Standard Webhooks
+  signature, records the event once per webhook id as an ``InboundEvent`` and runs
+  ``handle`` exactly once, which writes an ``OrderNotification``.
+- :class:`FlakyReceiver` (``/hooks/flaky/``) is the same receiver with trouble
+  staged on purpose, decided by the order id, so that every run shows the same
+  two kinds of failure:
+
+  * order id = 1 (mod 3), *handler error*: the first time, ``handle`` raises.
+    Its writes roll back, the ``InboundEvent`` is kept as ``failed`` and the view
+    answers 500; the sender retries and the retry processes the event.
+  * order id = 2 (mod 3), *lost answer*: the event is processed and committed,
+    then the view answers 503, as a proxy timing out would. The sender cannot
+    tell and sends the webhook again; the receiver recognises the webhook id,
+    runs nothing and answers 200: a duplicate suppressed at the receiver,
+    counted in ``InboundEvent.duplicate_count``.
 """
 
-import json
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from rest_framework.response import Response
 
-from shop.models import ReceivedWebhook
-from webhooks_app import conf, signing
+from shop.models import OrderNotification
+from webhooks_app.models import InboundEvent
+from webhooks_app.receivers import StandardWebhooksVerifier, WebhookReceiverView
 
-FLAKY_FAILURES = 2
-"""How many times the flaky receiver answers 503 before it answers 200."""
+HANDLER_ERROR = 1
+"""Orders whose id is this modulo 3 make FlakyReceiver's handler fail once."""
+LOST_ANSWER = 2
+"""Orders whose id is this modulo 3 make FlakyReceiver answer 503 once, after processing."""
 
 
-class Rejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.response = JsonResponse({"error": reason}, status=status)
+class WarehouseUnavailable(Exception):
+    """The staged handler error of FlakyReceiver."""
 
 
-def receive(request: HttpRequest, source: str) -> ReceivedWebhook:
-    """Verify the request and record it; a repeated webhook id only counts up."""
-    headers = request.headers  # case-insensitive
-    try:
-        msg_id = headers["webhook-id"]
-        timestamp = headers["webhook-timestamp"]
-        signature = headers["webhook-signature"]
-    except KeyError:
-        raise Rejected(400, "missing Standard Webhooks headers") from None
-    try:
-        signing.verify(
-            settings.SHOP_WEBHOOK_SECRET,
-            msg_id,
-            timestamp,
-            request.body,  # the raw bytes: what was signed
-            signature,
-            tolerance=conf.get("SIGNATURE_TOLERANCE"),
+class ShopReceiver(WebhookReceiverView):
+    """Receives the shop's webhooks: ``order.created`` is recorded once per webhook."""
+
+    source = "shop"
+    verifier = StandardWebhooksVerifier(secret=settings.SHOP_WEBHOOK_SECRET)
+
+    def handle(self, event: InboundEvent) -> None:
+        """Runs once per (source, webhook id), in the transaction that marks it processed."""
+        if event.event_type != "order.created":
+            return  # other types are recorded as processed and otherwise ignored
+        order = event.payload["data"]
+        OrderNotification.objects.create(
+            source=self.source,
+            webhook_id=event.event_id,
+            order_id=order["order_id"],
+            customer=order["customer"],
+            total=order["total"],
         )
-    except signing.InvalidSignature as exc:
-        raise Rejected(401, str(exc)) from None
-    try:
-        document = json.loads(request.body)
-    except ValueError:
-        raise Rejected(400, "the body is not JSON") from None
 
-    with transaction.atomic():
-        received, created = ReceivedWebhook.objects.get_or_create(
-            source=source,
-            webhook_id=msg_id,
-            defaults={"event_type": document.get("type", ""), "payload": document.get("data")},
-        )
-        if not created:  # a duplicate: acknowledge it, process nothing
-            ReceivedWebhook.objects.filter(pk=received.pk).update(
-                times_received=F("times_received") + 1, last_received_at=timezone.now()
+
+def trouble(event: InboundEvent) -> int | None:
+    """The staged trouble for this event's order (HANDLER_ERROR, LOST_ANSWER or None)."""
+    try:
+        order_id = int(event.payload["data"]["order_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return order_id % 3 if order_id % 3 in (HANDLER_ERROR, LOST_ANSWER) else None
+
+
+class FlakyReceiver(ShopReceiver):
+    """ShopReceiver with staged failures; see the module's docstring."""
+
+    source = "flaky"
+    lose_answer = False
+
+    def handle(self, event: InboundEvent) -> None:
+        # processing_attempts counts this run too: 1 is the first time the handler runs.
+        if trouble(event) == HANDLER_ERROR and event.processing_attempts == 1:
+            raise WarehouseUnavailable(
+                f"staged failure: the warehouse did not answer for order "
+                f"#{event.payload['data']['order_id']} (first try only)"
             )
-            received.refresh_from_db()
-    return received
+        super().handle(event)
+        self.lose_answer = trouble(event) == LOST_ANSWER  # answer 503 once it is committed
 
-
-@csrf_exempt
-@require_POST
-def shop_hook(request: HttpRequest) -> HttpResponse:
-    """A well-behaved receiver: 200 for every valid webhook, duplicates included."""
-    try:
-        received = receive(request, "shop")
-    except Rejected as exc:
-        return exc.response
-    return JsonResponse({"received": received.webhook_id, "times": received.times_received})
-
-
-@csrf_exempt
-@require_POST
-def flaky_hook(request: HttpRequest) -> HttpResponse:
-    """A receiver whose answers get lost: it records the webhook, then answers 503
-    the first ``FLAKY_FAILURES`` times, so the sender retries and the receiver sees
-    duplicates, which it records only once."""
-    try:
-        received = receive(request, "flaky")
-    except Rejected as exc:
-        return exc.response
-    if received.times_received <= FLAKY_FAILURES:
-        return JsonResponse({"error": "temporarily unavailable"}, status=503)
-    return JsonResponse({"received": received.webhook_id, "times": received.times_received})
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200 and self.lose_answer:
+            # Processed and committed; the sender sees a failure and sends it again.
+            return Response(
+                {**response.data, "demo": "processed, answering 503 on purpose (a lost answer)"},
+                status=503,
+            )
+        return response
