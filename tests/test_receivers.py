@@ -393,3 +393,19 @@ def test_sweep_processes_inbound_events_left_pending(client, celery_worker, monk
 
     wait_until(lambda: InboundEvent.objects.filter(status="processed").exists())
     assert behaviour.runs == 1
+
+
+def test_slack_url_verification_is_echoed_and_not_recorded(client):
+    from tests.receivers import SLACK_SECRET
+
+    payload = {
+        "type": "url_verification",
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+        "token": "x",
+    }
+    response = client.post_slack("/hooks/slack/", payload, secret=SLACK_SECRET)
+    assert response.status_code == 200
+    assert response.json() == {"challenge": payload["challenge"]}
+    assert not InboundEvent.objects.exists()
+    forged = client.post_slack("/hooks/slack/", payload, secret="not-the-secret")
+    assert forged.status_code == 401

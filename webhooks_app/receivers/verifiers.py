@@ -235,6 +235,12 @@ class SlackVerifier(Verifier):
     def event_id(self, payload: Any, headers: Headers) -> str | None:
         return _get(payload, "event_id")
 
+    def challenge(self, payload: Any) -> str | None:
+        """The value to echo for Slack's ``url_verification`` handshake, if this is one."""
+        if _get(payload, "type") == "url_verification":
+            return _get(payload, "challenge")
+        return None
+
     def event_type(self, payload: Any, headers: Headers) -> str:
         inner = payload.get("event") if isinstance(payload, Mapping) else None
         return _get(inner, "type") or _get(payload, "type") or ""

@@ -116,6 +116,10 @@ class WebhookReceiverView(APIView):
             return Response({"detail": "The body is not valid JSON."}, status=400)
         if payload is None:
             return Response({"detail": "The body is JSON null."}, status=400)
+        challenge = getattr(self.get_verifier(), "challenge", None)
+        answer = challenge(payload) if callable(challenge) else None
+        if answer is not None:  # a verified handshake (Slack): echo it, record nothing
+            return Response({"challenge": answer}, status=200)
         try:
             event, _ = processing.record(
                 self.get_source(),
