@@ -513,3 +513,13 @@ def test_post_reuses_the_session_and_its_connections(http_server):
     assert get_session(ALLOW_LOOPBACK) is session
     pools = session.get_adapter("http://127.0.0.1/").poolmanager.pools
     assert len(pools) >= 1
+
+
+def test_a_password_in_the_url_never_reaches_the_error_text():
+    # requests quotes the whole URL in this error; nothing is sent (there is no host).
+    response = post(
+        "http://user:s3cr3t-pw@/hook", b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK
+    )
+    assert response.error_kind == "invalid_url"
+    assert "No host" in response.error
+    assert "s3cr3t-pw" not in response.error

@@ -222,12 +222,20 @@ def post(
     except BlockedAddress as exc:
         return Response(None, "", {}, elapsed(), ErrorKind.BLOCKED, str(exc))
     except requests.Timeout as exc:
-        return Response(None, "", {}, elapsed(), ErrorKind.TIMEOUT, _describe(exc))
+        return Response(None, "", {}, elapsed(), ErrorKind.TIMEOUT, _describe(exc, url))
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
-        return Response(None, "", {}, elapsed(), ErrorKind.INVALID_URL, _describe(exc))
+        return Response(None, "", {}, elapsed(), ErrorKind.INVALID_URL, _describe(exc, url))
     except (requests.ConnectionError, requests.RequestException, OSError) as exc:
-        return Response(None, "", {}, elapsed(), ErrorKind.CONNECTION, _describe(exc))
+        return Response(None, "", {}, elapsed(), ErrorKind.CONNECTION, _describe(exc, url))
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
+def _describe(exc: BaseException, url: str) -> str:
+    """The error for the Attempt row, with any password from the URL masked."""
+    text = f"{type(exc).__name__}: {exc}"
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        text = text.replace(password, "********")
+    return text[:1000]
