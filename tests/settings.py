@@ -57,7 +57,11 @@ def _database(url: str | None) -> dict:
             },
             # IMMEDIATE: a transaction takes the write lock up front, so concurrent
             # workers wait for each other instead of failing with "database is locked".
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # WEBHOOKS_TEST_SQLITE_MODE=DEFERRED runs the suite on SQLite's default instead.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": os.environ.get("WEBHOOKS_TEST_SQLITE_MODE", "IMMEDIATE"),
+            },
         }
     parts = urlsplit(url)
     return {

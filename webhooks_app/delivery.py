@@ -151,22 +151,10 @@ def record(
     now = timezone.now()
     finished = decision.verdict is not retry.Verdict.RETRY
     succeeded = decision.verdict is retry.Verdict.SUCCEEDED
+    error = response.error or ("" if succeeded else decision.reason)
+    # The delivery's UPDATE comes first: on SQLite a transaction that writes before
+    # it reads waits for the lock instead of failing with "database is locked".
     with transaction.atomic():
-        # update_or_create: if our lease ran out meanwhile, another worker may
-        # have written a "lease expired" placeholder for this number.
-        attempt, _ = Attempt.objects.update_or_create(
-            delivery=delivery,
-            number=delivery.attempt_count,
-            defaults={
-                "status_code": response.status_code,
-                "error_type": response.error_kind,
-                "error": response.error or ("" if succeeded else decision.reason),
-                "duration_ms": response.duration_ms,
-                "response_body": response.body,
-                "trigger": Attempt.Trigger.MANUAL if manual else Attempt.Trigger.SCHEDULED,
-                "created_at": now,
-            },
-        )
         delivery.status = (
             Status.SUCCEEDED if succeeded else Status.FAILED if finished else Status.PENDING
         )
@@ -175,7 +163,7 @@ def record(
         )
         delivery.finished_at = now if finished else None
         delivery.last_status_code = response.status_code
-        delivery.last_error = attempt.error
+        delivery.last_error = error
         delivery.locked_until = None
         # Only the lease holder may move the state on; a lease that was taken
         # over meanwhile leaves the newer claimant in charge.
@@ -186,6 +174,21 @@ def record(
             last_status_code=delivery.last_status_code,
             last_error=delivery.last_error,
             locked_until=None,
+        )
+        # update_or_create: if our lease ran out meanwhile, another worker may
+        # have written a "lease expired" placeholder for this number.
+        attempt, _ = Attempt.objects.update_or_create(
+            delivery=delivery,
+            number=delivery.attempt_count,
+            defaults={
+                "status_code": response.status_code,
+                "error_type": response.error_kind,
+                "error": error,
+                "duration_ms": response.duration_ms,
+                "response_body": response.body,
+                "trigger": Attempt.Trigger.MANUAL if manual else Attempt.Trigger.SCHEDULED,
+                "created_at": now,
+            },
         )
         disabled = _update_health(delivery.endpoint, decision, now)
     return Outcome(attempt, decision, endpoint_disabled=disabled)

@@ -9,10 +9,10 @@ Two steps, each safe to repeat:
    transaction. The handler runs in a savepoint, so its writes roll back when
    it raises, while the failure itself is still recorded.
 
-On PostgreSQL the row lock serialises concurrent copies. On SQLite
-``select_for_update`` is a no-op; configure the database with
-``"transaction_mode": "IMMEDIATE"`` (system check ``webhooks_app.W002``) so that
-each transaction takes the write lock before reading the status.
+On PostgreSQL the row lock serialises concurrent copies; on SQLite the
+database-wide write lock does. Either way the lock is taken by a write before
+the status is read. ``"transaction_mode": "IMMEDIATE"`` is still recommended on
+SQLite (system check ``webhooks_app.W002``) for the other writers.
 """
 
 from __future__ import annotations
@@ -87,10 +87,17 @@ def record(
 def process(event_pk: int, handler: Handler) -> Result:
     """Run ``handler`` for the event unless it is processed already."""
     with transaction.atomic():
+        # Write before reading: the UPDATE takes the row lock on PostgreSQL and the
+        # write lock on SQLite, so no two copies can both read "not processed yet"
+        # (and SQLite never has to upgrade a read lock, which fails at once).
+        claimed = (
+            InboundEvent.objects.filter(pk=event_pk)
+            .exclude(status=Status.PROCESSED)
+            .update(processing_attempts=F("processing_attempts") + 1)
+        )
         event = InboundEvent.objects.select_for_update().get(pk=event_pk)
-        if event.status == Status.PROCESSED:
+        if not claimed or event.status == Status.PROCESSED:
             return Result("duplicate", event)
-        event.processing_attempts += 1
         try:
             with transaction.atomic():
                 handler(event)
