@@ -25,6 +25,8 @@ def test_migrations_match_the_models():
         (["order.*"], "orders.paid", False),
         (["*"], "anything", True),
         (["user.created", "order.*"], "order.paid", True),
+        ("order.paid", "order.paid", True),  # a bare string is one pattern, not characters
+        ("order.paid", "o", False),
     ],
 )
 def test_event_type_filter(patterns, event_type, expected):
@@ -64,3 +66,14 @@ def test_sqlite_without_immediate_transactions_is_warned_about():
 )
 def test_the_test_settings_pass_every_check():
     assert check_sqlite_transaction_mode() == []
+
+
+@pytest.mark.django_db
+def test_events_are_immutable_once_written():
+    from webhooks_app.models import Event
+
+    event = Event.objects.create(event_type="order.paid", payload={"a": 1})
+    event.payload = {"a": 2}
+    with pytest.raises(ValueError, match="immutable"):
+        event.save()
+    assert Event.objects.get().payload == {"a": 1}

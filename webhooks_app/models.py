@@ -18,6 +18,8 @@ def event_type_matches(patterns: list[str], event_type: str) -> bool:
     """An empty list matches everything; ``"order.*"`` matches ``"order.paid"``."""
     if not patterns:
         return True
+    if isinstance(patterns, str):  # a single pattern stored without its list
+        patterns = [patterns]
     return any(
         pattern == event_type
         or pattern == "*"
@@ -135,6 +137,13 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.id}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Receivers may already hold what was sent; an edited event would make the
+        # history lie. (Queryset updates bypass this, as they bypass save().)
+        if not self._state.adding:
+            raise ValueError("Events are immutable once written; send a new event instead.")
+        super().save(*args, **kwargs)
 
 
 class Delivery(models.Model):
