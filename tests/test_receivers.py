@@ -280,8 +280,9 @@ def test_async_mode_answers_202_and_processes_in_a_worker(client, celery_worker)
     assert response.json()["status"] == "accepted"
     wait_until(lambda: InboundEvent.objects.filter(status="processed").exists())
     assert groups() == ["async:msg_1"]
-    # A copy that arrives later is accepted and runs nothing.
-    assert post_standard(client, {"type": "order.paid"}, path="/hooks/async/").status_code == 202
+    # A copy that arrives once it is processed is answered as a duplicate and runs nothing.
+    late = post_standard(client, {"type": "order.paid"}, path="/hooks/async/")
+    assert (late.status_code, late.json()["status"]) == (200, "duplicate")
     time.sleep(0.3)
     assert behaviour.runs == 1
 

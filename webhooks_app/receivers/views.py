@@ -121,7 +121,7 @@ class WebhookReceiverView(APIView):
         if answer is not None:  # a verified handshake (Slack): echo it, record nothing
             return Response({"challenge": answer}, status=200)
         try:
-            event, _ = processing.record(
+            event, created = processing.record(
                 self.get_source(),
                 self.get_event_id(payload, headers, body)[:255],
                 event_type=self.get_event_type(payload, headers)[:255],
@@ -132,6 +132,8 @@ class WebhookReceiverView(APIView):
         except processing.UnstorablePayload:
             logger.warning("A verified webhook for %r could not be stored", self.get_source())
             return Response({"detail": "The payload cannot be stored."}, status=400)
+        if not created and event.status == InboundEvent.Status.PROCESSED:
+            return Response(self.summary(event, "duplicate"), status=200)  # nothing to lock
         if self.process_async:
             if event.status != InboundEvent.Status.PROCESSED:
                 transaction.on_commit(lambda: enqueue_inbound(event.pk))
