@@ -1,5 +1,6 @@
 """Management commands."""
 
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -8,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from tests.conftest import wait_until
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,12 +21,8 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def test_sweep_enqueues_due_deliveries_and_says_how_many(monkeypatch):
-    enqueued = []
-    monkeypatch.setattr(
-        "webhooks_app.delivery.enqueue_delivery", lambda pk: enqueued.append(pk) or True
-    )
-    endpoint = Endpoint.objects.create(url="https://example.invalid/")
+def test_sweep_enqueues_due_deliveries_and_says_how_many(http_server, celery_worker):
+    endpoint = Endpoint.objects.create(url=http_server.url())
     event = Event.objects.create(event_type="order.paid", payload={})
     due = Delivery.objects.create(
         event=event, endpoint=endpoint, next_attempt_at="2000-01-01T00:00Z"
@@ -33,7 +31,12 @@ def test_sweep_enqueues_due_deliveries_and_says_how_many(monkeypatch):
     Delivery.objects.create(event=other, endpoint=endpoint, next_attempt_at="2999-01-01T00:00Z")
 
     assert run("webhooks_sweep") == "Enqueued 1 due deliveries.\n"
-    assert enqueued == [due.pk]
+
+    (request,) = http_server.wait_for(1)
+    assert request.headers["webhook-id"] == str(event.pk)
+    wait_until(lambda: Delivery.objects.get(pk=due.pk).status == "succeeded")
+    time.sleep(0.3)
+    assert len(http_server.requests) == 1  # the delivery not yet due stayed put
 
 
 def test_sweep_loop_stops_after_max_passes(monkeypatch):
@@ -114,7 +117,7 @@ def test_send_test_rejects_bad_arguments(args):
 def spy_enqueue(monkeypatch):
     enqueued = []
     monkeypatch.setattr(
-        "webhooks_app.delivery.enqueue_delivery", lambda pk, **kw: enqueued.append(pk) or True
+        "webhooks_app.operations.enqueue_delivery", lambda pk, **kw: enqueued.append(pk) or True
     )
     return enqueued
 

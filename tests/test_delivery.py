@@ -10,7 +10,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Reply
-from webhooks_app import __version__, delivery, send_event, signals
+from webhooks_app import __version__, delivery, operations, send_event, signals
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -498,12 +498,12 @@ def test_reenabling_resumes_pending_deliveries(http_server, endpoint):
 def test_retry_now_makes_a_failed_delivery_due_as_a_manual_try(http_server, endpoint, monkeypatch):
     enqueued = []
     monkeypatch.setattr(
-        "webhooks_app.delivery.enqueue_delivery", lambda pk, **kw: enqueued.append((pk, kw))
+        "webhooks_app.operations.enqueue_delivery", lambda pk, **kw: enqueued.append((pk, kw))
     )
     http_server.reply(Reply(status=400))
     item = make_delivery()
     delivery.deliver(item.pk)
-    assert delivery.retry_now(Delivery.objects.filter(pk=item.pk)) == 1
+    assert operations.retry_deliveries(Delivery.objects.filter(pk=item.pk)) == 1
     assert enqueued == [(item.pk, {"manual": True})]
     delivery.deliver(item.pk, manual=True)
     item.refresh_from_db()

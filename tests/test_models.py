@@ -77,3 +77,25 @@ def test_events_are_immutable_once_written():
     with pytest.raises(ValueError, match="immutable"):
         event.save()
     assert Event.objects.get().payload == {"a": 1}
+
+
+@pytest.mark.django_db
+def test_disable_records_why_once_and_signals_once():
+    from webhooks_app import signals
+
+    received = []
+
+    def handler(sender, endpoint, reason, **kwargs):
+        received.append(reason)
+
+    endpoint = Endpoint.objects.create(url="https://a.invalid/")
+    signals.endpoint_disabled.connect(handler)
+    try:
+        assert endpoint.disable("410 Gone") is True
+        assert Endpoint.objects.get().disable("again") is False
+    finally:
+        signals.endpoint_disabled.disconnect(handler)
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.disabled_reason) == (False, "410 Gone")
+    assert endpoint.disabled_at is not None
+    assert received == ["410 Gone"]

@@ -11,7 +11,6 @@ the next claim records that lost attempt before sending again.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,8 +24,6 @@ from webhooks_app import conf, retry, signals, signing, transport
 from webhooks_app.dispatch import enqueue_delivery
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 
-logger = logging.getLogger(__name__)
-
 Status = Delivery.Status
 
 
@@ -36,7 +33,7 @@ class Outcome:
 
     attempt: Attempt
     decision: retry.Decision
-    endpoint_disabled: bool = False
+    disable_reason: str = ""  # set when this attempt should disable the endpoint
 
 
 def request_body(event: Event) -> bytes:
@@ -190,33 +187,26 @@ def record(
                 "created_at": now,
             },
         )
-        disabled = _update_health(delivery.endpoint, decision, now)
-    return Outcome(attempt, decision, endpoint_disabled=disabled)
+        disable_reason = _update_health(delivery.endpoint, decision, now)
+    return Outcome(attempt, decision, disable_reason=disable_reason)
 
 
-def _update_health(endpoint: Endpoint, decision: retry.Decision, now: datetime) -> bool:
-    """Track the endpoint's failure streak; return True if this attempt disabled it."""
+def _update_health(endpoint: Endpoint, decision: retry.Decision, now: datetime) -> str:
+    """Track the endpoint's failure streak; return why to disable it, or ""."""
     endpoints = Endpoint.objects.filter(pk=endpoint.pk)
     if decision.verdict is retry.Verdict.SUCCEEDED:
         endpoints.filter(failure_streak__gt=0).update(failure_streak=0, failing_since=None)
-        return False
+        return ""
     endpoints.update(
         failure_streak=F("failure_streak") + 1, failing_since=Coalesce(F("failing_since"), now)
     )
     if decision.verdict is retry.Verdict.GONE:
-        reason = decision.reason
-    else:
-        streak, since = endpoints.values_list("failure_streak", "failing_since").get()
-        long_enough = now - since >= timedelta(seconds=conf.get("DISABLE_AFTER_SECONDS"))
-        if streak < conf.get("DISABLE_AFTER_FAILURES") or not long_enough:
-            return False
-        reason = f"{streak} failed attempts in a row since {since:%Y-%m-%d %H:%M} UTC"
-    disabled = endpoints.filter(is_active=True).update(
-        is_active=False, disabled_reason=reason[:255], disabled_at=now
-    )
-    if disabled:
-        endpoint.is_active, endpoint.disabled_reason, endpoint.disabled_at = False, reason, now
-    return bool(disabled)
+        return decision.reason
+    streak, since = endpoints.values_list("failure_streak", "failing_since").get()
+    long_enough = now - since >= timedelta(seconds=conf.get("DISABLE_AFTER_SECONDS"))
+    if streak < conf.get("DISABLE_AFTER_FAILURES") or not long_enough:
+        return ""
+    return f"{streak} failed attempts in a row since {since:%Y-%m-%d %H:%M} UTC"
 
 
 def _after_record(outcome: Outcome) -> None:
@@ -229,12 +219,8 @@ def _after_record(outcome: Outcome) -> None:
         signals.delivery_failed.send(
             sender=Delivery, delivery=delivery, attempt=attempt, reason=decision.reason
         )
-    if outcome.endpoint_disabled:
-        endpoint = delivery.endpoint
-        logger.warning("Endpoint %s disabled: %s", endpoint.pk, endpoint.disabled_reason)
-        signals.endpoint_disabled.send(
-            sender=Endpoint, endpoint=endpoint, reason=endpoint.disabled_reason
-        )
+    if outcome.disable_reason:
+        delivery.endpoint.disable(outcome.disable_reason)
 
 
 def schedule_retry(outcome: Outcome | None) -> bool:
@@ -249,18 +235,6 @@ def schedule_retry(outcome: Outcome | None) -> bool:
     if delay > conf.get("MAX_COUNTDOWN"):
         return False
     return enqueue_delivery(outcome.attempt.delivery_id, countdown=delay)
-
-
-def retry_now(deliveries) -> int:
-    """Make deliveries (a queryset) due at once and enqueue them as manual tries."""
-    now = timezone.now()
-    ids = list(deliveries.exclude(status=Status.SUCCEEDED).values_list("pk", flat=True))
-    Delivery.objects.filter(pk__in=ids).update(
-        status=Status.PENDING, next_attempt_at=now, finished_at=None
-    )
-    for delivery_id in ids:
-        transaction.on_commit(lambda pk=delivery_id: enqueue_delivery(pk, manual=True))
-    return len(ids)
 
 
 def sweep(now: datetime | None = None, batch_size: int | None = None) -> int:

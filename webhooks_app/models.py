@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -12,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import conf, signing
 from webhooks_app.ids import new_event_id
+
+logger = logging.getLogger(__name__)
 
 
 def event_type_matches(patterns: list[str], event_type: str) -> bool:
@@ -99,15 +102,24 @@ class Endpoint(models.Model):
         )
         return self.secret
 
-    def disable(self, reason: str) -> None:
-        """Stop deliveries to this endpoint and send ``endpoint_disabled``."""
+    def disable(self, reason: str) -> bool:
+        """Stop deliveries to this endpoint with a reason, and send ``endpoint_disabled``.
+
+        Returns False, sending nothing, when it is disabled already (with a reason):
+        of several workers noticing the same failure, one disables and signals.
+        """
         from webhooks_app import signals
 
-        self.is_active = False
-        self.disabled_reason = reason[:255]
-        self.disabled_at = timezone.now()
-        self.save(update_fields=["is_active", "disabled_reason", "disabled_at", "updated_at"])
+        now = timezone.now()
+        changed = Endpoint.objects.filter(
+            Q(is_active=True) | Q(disabled_at__isnull=True), pk=self.pk
+        ).update(is_active=False, disabled_reason=reason[:255], disabled_at=now, updated_at=now)
+        if not changed:
+            return False
+        self.is_active, self.disabled_reason, self.disabled_at = False, reason[:255], now
+        logger.warning("Endpoint %s disabled: %s", self.pk, self.disabled_reason)
         signals.endpoint_disabled.send(sender=Endpoint, endpoint=self, reason=self.disabled_reason)
+        return True
 
     def enable(self) -> None:
         """Resume deliveries; pending ones are picked up by the next sweep."""

@@ -42,10 +42,17 @@ def send_test_event(
 
 
 def retry_deliveries(deliveries: QuerySet[Delivery]) -> int:
-    """Make failed or pending deliveries due now and enqueue them; returns how many."""
-    from webhooks_app.delivery import retry_now
+    """Make failed or pending deliveries due now and enqueue them as manual tries.
 
-    return retry_now(deliveries)
+    Succeeded ones are left alone; returns how many were retried.
+    """
+    ids = list(deliveries.exclude(status=Delivery.Status.SUCCEEDED).values_list("pk", flat=True))
+    Delivery.objects.filter(pk__in=ids).update(
+        status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), finished_at=None
+    )
+    for delivery_id in ids:
+        transaction.on_commit(lambda pk=delivery_id: enqueue_delivery(pk, manual=True))
+    return len(ids)
 
 
 def cancel_deliveries(deliveries: QuerySet[Delivery], reason: str = "Cancelled") -> int:
@@ -60,11 +67,7 @@ def cancel_deliveries(deliveries: QuerySet[Delivery], reason: str = "Cancelled")
 
 def disable_endpoints(endpoints: QuerySet[Endpoint], reason: str) -> int:
     """Disable active endpoints with a reason, sending ``endpoint_disabled`` for each."""
-    changed = 0
-    for endpoint in endpoints.filter(is_active=True):
-        endpoint.disable(reason)
-        changed += 1
-    return changed
+    return sum(endpoint.disable(reason) for endpoint in endpoints.filter(is_active=True))
 
 
 def enable_endpoints(endpoints: QuerySet[Endpoint]) -> int:
