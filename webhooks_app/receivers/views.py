@@ -135,8 +135,7 @@ class WebhookReceiverView(APIView):
         if not created and event.status == InboundEvent.Status.PROCESSED:
             return Response(self.summary(event, "duplicate"), status=200)  # nothing to lock
         if self.process_async:
-            if event.status != InboundEvent.Status.PROCESSED:
-                transaction.on_commit(lambda: enqueue_inbound(event.pk))
+            transaction.on_commit(lambda: enqueue_inbound(event.pk))
             return Response(self.summary(event, "accepted"), status=202)
         result = processing.process(event.pk, self.handle)
         if not result.ok:
