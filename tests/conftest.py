@@ -157,10 +157,21 @@ def _shared_worker(django_db_setup, django_db_blocker, celery_app) -> Iterator[o
 
 
 @pytest.fixture
-def celery_worker(transactional_db, celery_app, _shared_worker) -> object:
-    """A running worker, with the broker's queue emptied before the test."""
+def celery_worker(transactional_db, celery_app, _shared_worker) -> Iterator[object]:
+    """A running worker, with the broker's queue emptied before and after the test.
+
+    Afterwards it also waits (a bounded time) for the worker to finish what it
+    holds, so that no task of this test still queries the database while the
+    next test's database flush runs (on PostgreSQL the two can deadlock).
+    """
+    from celery.worker import state
+
     celery_app.control.purge()
-    return _shared_worker
+    yield _shared_worker
+    celery_app.control.purge()
+    deadline = time.monotonic() + 15
+    while state.reserved_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class WorkerProcess:
