@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -149,25 +151,40 @@ def running_worker(app):
 
 @pytest.fixture(scope="session")
 def _shared_worker(django_db_setup, django_db_blocker, celery_app) -> Iterator[object]:
-    # One worker for the session (starting and stopping one takes seconds);
-    # it is stopped before the test database is destroyed. Celery's Django
-    # fix-up runs the system checks on start, which may touch the database.
+    # One worker for the session (starting and stopping one takes seconds),
+    # consuming only while a test asks for it (see celery_worker). It is stopped
+    # before the test database is destroyed. Celery's Django fix-up runs the
+    # system checks on start, which may touch the database.
     with django_db_blocker.unblock(), running_worker(celery_app) as worker:
+        _consume(celery_app, worker, False)
         yield worker
+
+
+def _consume(app, worker, on: bool) -> None:
+    """Start or stop the worker's consumption of the default queue."""
+    command = app.control.add_consumer if on else app.control.cancel_consumer
+    replies = command(
+        app.conf.task_default_queue, destination=[worker.hostname], reply=True, timeout=5
+    )
+    assert replies, f"the test worker did not answer {command.__name__}"
 
 
 @pytest.fixture
 def celery_worker(transactional_db, celery_app, _shared_worker) -> Iterator[object]:
-    """A running worker, with the broker's queue emptied before and after the test.
+    """A worker consuming during this test only, from a queue emptied before and after.
 
-    Afterwards it also waits (a bounded time) for the worker to finish what it
-    holds, so that no task of this test still queries the database while the
-    next test's database flush runs (on PostgreSQL the two can deadlock).
+    Between such tests the worker consumes nothing, so tasks that other tests
+    enqueue are never run (they might reach out for hosts that do not exist).
+    Afterwards it waits, a bounded time, for what the worker still holds, so no
+    task of this test queries the database while the next test's flush runs
+    (on PostgreSQL the two can deadlock).
     """
     from celery.worker import state
 
     celery_app.control.purge()
+    _consume(celery_app, _shared_worker, True)
     yield _shared_worker
+    _consume(celery_app, _shared_worker, False)
     celery_app.control.purge()
     deadline = time.monotonic() + 15
     while state.reserved_requests and time.monotonic() < deadline:
@@ -289,3 +306,43 @@ def django_server(django_db_setup) -> Iterator[str]:
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+def _is_loopback_host(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_only() -> Iterator[list]:
+    """No test, and no worker thread, resolves a name or connects beyond loopback.
+
+    Such a call fails as an unresolvable name or a refused connection would,
+    and is recorded; the session then ends with an error naming it.
+    """
+    attempts: list = []
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _is_loopback_host(host):
+            attempts.append(("resolve", host))
+            raise socket.gaierror(socket.EAI_NONAME, "tests resolve loopback names only")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback_host(address[0]):
+            attempts.append(("connect", address))
+            raise ConnectionRefusedError("tests connect to loopback only")
+        return real_connect(sock, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        patch.setattr(socket.socket, "connect", connect)
+        yield attempts
+    assert attempts == [], f"tests reached beyond loopback: {attempts}"
