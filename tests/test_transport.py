@@ -18,7 +18,7 @@ from tests.conftest import Reply
 from webhooks_app import transport
 from webhooks_app.transport import (
     BlockedAddress,
-    get_session,
+    get_pool_manager,
     is_allowed_address,
     parse_networks,
     post,
@@ -484,35 +484,39 @@ def test_named_host_with_a_private_address_is_blocked(http_server, fake_dns, add
     assert http_server.requests == []
 
 
-# --- the pooled session --------------------------------------------------------------------------
+# --- the pooled connections ----------------------------------------------------------------------
 
 
-def test_session_is_reused_in_one_process():
-    assert get_session() is get_session()
-    assert get_session(["127.0.0.0/8"]) is get_session(("127.0.0.0/8",))
-    assert get_session(["127.0.0.0/8"]) is not get_session()
+def test_pools_are_reused_in_one_process():
+    assert get_pool_manager() is get_pool_manager()
+    assert get_pool_manager(["127.0.0.0/8"]) is get_pool_manager(("127.0.0.0/8",))
+    assert get_pool_manager(["127.0.0.0/8"]) is not get_pool_manager()
 
 
-def test_session_is_per_process(monkeypatch):
-    before = get_session()
+def test_pools_are_per_process(monkeypatch):
+    before = get_pool_manager()
     monkeypatch.setattr(transport.os, "getpid", lambda: -12345)
-    assert get_session() is not before
+    assert get_pool_manager() is not before
 
 
-def test_session_ignores_proxies_from_the_environment():
-    assert get_session().trust_env is False
+def test_proxies_from_the_environment_are_ignored(http_server, monkeypatch):
+    # A proxy would bypass the address guard. Were it used, the request would go to
+    # port 9 of loopback (discard) and fail instead of reaching the server.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.status_code == 200, response.error
 
 
-def test_post_reuses_the_session_and_its_connections(http_server):
-    session = get_session(ALLOW_LOOPBACK)
+def test_post_reuses_its_keep_alive_connection(http_server):
     for _ in range(3):
         response = post(
             http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK
         )
         assert response.status_code == 200
-    assert get_session(ALLOW_LOOPBACK) is session
-    pools = session.get_adapter("http://127.0.0.1/").poolmanager.pools
-    assert len(pools) >= 1
+    pool = get_pool_manager(ALLOW_LOOPBACK).connection_from_url(http_server.url())
+    assert pool.num_connections == 1  # three requests, one connection
+    assert pool.num_requests >= 3
 
 
 def test_a_password_in_the_url_never_reaches_the_error_text():
