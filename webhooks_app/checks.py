@@ -63,6 +63,11 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "DISABLE_AFTER_FAILURES": (lambda v: _whole(v, 1), "a positive whole number"),
     "DISABLE_AFTER_SECONDS": (_number, "a non-negative number of seconds"),
     "SWEEP_BATCH_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
+    "BATCH_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
+    "SEND_CONCURRENCY": (lambda v: _whole(v, 1), "a positive whole number"),
+    "MAX_IN_FLIGHT_PER_ENDPOINT": (lambda v: _whole(v, 1), "a positive whole number"),
+    "CIRCUIT_BREAKER_THRESHOLD": (lambda v: _whole(v, 1), "a positive whole number"),
+    "CIRCUIT_BREAKER_COOLDOWN": (_number, "a non-negative number of seconds"),
     "USER_AGENT": (lambda v: v is None or isinstance(v, str), "None or a string"),
     "API_PERMISSION_CLASSES": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),

@@ -42,8 +42,19 @@ DEFAULTS: dict[str, Any] = {
     "DISABLE_AFTER_FAILURES": 50,
     # ... and the streak has lasted at least this many seconds (both must hold).
     "DISABLE_AFTER_SECONDS": 5 * 86_400,
-    # Deliveries re-enqueued per sweep query (the sweep pages through all of them).
+    # Rows one sweep query reads (the sweep pages through all of them).
     "SWEEP_BATCH_SIZE": 500,
+    # Deliveries one claim statement leases to a worker at most.
+    "BATCH_SIZE": 100,
+    # Requests one worker process keeps in flight at once (its sender threads).
+    "SEND_CONCURRENCY": 32,
+    # Requests in flight to one endpoint, across all workers.
+    "MAX_IN_FLIGHT_PER_ENDPOINT": 8,
+    # Timeouts, connection errors and retryable answers in a row that open an
+    # endpoint's circuit breaker (its deliveries then wait) ...
+    "CIRCUIT_BREAKER_THRESHOLD": 5,
+    # ... for this many seconds, after which one probe request is let through.
+    "CIRCUIT_BREAKER_COOLDOWN": 30,
     # The User-Agent of deliveries; None means "webhooks_app/<version>".
     "USER_AGENT": None,
     # DRF permission classes (import strings) of the REST API; staff only by default.

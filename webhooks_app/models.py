@@ -6,12 +6,13 @@ import logging
 from datetime import datetime, timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import conf, signing
+from webhooks_app import conf, signing, validators
 from webhooks_app.ids import new_event_id
 
 logger = logging.getLogger(__name__)
@@ -24,9 +25,12 @@ def event_type_matches(patterns: list[str], event_type: str) -> bool:
     if isinstance(patterns, str):  # a single pattern stored without its list
         patterns = [patterns]
     return any(
-        pattern == event_type
-        or pattern == "*"
-        or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
+        isinstance(pattern, str)
+        and (
+            pattern == event_type
+            or pattern == "*"
+            or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
+        )
         for pattern in patterns
     )
 
@@ -34,12 +38,15 @@ def event_type_matches(patterns: list[str], event_type: str) -> bool:
 class Endpoint(models.Model):
     """Where webhooks are sent."""
 
-    url = models.URLField(_("URL"), max_length=2000)
+    url = models.URLField(
+        _("URL"), max_length=2000, validators=[URLValidator(schemes=["http", "https"])]
+    )
     description = models.CharField(_("description"), max_length=255, blank=True)
     secret = models.CharField(
         _("secret"),
         max_length=100,
         blank=True,
+        validators=[validators.validate_secret],
         help_text=_("A whsec_ secret; generated when left blank."),
     )
     previous_secret = models.CharField(_("previous secret"), max_length=100, blank=True)
@@ -50,16 +57,41 @@ class Endpoint(models.Model):
         _("event types"),
         default=list,
         blank=True,
+        validators=[validators.validate_event_types],
         help_text=_('Event types to send, e.g. ["order.paid", "user.*"]; empty means all.'),
     )
     headers = models.JSONField(
-        _("extra headers"), default=dict, blank=True, help_text=_("Sent with every request.")
+        _("extra headers"),
+        default=dict,
+        blank=True,
+        validators=[validators.validate_headers],
+        help_text=_("Sent with every request."),
+    )
+    rate_limit = models.PositiveIntegerField(
+        _("rate limit"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Requests per second at most, across all workers; empty means unlimited."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     disabled_reason = models.CharField(_("disabled reason"), max_length=255, blank=True)
     disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
     failure_streak = models.PositiveIntegerField(_("failed attempts in a row"), default=0)
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    # Flow control, kept by the delivery engine: no request is claimed for this
+    # endpoint before ``paused_until`` (a 429's Retry-After, an open circuit's
+    # cool-down, the rate limit's spacing).
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    circuit_failures = models.PositiveIntegerField(
+        _("timeouts and retryable failures in a row"), default=0
+    )
+    circuit_opened_at = models.DateTimeField(
+        _("circuit opened at"),
+        null=True,
+        blank=True,
+        help_text=_("Set while the circuit breaker is open: one probe at a time is sent."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -75,6 +107,15 @@ class Endpoint(models.Model):
         if not self.secret:
             self.secret = signing.generate_secret()
         super().save(*args, **kwargs)
+
+    @property
+    def circuit_state(self) -> str:
+        """``closed``, ``open`` (waiting out its cool-down) or ``half-open`` (probing)."""
+        if self.circuit_opened_at is None:
+            return "closed"
+        if self.paused_until and self.paused_until > timezone.now():
+            return "open"
+        return "half-open"
 
     def accepts(self, event_type: str) -> bool:
         return event_type_matches(self.event_types, event_type)
@@ -128,6 +169,9 @@ class Endpoint(models.Model):
         self.disabled_at = None
         self.failure_streak = 0
         self.failing_since = None
+        self.circuit_failures = 0
+        self.circuit_opened_at = None
+        self.paused_until = None
         self.save()
 
 
@@ -141,11 +185,20 @@ class Event(models.Model):
         _("idempotency key"), max_length=255, null=True, blank=True, unique=True
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    # The outbox marker: null until the event's deliveries have been written.
+    fanned_out_at = models.DateTimeField(_("fanned out at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(fanned_out_at__isnull=True),
+                name="webhooks_event_unexpanded",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.id}"
@@ -196,6 +249,12 @@ class Delivery(models.Model):
             # "Deliveries of this endpoint, newest first".
             models.Index(fields=["endpoint", "-created_at"], name="webhooks_delivery_endpoint"),
             models.Index(fields=["status", "-created_at"], name="webhooks_delivery_status"),
+            # Requests in flight per endpoint: leased pending deliveries.
+            models.Index(
+                fields=["locked_until", "endpoint"],
+                condition=Q(status="pending"),
+                name="webhooks_delivery_leased",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,6 +14,7 @@ from django.db.models.functions import Cast, NullIf
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
@@ -91,11 +92,15 @@ class EndpointAdmin(admin.ModelAdmin):
         "retry_failed_deliveries",
     )
     add_fieldsets = (
-        (None, {"fields": ("url", "description", "secret", "event_types", "headers")}),
+        (
+            None,
+            {"fields": ("url", "description", "secret", "event_types", "headers", "rate_limit")},
+        ),
         (None, {"fields": ("is_active",)}),
     )
     health_fields = (
         "state",
+        "circuit",
         "failure_streak",
         "failing_since",
         "statistics",
@@ -117,6 +122,12 @@ class EndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("state"), ordering="is_active")
     def state(self, obj: Endpoint):
+        if obj.is_active and obj.circuit_state != "closed":
+            return format_html(
+                '{}<br><span class="quiet">{}</span>',
+                display.badge("pending", gettext("Active, circuit open")),
+                self.circuit(obj),
+            )
         if obj.is_active:
             return display.badge("succeeded", gettext("Active"))
         reason = obj.disabled_reason or display.EMPTY
@@ -127,6 +138,26 @@ class EndpointAdmin(admin.ModelAdmin):
             reason,
             reason if len(reason) <= REASON_SHOWN else reason[: REASON_SHOWN - 1] + "…",
         )
+
+    @admin.display(description=_("circuit breaker"))
+    def circuit(self, obj: Endpoint):
+        """Closed, or open since when, and when its next probe may go out."""
+        state = obj.circuit_state
+        if state == "closed":
+            paused = obj.paused_until and obj.paused_until > timezone.now()
+            if paused:
+                return gettext("closed; paused until %(time)s (Retry-After or rate limit)") % {
+                    "time": localize(timezone.localtime(obj.paused_until))
+                }
+            return gettext("closed")
+        if state == "open":
+            return gettext("open since %(since)s; next probe at %(probe)s") % {
+                "since": localize(timezone.localtime(obj.circuit_opened_at)),
+                "probe": localize(timezone.localtime(obj.paused_until)),
+            }
+        return gettext("half-open since %(since)s: one probe at a time") % {
+            "since": localize(timezone.localtime(obj.circuit_opened_at))
+        }
 
     @admin.display(description=_("event types"))
     def event_types_display(self, obj: Endpoint):
@@ -178,7 +209,19 @@ class EndpointAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, obj):
             secret_fields = ("masked_secret", "previous_secret_display")
         return (
-            (None, {"fields": ("url", "description", "event_types", "headers", "is_active")}),
+            (
+                None,
+                {
+                    "fields": (
+                        "url",
+                        "description",
+                        "event_types",
+                        "headers",
+                        "rate_limit",
+                        "is_active",
+                    )
+                },
+            ),
             (
                 _("Signing secret"),
                 {

@@ -7,43 +7,20 @@ back only through :class:`EndpointCreatedSerializer` (the create response) and
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from webhooks_app import signing
+from webhooks_app import validators
 from webhooks_app.api.validators import check_endpoint_url
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
-
-# RFC 9110 field-name token.
-HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# Headers that deliveries set themselves; an endpoint's extra headers may not replace them.
-RESERVED_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "host",
-        "user-agent",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-    }
-)
-MIN_SECRET_BYTES = 24  # Standard Webhooks: keys of 24 to 64 bytes
 
 
 def validate_event_type_pattern(value: str) -> str:
     """``order.paid``, ``order.*`` or ``*``: no spaces, a wildcard only as a last segment."""
-    if not value or any(ch.isspace() for ch in value):
-        raise serializers.ValidationError(_("An event type may not be empty or contain spaces."))
-    if "*" in value and not (value == "*" or (value.endswith(".*") and value.count("*") == 1)):
-        raise serializers.ValidationError(
-            _('A wildcard may only end a pattern, as in "order.*", or stand alone ("*").')
-        )
+    problem = validators.event_type_problem(value)
+    if problem:
+        raise serializers.ValidationError(problem)
     return value
 
 
@@ -59,6 +36,14 @@ class EndpointSerializer(serializers.ModelSerializer):
         child=serializers.CharField(max_length=1000, allow_blank=True),
         required=False,
         help_text=_("Extra headers sent with every request."),
+    )
+    circuit_state = serializers.ChoiceField(
+        choices=["closed", "open", "half-open"],
+        read_only=True,
+        help_text=_(
+            "closed: sending normally; open: waiting out a cool-down after a run of timeouts "
+            "or errors; half-open: one probe request at a time."
+        ),
     )
     secret = serializers.CharField(
         write_only=True,
@@ -82,8 +67,12 @@ class EndpointSerializer(serializers.ModelSerializer):
             "is_active",
             "disabled_reason",
             "disabled_at",
+            "rate_limit",
             "failure_streak",
             "failing_since",
+            "circuit_state",
+            "circuit_opened_at",
+            "paused_until",
             "created_at",
             "updated_at",
         ]
@@ -93,6 +82,8 @@ class EndpointSerializer(serializers.ModelSerializer):
             "disabled_at",
             "failure_streak",
             "failing_since",
+            "circuit_opened_at",
+            "paused_until",
             "created_at",
             "updated_at",
         ]
@@ -109,18 +100,9 @@ class EndpointSerializer(serializers.ModelSerializer):
 
     def validate_headers(self, value: dict[str, str]) -> dict[str, str]:
         for name, header_value in value.items():
-            if not HEADER_NAME.match(name):
-                raise serializers.ValidationError(
-                    _("%(name)r is not a valid header name.") % {"name": name}
-                )
-            if name.lower() in RESERVED_HEADERS:
-                raise serializers.ValidationError(
-                    _("%(name)s is set by every delivery and cannot be replaced.") % {"name": name}
-                )
-            if any(ch in header_value for ch in "\r\n\0"):
-                raise serializers.ValidationError(
-                    _("The value of %(name)s may not contain line breaks.") % {"name": name}
-                )
+            problem = validators.header_problem(name, header_value)
+            if problem:
+                raise serializers.ValidationError(problem)
         return value
 
     def validate_secret(self, value: str) -> str:
@@ -128,15 +110,9 @@ class EndpointSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 _("The secret cannot be edited; use the rotate-secret action.")
             )
-        try:
-            key = signing.secret_key(value)
-        except ValueError:
-            key = b""
-        if not value.startswith(signing.SECRET_PREFIX) or len(key) < MIN_SECRET_BYTES:
-            raise serializers.ValidationError(
-                _("A secret is whsec_ followed by at least %(count)d base64-encoded bytes.")
-                % {"count": MIN_SECRET_BYTES}
-            )
+        problem = validators.secret_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
 
