@@ -372,6 +372,20 @@ class Watcher:
         return not self.progress.get("retrying") and not self.progress.get("queued")
 
 
+def wait_for_fan_out() -> None:
+    """send_event writes the events alone; the worker writes their deliveries after commit."""
+    from webhooks_app.models import Event
+
+    deadline = time.monotonic() + TIMEOUT
+    while Event.objects.filter(fanned_out_at__isnull=True).exists():
+        if time.monotonic() > deadline:
+            say(f"  gave up waiting for the worker to fan the events out after {TIMEOUT} s")
+            return
+        for process in Process.running:
+            process.check_alive()
+        time.sleep(0.05)
+
+
 def watch(deliveries, started: float) -> Watcher:
     watcher = Watcher(deliveries, started)
     deadline = time.monotonic() + TIMEOUT
@@ -545,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         say("4. Creating endpoints and placing orders")
         started = time.time()
         endpoints, _ = place_orders(port)
+        wait_for_fan_out()
         deliveries = Delivery.objects.filter(endpoint__in=endpoints)
         schedule = ", ".join(f"{s:g}" for s in conf.get("RETRY_SCHEDULE"))
         say(

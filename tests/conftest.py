@@ -42,6 +42,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
 
     def json(self):
         return json.loads(self.body)
@@ -50,15 +51,19 @@ class Received:
 class RecordingServer:
     """An HTTP server on 127.0.0.1 that records requests and plays scripted replies.
 
-    ``replies`` are used in order, then ``default``. ``on_request`` runs in the
-    server's thread for each request, before the reply, for checks made while a
-    delivery is in flight.
+    ``routes`` answer requests by path; other requests use ``replies`` in order,
+    then ``default``. ``on_request`` runs in the server's thread for each
+    request, before the reply, for checks made while a delivery is in flight.
+    ``max_in_flight`` is the most requests it was answering at once.
     """
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.replies: queue.SimpleQueue[Reply] = queue.SimpleQueue()
+        self.routes: dict[str, Reply] = {}
         self.default = Reply()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.on_request: Callable[[Received], None] | None = None
         self.received = threading.Condition()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -94,23 +99,33 @@ class RecordingServer:
                 item = Received(
                     "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
                 )
-                try:
-                    reply = server.replies.get_nowait()
-                except queue.Empty:
-                    reply = server.default
+                reply = server.routes.get(self.path)
+                if reply is None:
+                    try:
+                        reply = server.replies.get_nowait()
+                    except queue.Empty:
+                        reply = server.default
                 if server.on_request:
                     server.on_request(item)
                 with server.received:
                     server.requests.append(item)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     server.received.notify_all()
-                if reply.delay:
-                    time.sleep(reply.delay)
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
+                try:
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the sender gave up on this request
+                finally:
+                    with server.received:
+                        server.in_flight -= 1
 
             def log_message(self, *args) -> None:
                 pass

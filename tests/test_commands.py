@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import override_settings
 from django.utils import timezone
 
 from tests.conftest import wait_until
@@ -30,7 +31,7 @@ def test_sweep_enqueues_due_deliveries_and_says_how_many(http_server, celery_wor
     other = Event.objects.create(event_type="order.paid", payload={})
     Delivery.objects.create(event=other, endpoint=endpoint, next_attempt_at="2999-01-01T00:00Z")
 
-    assert run("webhooks_sweep") == "Enqueued 1 due deliveries.\n"
+    assert run("webhooks_sweep") == "Woke workers for 1 due deliveries.\n"
 
     (request,) = http_server.wait_for(1)
     assert request.headers["webhook-id"] == str(event.pk)
@@ -44,23 +45,26 @@ def test_sweep_loop_stops_after_max_passes(monkeypatch):
         "webhooks_app.management.commands.webhooks_sweep.time.sleep", lambda s: None
     )
     output = run("webhooks_sweep", "--loop", "--interval", "0.01", "--max-passes", "3")
-    assert output.count("Enqueued 0 due deliveries.") == 3
+    assert output.count("Woke workers for 0 due deliveries.") == 3
 
 
-def test_sweep_pages_through_more_than_one_batch(monkeypatch):
+def test_sweep_wakes_one_worker_per_batch_and_expands_lost_events(monkeypatch):
     from webhooks_app.delivery import sweep
 
-    enqueued = []
-    monkeypatch.setattr(
-        "webhooks_app.delivery.enqueue_delivery", lambda pk: enqueued.append(pk) or True
-    )
+    woken = []
+    monkeypatch.setattr("webhooks_app.delivery.wake_up", lambda **kw: woken.append(kw) or True)
     endpoint = Endpoint.objects.create(url="https://example.invalid/")
-    events = Event.objects.bulk_create(Event(event_type="t", payload={}) for _ in range(7))
+    events = Event.objects.bulk_create(
+        Event(event_type="t", payload={}, fanned_out_at="2000-01-01T00:00Z") for _ in range(7)
+    )
     Delivery.objects.bulk_create(
         Delivery(event=e, endpoint=endpoint, next_attempt_at="2000-01-01T00:00Z") for e in events
     )
-    assert sweep(batch_size=3) == 7
-    assert len(set(enqueued)) == 7
+    lost = Event.objects.create(event_type="t", payload={})  # its wake-up never came
+    with override_settings(WEBHOOKS={"BATCH_SIZE": 3}):
+        assert sweep() == 8
+    assert len(woken) == 3  # 8 due deliveries in batches of 3
+    assert Delivery.objects.filter(event=lost, endpoint=endpoint).exists()
 
 
 @pytest.mark.parametrize("args", [["--interval", "0"], ["--interval", "x"], ["--bogus"]])

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import wait_until
-from webhooks_app import send_event
+from webhooks_app import fanout, send_event
 from webhooks_app.models import Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,8 +26,12 @@ def test_records_event_and_one_delivery_per_matching_endpoint():
     Endpoint.objects.create(url="https://e.invalid/", is_active=False)
 
     event = send_event("order.paid", {"order_id": 42})
+    assert not Delivery.objects.exists()  # the caller's transaction wrote the event alone
+    assert fanout.expand_pending() == 1
+    assert fanout.expand_pending() == 0  # once only
 
     assert Event.objects.get().payload == {"order_id": 42}
+    assert Event.objects.get().fanned_out_at is not None
     targets = set(Delivery.objects.filter(event=event).values_list("endpoint", flat=True))
     assert targets == {everything.pk, orders.pk, wildcard.pk}
     assert users.pk not in targets
@@ -39,16 +43,19 @@ def test_records_event_and_one_delivery_per_matching_endpoint():
 
 def test_query_count_does_not_grow_with_endpoints():
     def queries_for_send() -> int:
-        with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+        """Queries send_event runs in the caller's transaction (not its BEGIN and COMMIT)."""
+        with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
             send_event("order.paid", {})
         return len(ctx.captured_queries)
 
     Endpoint.objects.create(url="https://a.invalid/")
     with_one = queries_for_send()
-    Endpoint.objects.bulk_create(Endpoint(url=f"https://{i}.invalid/") for i in range(30))
+    Endpoint.objects.bulk_create(Endpoint(url=f"https://{i}.invalid/") for i in range(300))
     with_many = queries_for_send()
-    assert with_many == with_one
-    assert Delivery.objects.count() == 1 + 31
+    assert with_many == with_one <= 2
+    assert not Delivery.objects.exists()
+    fanout.expand_pending()  # to the endpoints active now, for both events
+    assert Delivery.objects.count() == 2 * 301
 
 
 def test_rolled_back_transaction_sends_nothing(http_server, celery_worker):
@@ -84,8 +91,8 @@ def test_idempotency_key_returns_existing_event_and_sends_nothing_new(http_serve
 
     assert again.pk == first.pk
     assert Event.objects.count() == 1
-    assert Delivery.objects.count() == 1
     wait_until(lambda: Delivery.objects.filter(status="succeeded").count() == 1)
+    assert Delivery.objects.count() == 1
     send_event("order.shipped", {"order_id": 42})  # a later event, to flush the worker
     wait_until(lambda: len(http_server.requests) == 2)
     ids = [r.headers["webhook-id"] for r in http_server.requests]
@@ -141,4 +148,55 @@ def test_concurrent_calls_with_one_idempotency_key_make_one_event():
         thread.join(timeout=30)
     assert errors == []
     assert len(results) == 8 and len(set(results)) == 1
+    fanout.expand_pending()
     assert Event.objects.count() == 1 and Delivery.objects.count() == 1
+
+
+def test_one_wake_up_per_committed_transaction(django_capture_on_commit_callbacks, monkeypatch):
+    woken = []
+    monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: woken.append(kw))
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for n in range(100):
+            send_event("order.paid", {"n": n})
+    assert len(woken) == 1
+    send_event("order.paid", {})  # autocommit: a transaction of its own
+    assert len(woken) == 2
+
+
+def test_a_rolled_back_savepoint_does_not_take_the_wake_up_of_the_rest(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    """The wake-up registered inside a savepoint that rolls back is forgotten by
+    Django; the next event in the outer transaction must register its own."""
+    woken = []
+    monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: woken.append(kw))
+
+    class Abort(Exception):
+        pass
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        with pytest.raises(Abort), transaction.atomic():
+            send_event("order.paid", {"rolled": "back"})
+            raise Abort
+        send_event("order.paid", {"kept": True})
+    assert len(woken) == 1
+    assert list(Event.objects.values_list("payload", flat=True)) == [{"kept": True}]
+
+
+def test_fan_out_is_bounded_per_transaction(monkeypatch):
+    """10 events x 30 endpoints with a 100-row budget: several transactions, all written."""
+    monkeypatch.setattr(fanout, "ROWS_PER_TRANSACTION", 100)
+    Endpoint.objects.bulk_create(Endpoint(url=f"https://{i}.invalid/") for i in range(30))
+    for n in range(10):
+        send_event("order.paid", {"n": n})
+    assert fanout.expand_pending() == 10
+    assert Delivery.objects.count() == 300
+
+
+def test_an_endpoint_with_unusable_event_types_is_skipped_not_fatal():
+    Endpoint.objects.create(url="https://ok.invalid/")
+    broken = Endpoint.objects.create(url="https://broken.invalid/")
+    Endpoint.objects.filter(pk=broken.pk).update(event_types=[1, None])
+    send_event("order.paid", {})
+    fanout.expand_pending()
+    assert list(Delivery.objects.values_list("endpoint__url", flat=True)) == ["https://ok.invalid/"]

@@ -8,14 +8,16 @@ from django.test import override_settings
 
 from tests.conftest import Reply, wait_until
 from webhooks_app import dispatch, send_event, tasks
-from webhooks_app.models import Attempt, Delivery, Endpoint
+from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_tasks_are_shared_tasks_with_late_acks(celery_app):
+    assert "webhooks_app.tasks.deliver_due" in celery_app.tasks
     assert "webhooks_app.tasks.deliver" in celery_app.tasks
     assert "webhooks_app.tasks.sweep" in celery_app.tasks
+    assert tasks.deliver_due.acks_late is True
     assert tasks.deliver.acks_late is True
 
 
@@ -36,13 +38,14 @@ def test_short_retries_are_scheduled_with_a_countdown(http_server, celery_worker
 
 def test_long_retries_are_left_to_the_sweep(http_server, celery_worker, monkeypatch):
     countdowns = []
-    real_enqueue = dispatch.enqueue_delivery
+    real_wake_up = dispatch.wake_up
 
-    def spy(delivery_id, **kwargs):
-        countdowns.append(kwargs.get("countdown"))
-        return real_enqueue(delivery_id, **kwargs)
+    def spy(**kwargs):
+        if kwargs.get("countdown") is not None:
+            countdowns.append(kwargs["countdown"])
+        return real_wake_up(**kwargs)
 
-    monkeypatch.setattr("webhooks_app.delivery.enqueue_delivery", spy)
+    monkeypatch.setattr(dispatch, "wake_up", spy)
     http_server.default = Reply(status=500)
     Endpoint.objects.create(url=http_server.url())
     config = {
@@ -64,9 +67,10 @@ def test_duplicate_task_messages_send_once(http_server, celery_worker):
     http_server.default = Reply(delay=0.3)
     Endpoint.objects.create(url=http_server.url())
     event = send_event("order.paid", {})
-    item = Delivery.objects.get(event=event)
+    item = wait_until(lambda: Delivery.objects.filter(event=event).first())
     for _ in range(5):
         dispatch.enqueue_delivery(item.pk)
+        dispatch.wake_up()
 
     wait_until(lambda: Delivery.objects.filter(status="succeeded").exists())
     time.sleep(0.5)  # give any duplicate a chance to (wrongly) send
@@ -88,7 +92,7 @@ def test_a_lost_broker_message_is_recovered_by_the_sweep(http_server, celery_wor
     Endpoint.objects.create(url=http_server.url())
     with monkeypatch.context() as patch:
         # The broker accepts the wake-up and then loses it.
-        patch.setattr(tasks.deliver, "apply_async", lambda *args, **kwargs: None)
+        patch.setattr(tasks.deliver_due, "apply_async", lambda *args, **kwargs: None)
         send_event("order.paid", {"n": 1})
     time.sleep(0.5)
     assert http_server.requests == []
@@ -107,9 +111,9 @@ def test_broker_down_at_commit_loses_nothing(http_server, celery_worker, monkeyp
 
     Endpoint.objects.create(url=http_server.url())
     with monkeypatch.context() as patch:
-        patch.setattr(tasks.deliver, "apply_async", broker_down)
+        patch.setattr(tasks.deliver_due, "apply_async", broker_down)
         event = send_event("order.paid", {})  # does not raise
-    assert Delivery.objects.get(event=event).status == "pending"
+    assert Event.objects.filter(pk=event.pk, fanned_out_at=None).exists()
     time.sleep(0.3)
     assert http_server.requests == []
 

@@ -1,14 +1,14 @@
-"""Wake-ups for deliveries: put a ``deliver`` task on the broker.
+"""Wake-ups: put the engine's tasks on the broker.
 
 The broker only carries wake-ups; losing one is harmless because the sweep
 finds every due delivery in the database. So a broker error is logged and
-swallowed here rather than breaking the caller.
+swallowed here rather than breaking the caller. A wake-up names no delivery:
+the worker claims whatever is due, so one message serves a whole batch.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 from webhooks_app import conf
 
@@ -20,8 +20,23 @@ def task_options() -> dict[str, str]:
     return {"queue": queue} if queue else {}
 
 
+def wake_up(*, countdown: float | None = None) -> bool:
+    """Ask a worker to send what is due (at ``countdown`` seconds from now)."""
+    from webhooks_app.tasks import deliver_due
+
+    try:
+        deliver_due.apply_async(countdown=countdown, **task_options())
+    except Exception:  # the broker is down or unreachable: the sweep recovers it
+        logger.warning("Could not send a wake-up; the sweep will pick its work up", exc_info=True)
+        return False
+    return True
+
+
 def enqueue_delivery(delivery_id: int, *, countdown: float | None = None, manual: bool = False):
-    """Ask a worker to deliver ``delivery_id``; returns False if the broker refused."""
+    """Ask a worker to try ``delivery_id`` alone; returns False if the broker refused.
+
+    For an operator's "send now" (``manual``): scheduled work goes by :func:`wake_up`.
+    """
     from webhooks_app.tasks import deliver
 
     kwargs = {"manual": True} if manual else {}
@@ -49,8 +64,3 @@ def enqueue_inbound(event_pk: int) -> bool:
         )
         return False
     return True
-
-
-def enqueue_deliveries(delivery_ids: Iterable[int]) -> int:
-    """Enqueue several deliveries; returns how many the broker accepted."""
-    return sum(enqueue_delivery(delivery_id) for delivery_id in delivery_ids)

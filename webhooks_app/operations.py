@@ -32,6 +32,7 @@ def send_test_event(
             event_type=TEST_EVENT_TYPE,
             payload=payload if payload is not None else {"message": "This is a test webhook."},
             created_at=now,
+            fanned_out_at=now,  # its one delivery is written here, not by the fan-out
         )
         delivery = Delivery.objects.create(
             event=event, endpoint=endpoint, next_attempt_at=now, created_at=now

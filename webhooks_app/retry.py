@@ -34,9 +34,18 @@ class ErrorKind(enum.StrEnum):
     BLOCKED = "blocked_address"
     INVALID_URL = "invalid_url"
     LEASE_EXPIRED = "lease_expired"
+    # A status arrived but its body could not be read whole; the status decides.
+    RESPONSE_BODY = "response_body"
+    # The endpoint's stored settings cannot make a request: fixing them is the cure.
+    INVALID_HEADER = "invalid_header"
+    INVALID_SECRET = "invalid_secret"  # noqa: S105 - a name, not a secret
+    # Anything else that went wrong on our side; the schedule goes on.
+    INTERNAL = "internal_error"
 
 
-TRANSIENT_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.LEASE_EXPIRED})
+TRANSIENT_ERRORS = frozenset(
+    {ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.LEASE_EXPIRED, ErrorKind.INTERNAL}
+)
 
 
 @dataclass(frozen=True)

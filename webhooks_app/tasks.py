@@ -1,7 +1,9 @@
 """Celery tasks: thin wrappers over plain functions that tests can call directly.
 
 They are ``shared_task``s, so a Django project's Celery app finds them with
-``app.autodiscover_tasks()``. Add the sweep to beat, e.g.::
+``app.autodiscover_tasks()``. ``deliver_due`` is the engine's wake-up: one per
+committed batch of events, and as many as the sweep finds work for. Add the
+sweep to beat, e.g.::
 
     app.conf.beat_schedule = {
         "webhooks-sweep": {"task": "webhooks_app.tasks.sweep", "schedule": 30.0},
@@ -12,26 +14,34 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from webhooks_app import delivery
+from webhooks_app import delivery, dispatch, engine
 
 
 class InboundProcessingFailed(Exception):
     """The handler raised; the task is retried with backoff."""
 
 
+@shared_task(name="webhooks_app.tasks.deliver_due", acks_late=True, ignore_result=True)
+def deliver_due() -> int:
+    """Fan out new events, then claim and send due deliveries until none is left."""
+    return engine.run()
+
+
 @shared_task(name="webhooks_app.tasks.deliver", acks_late=True, ignore_result=True)
 def deliver(delivery_id: int, manual: bool = False) -> str:
-    """Send one delivery if it is due and unleased; a duplicate message is a no-op."""
+    """Try one delivery now if it is due and unleased; a duplicate message is a no-op."""
     outcome = delivery.deliver(delivery_id, manual=manual)
     if outcome is None:
         return "skipped"
-    delivery.schedule_retry(outcome)
+    countdown = delivery.retry_countdown(outcome)
+    if countdown is not None:
+        dispatch.wake_up(countdown=countdown)
     return outcome.decision.verdict.value
 
 
 @shared_task(name="webhooks_app.tasks.sweep", acks_late=True, ignore_result=True)
 def sweep() -> int:
-    """Re-enqueue due deliveries, and inbound events left pending."""
+    """Fan out unexpanded events, wake workers for due deliveries and pending inbound events."""
     from webhooks_app.receivers.processing import sweep_pending
 
     return delivery.sweep() + sweep_pending()

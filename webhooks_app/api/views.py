@@ -17,7 +17,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
-from webhooks_app import operations, send_event
+from webhooks_app import fanout, operations, send_event
 from webhooks_app.api.filters import QueryFilterBackend
 from webhooks_app.api.pagination import WebhooksPagination
 from webhooks_app.api.permissions import ConfiguredPermissionsMixin
@@ -236,6 +236,7 @@ class EventViewSet(
             # A concurrent request with the same key may win the race: send_event then
             # returns its event, answered here with 201 all the same.
             event = send_event(data["event_type"], data["payload"], idempotency_key=key)
+            fanout.expand_event(event.pk)  # so that the answer lists its deliveries
             code = status.HTTP_201_CREATED
         event = self.get_queryset().get(pk=event.pk)
         return Response(EventDetailSerializer(event).data, status=code)

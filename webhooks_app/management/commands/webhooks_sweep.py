@@ -1,4 +1,4 @@
-"""Re-enqueue every pending delivery that is due and not leased."""
+"""Fan out events left unexpanded and wake workers for due deliveries (one pass or --loop)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from webhooks_app.receivers.processing import sweep_pending
 
 class Command(BaseCommand):
     help = (
-        "Re-enqueue every due, unleased pending delivery, and inbound events left pending "
-        "(one pass, or --loop)."
+        "Fan out events left unexpanded, wake workers for every due, unleased pending "
+        "delivery, and re-enqueue inbound events left pending (one pass, or --loop)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         while True:
             count, inbound = sweep(), sweep_pending()
             passes += 1
-            self.stdout.write(f"Enqueued {count} due deliveries.")
+            self.stdout.write(f"Woke workers for {count} due deliveries.")
             if inbound:
                 self.stdout.write(f"Enqueued {inbound} pending inbound events.")
             if not loop or (max_passes is not None and passes >= max_passes):

@@ -1,0 +1,72 @@
+"""The sending loop: claim, send concurrently, record as results come in.
+
+One call of :func:`run` (a Celery task's body) keeps a sliding window of
+requests in flight on sender threads: whenever slots are free it claims more
+due deliveries, and whatever has finished is recorded in bulk at once. A slow
+or hanging endpoint therefore holds a few slots (at most its in-flight cap)
+for at most the request deadline, never the worker process, and never holds
+up the results of fast requests. Sender threads only do HTTP; every database
+query runs on the calling thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from webhooks_app import claims, conf, delivery, dispatch, fanout, recording
+
+logger = logging.getLogger(__name__)
+
+RUN_SECONDS = 60.0
+"""A run stops claiming after this long and hands over to a fresh wake-up, so one
+task never occupies a worker process for hours behind a slow, rate-limited backlog."""
+
+POLL_SECONDS = 0.02
+"""While requests are in flight, how often to look for newly due work."""
+
+IDLE_WAIT_SECONDS = 1.0
+"""With nothing to do, wait in the loop for work due this soon; later work gets a wake-up."""
+
+
+def run(*, only: Collection[int] | None = None, manual: bool = False) -> int:
+    """Send due deliveries until none is left (or :data:`RUN_SECONDS` pass); returns tries.
+
+    ``only`` limits the run to those deliveries (an operator's retry or test
+    send, recorded as ``manual`` tries).
+    """
+    concurrency = conf.get("SEND_CONCURRENCY")
+    batch_size = conf.get("BATCH_SIZE")
+    started = time.monotonic()
+    in_flight: set[Future[recording.Result]] = set()
+    tries = 0
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="webhooks-send") as senders:
+        while True:
+            claiming = time.monotonic() - started < RUN_SECONDS
+            free = concurrency - len(in_flight)
+            if claiming and free > 0:
+                if only is None:
+                    fanout.expand_pending(max_events=fanout.EVENTS_PER_TRANSACTION)
+                for item in claims.claim(min(free, batch_size), only=only):
+                    in_flight.add(senders.submit(delivery.attempt, item, manual=manual))
+            if in_flight:
+                done, in_flight = wait(
+                    in_flight,
+                    timeout=POLL_SECONDS if claiming else None,
+                    return_when=FIRST_COMPLETED,
+                )
+                tries += len(recording.record([future.result() for future in done]))
+                continue
+            if only is not None:
+                return tries
+            wait_for = claims.seconds_until_next()
+            if claiming and wait_for is not None and wait_for <= IDLE_WAIT_SECONDS:
+                time.sleep(wait_for)
+                continue
+            if not claiming:
+                wait_for = 0.0  # stopped early: a fresh run picks up the rest
+            if wait_for is not None and wait_for <= conf.get("MAX_COUNTDOWN"):
+                dispatch.wake_up(countdown=wait_for)
+            return tries

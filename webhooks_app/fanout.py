@@ -1,0 +1,75 @@
+"""Fan-out: write each new event's deliveries, one per matching active endpoint.
+
+``send_event`` writes only the event (the outbox row), so its cost in the
+caller's transaction does not grow with the number of endpoints. A worker
+expands the event right after commit, and the sweep expands any event left
+unexpanded (a lost wake-up, a crash between commit and fan-out). Expanding
+is idempotent: deliveries are unique per (event, endpoint), and events being
+expanded by another worker are skipped, not waited for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from webhooks_app.db import take_write_lock
+from webhooks_app.models import Delivery, Endpoint, Event, event_type_matches
+
+ROWS_PER_TRANSACTION = 10_000
+"""Deliveries written per transaction at most (events x endpoints)."""
+
+EVENTS_PER_TRANSACTION = 500
+
+
+def expand_pending(now: datetime | None = None, *, max_events: int | None = None) -> int:
+    """Write the deliveries of events not yet fanned out; returns how many events were."""
+    now = now or timezone.now()
+    expanded = 0
+    while max_events is None or expanded < max_events:
+        count = _expand_some(now, EVENTS_PER_TRANSACTION)
+        expanded += count
+        if count == 0:
+            break
+    return expanded
+
+
+def expand_event(event_id: str, now: datetime | None = None) -> None:
+    """Fan one event out now, in the caller's transaction (for answers that list deliveries)."""
+    _expand_some(now or timezone.now(), 1, Event.objects.filter(pk=event_id))
+
+
+def _expand_some(now: datetime, max_events: int, events: QuerySet[Event] | None = None) -> int:
+    with transaction.atomic():
+        take_write_lock()
+        targets = list(Endpoint.objects.filter(is_active=True).values_list("pk", "event_types"))
+        per_chunk = max(1, min(max_events, ROWS_PER_TRANSACTION // max(1, len(targets))))
+        events = list(
+            (Event.objects.all() if events is None else events)
+            .filter(fanned_out_at__isnull=True)
+            .order_by("created_at", "pk")
+            .select_for_update(skip_locked=True)
+            .only("pk", "event_type", "created_at")[:per_chunk]
+        )
+        if not events:
+            return 0
+        Delivery.objects.bulk_create(
+            [
+                # Due at the event's time, so that older events go out first.
+                Delivery(
+                    event_id=event.pk,
+                    endpoint_id=endpoint_id,
+                    next_attempt_at=event.created_at,
+                    created_at=now,
+                )
+                for event in events
+                for endpoint_id, patterns in targets
+                if event_type_matches(patterns, event.event_type)
+            ],
+            ignore_conflicts=True,
+        )
+        Event.objects.filter(pk__in=[event.pk for event in events]).update(fanned_out_at=now)
+    return len(events)
