@@ -48,6 +48,10 @@ class Received:
         return json.loads(self.body)
 
 
+class _BackloggedServer(ThreadingHTTPServer):
+    request_queue_size = 128  # the engine opens dozens of connections at once
+
+
 class RecordingServer:
     """An HTTP server on 127.0.0.1 that records requests and plays scripted replies.
 
@@ -66,7 +70,7 @@ class RecordingServer:
         self.max_in_flight = 0
         self.on_request: Callable[[Received], None] | None = None
         self.received = threading.Condition()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = _BackloggedServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -209,14 +213,20 @@ def celery_worker(transactional_db, celery_app, _shared_worker) -> Iterator[obje
 class WorkerProcess:
     """A ``celery worker`` subprocess on the test database and the real broker."""
 
-    def __init__(self, db_name: str, queue: str) -> None:
+    def __init__(self, db_name: str, queue: str, webhooks: dict | None = None) -> None:
         self.db_name = db_name
         self.queue = queue
+        self.webhooks = webhooks or {}
         self.name = f"proc-{uuid.uuid4().hex[:8]}@localhost"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
-        env = {**os.environ, "WEBHOOKS_USE_TEST_DB": self.db_name, "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "WEBHOOKS_USE_TEST_DB": self.db_name,
+            "WEBHOOKS_TEST_SETTINGS": json.dumps(self.webhooks),
+            "PYTHONPATH": str(ROOT),
+        }
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -266,7 +276,8 @@ def worker_process(transactional_db, celery_app) -> Iterator[Callable[[], Worker
     """Start subprocess workers on PostgreSQL + Redis (the services run only).
 
     They consume their own queue, and the test's tasks are routed there, so a
-    worker thread of this process cannot take their work.
+    worker thread of this process cannot take their work. Each worker gets the
+    ``WEBHOOKS`` settings in force in the test when it is started.
     """
     if not SERVICES:
         pytest.skip("needs DATABASE_URL and CELERY_BROKER_URL (the services run)")
@@ -276,7 +287,9 @@ def worker_process(transactional_db, celery_app) -> Iterator[Callable[[], Worker
     routed.enable()
 
     def start() -> WorkerProcess:
-        worker = WorkerProcess(connection.settings_dict["NAME"], PROCESS_QUEUE).start()
+        worker = WorkerProcess(
+            connection.settings_dict["NAME"], PROCESS_QUEUE, dict(settings.WEBHOOKS)
+        ).start()
         started.append(worker)
         return worker.wait_ready(celery_app)
 

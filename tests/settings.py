@@ -1,6 +1,7 @@
 """Test settings: SQLite and an in-memory broker by default; PostgreSQL and
 Redis when DATABASE_URL and CELERY_BROKER_URL are set (the services run)."""
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -89,6 +90,9 @@ WEBHOOKS = {
     "LEASE_MARGIN": 1,
     "RETRY_SCHEDULE": [0.2, 0.4],
 }
+if os.environ.get("WEBHOOKS_TEST_SETTINGS"):
+    # Set for subprocess workers: the settings in force in the test that started them.
+    WEBHOOKS = json.loads(os.environ["WEBHOOKS_TEST_SETTINGS"])
 # The in-memory transport polls; poll often so tests do not wait on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -108,8 +108,11 @@ def test_parallel_claims_never_overlap(http_server):
 
     def claimer(mine: list[int]) -> None:
         start.wait(10)
-        while batch := claims.claim(15):
-            mine.extend(d.pk for d in batch)
+        while True:
+            batch = claims.claim_batch(15)
+            mine.extend(d.pk for d in batch.deliveries)
+            if not batch.deliveries and not batch.contended:
+                return
 
     with configure(MAX_IN_FLIGHT_PER_ENDPOINT=100):
         threads = [in_thread(claimer, mine) for mine in claimed]

@@ -62,7 +62,6 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "SECRET_ROTATION_GRACE": (_number, "a non-negative number of seconds"),
     "DISABLE_AFTER_FAILURES": (lambda v: _whole(v, 1), "a positive whole number"),
     "DISABLE_AFTER_SECONDS": (_number, "a non-negative number of seconds"),
-    "SWEEP_BATCH_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
     "BATCH_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
     "SEND_CONCURRENCY": (lambda v: _whole(v, 1), "a positive whole number"),
     "MAX_IN_FLIGHT_PER_ENDPOINT": (lambda v: _whole(v, 1), "a positive whole number"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from math import ceil
 
@@ -58,9 +59,24 @@ def claimable(now: datetime) -> QuerySet[Delivery]:
     return Delivery.objects.filter(due_filter(now), unpaused(now))
 
 
+@dataclass
+class Claim:
+    """What one claim got, and whether other claims held endpoints it had work for."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    contended: bool = False  # so an empty claim does not mean "nothing is due"
+
+
 def claim(
     limit: int, now: datetime | None = None, *, only: Collection[int] | None = None
 ) -> list[Delivery]:
+    """Lease up to ``limit`` due deliveries to this worker (see :func:`claim_batch`)."""
+    return claim_batch(limit, now, only=only).deliveries
+
+
+def claim_batch(
+    limit: int, now: datetime | None = None, *, only: Collection[int] | None = None
+) -> Claim:
     """Lease up to ``limit`` due deliveries to this worker, oldest first.
 
     Each comes with its event and endpoint loaded and ``attempt_count`` set to
@@ -69,7 +85,7 @@ def claim(
     "send now"); the per-endpoint cap of requests in flight still holds.
     """
     if limit <= 0:
-        return []
+        return Claim()
     now = now or timezone.now()
     # The lease and the request's overall deadline start together, so the request
     # (connect + read at most) always ends before the lease (+ LEASE_MARGIN) does.
@@ -89,8 +105,10 @@ def claim(
         )
         candidates = _fail_exhausted(candidates, now)
         if not candidates:
-            return []
-        room, rates = _room({endpoint_id for _, endpoint_id, _, _ in candidates}, cap, now)
+            return Claim()
+        wanted = _endpoints_for(candidates, limit, cap)
+        room, rates = _room(wanted, cap, now)
+        contended = len(room) < len(wanted)
         chosen: list[int] = []
         for pk, endpoint_id, _, _ in candidates:
             if room.get(endpoint_id, 0) > 0:
@@ -99,7 +117,7 @@ def claim(
                 if len(chosen) == limit:
                     break
         if not chosen:
-            return []
+            return Claim(contended=contended)
         Delivery.objects.filter(due_filter(now), pk__in=chosen).update(
             locked_until=lease, attempt_count=F("attempt_count") + 1
         )
@@ -116,7 +134,25 @@ def claim(
         _record_lost_attempts(
             [(d, d.attempt_count - 1) for d in claimed if d.pk in expired], expired, now
         )
-    return claimed
+    return Claim(claimed, contended)
+
+
+def _endpoints_for(candidates: list[tuple], limit: int, cap: int) -> set[int]:
+    """The endpoints of the oldest candidates, as many as can fill ``limit`` slots.
+
+    Locking no more endpoints than the claim can use leaves the rest to other
+    workers claiming at the same time.
+    """
+    slots: dict[int, int] = {}
+    filled = 0
+    for _, endpoint_id, _, _ in candidates:
+        taken = slots.setdefault(endpoint_id, 0)
+        if taken < cap:
+            slots[endpoint_id] = taken + 1
+            filled += 1
+            if filled >= limit:
+                break
+    return set(slots)
 
 
 def _fail_exhausted(candidates: list[tuple], now: datetime) -> list[tuple]:

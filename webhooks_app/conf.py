@@ -42,8 +42,6 @@ DEFAULTS: dict[str, Any] = {
     "DISABLE_AFTER_FAILURES": 50,
     # ... and the streak has lasted at least this many seconds (both must hold).
     "DISABLE_AFTER_SECONDS": 5 * 86_400,
-    # Rows one sweep query reads (the sweep pages through all of them).
-    "SWEEP_BATCH_SIZE": 500,
     # Deliveries one claim statement leases to a worker at most.
     "BATCH_SIZE": 100,
     # Requests one worker process keeps in flight at once (its sender threads).

@@ -46,10 +46,13 @@ def run(*, only: Collection[int] | None = None, manual: bool = False) -> int:
         while True:
             claiming = time.monotonic() - started < RUN_SECONDS
             free = concurrency - len(in_flight)
+            contended = False
             if claiming and free > 0:
                 if only is None:
                     fanout.expand_pending(max_events=fanout.EVENTS_PER_TRANSACTION)
-                for item in claims.claim(min(free, batch_size), only=only):
+                claim = claims.claim_batch(min(free, batch_size), only=only)
+                contended = claim.contended
+                for item in claim.deliveries:
                     in_flight.add(senders.submit(delivery.attempt, item, manual=manual))
             if in_flight:
                 done, in_flight = wait(
@@ -58,6 +61,9 @@ def run(*, only: Collection[int] | None = None, manual: bool = False) -> int:
                     return_when=FIRST_COMPLETED,
                 )
                 tries += len(recording.record([future.result() for future in done]))
+                continue
+            if contended:  # another worker was claiming for the same endpoints
+                time.sleep(POLL_SECONDS)
                 continue
             if only is not None:
                 return tries
