@@ -217,6 +217,17 @@ def test_a_run_hands_later_work_to_a_wake_up(http_server, monkeypatch):
     assert 30 * 0.75 <= call["countdown"] <= 30 * 1.25
 
 
+def test_a_wake_up_that_finds_nothing_starts_no_chain(http_server, monkeypatch):
+    """The run that scheduled a retry hands it on; idle runs must not each add another."""
+    woken = []
+    monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: woken.append(kw))
+    endpoints(http_server, 1)
+    events(1)
+    Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(seconds=30))
+    assert engine.run() == 0
+    assert woken == []
+
+
 def test_nothing_is_handed_on_past_the_countdown_limit(http_server, monkeypatch):
     woken = []
     monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: woken.append(kw))

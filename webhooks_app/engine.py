@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from django.utils import timezone
 
 from webhooks_app import claims, conf, delivery, dispatch, fanout, recording
 
@@ -25,7 +27,11 @@ RUN_SECONDS = 60.0
 task never occupies a worker process for hours behind a slow, rate-limited backlog."""
 
 POLL_SECONDS = 0.02
-"""While requests are in flight, how often to look for newly due work."""
+"""While requests are in flight, how often to look for newly due work and new events."""
+
+LINGER_SECONDS = 0.002
+"""After a request finishes, how long to wait for others finishing with it, so that
+their results are written together and the freed slots are claimed for at once."""
 
 IDLE_WAIT_SECONDS = 1.0
 """With nothing to do, wait in the loop for work due this soon; later work gets a wake-up."""
@@ -42,14 +48,16 @@ def run(*, only: Collection[int] | None = None, manual: bool = False) -> int:
     started = time.monotonic()
     in_flight: set[Future[recording.Result]] = set()
     tries = 0
+    expanded_at = -POLL_SECONDS
     with ThreadPoolExecutor(concurrency, thread_name_prefix="webhooks-send") as senders:
         while True:
             claiming = time.monotonic() - started < RUN_SECONDS
             free = concurrency - len(in_flight)
             contended = False
             if claiming and free > 0:
-                if only is None:
+                if only is None and time.monotonic() - expanded_at >= POLL_SECONDS:
                     fanout.expand_pending(max_events=fanout.EVENTS_PER_TRANSACTION)
+                    expanded_at = time.monotonic()
                 claim = claims.claim_batch(min(free, batch_size), only=only)
                 contended = claim.contended
                 for item in claim.deliveries:
@@ -60,19 +68,26 @@ def run(*, only: Collection[int] | None = None, manual: bool = False) -> int:
                     timeout=POLL_SECONDS if claiming else None,
                     return_when=FIRST_COMPLETED,
                 )
+                if done and in_flight:
+                    more, in_flight = wait(in_flight, LINGER_SECONDS, return_when=ALL_COMPLETED)
+                    done |= more
                 tries += len(recording.record([future.result() for future in done]))
                 continue
-            if contended:  # another worker was claiming for the same endpoints
+            if contended and claiming:  # another worker was claiming for the same endpoints
                 time.sleep(POLL_SECONDS)
                 continue
             if only is not None:
                 return tries
+            if not claiming:  # out of time: a fresh run takes over what is due now
+                if claims.claimable(timezone.now()).exists():
+                    dispatch.wake_up()
+                    return tries
             wait_for = claims.seconds_until_next()
             if claiming and wait_for is not None and wait_for <= IDLE_WAIT_SECONDS:
                 time.sleep(wait_for)
                 continue
-            if not claiming:
-                wait_for = 0.0  # stopped early: a fresh run picks up the rest
-            if wait_for is not None and wait_for <= conf.get("MAX_COUNTDOWN"):
+            # Only a run that sent something hands on: the retries it scheduled are its
+            # own. A wake-up that found nothing to do must not start a chain of them.
+            if tries and wait_for is not None and wait_for <= conf.get("MAX_COUNTDOWN"):
                 dispatch.wake_up(countdown=wait_for)
             return tries

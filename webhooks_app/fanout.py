@@ -43,14 +43,17 @@ def expand_event(event_id: str, now: datetime | None = None) -> None:
 
 
 def _expand_some(now: datetime, max_events: int, events: QuerySet[Event] | None = None) -> int:
+    unexpanded = (Event.objects.all() if events is None else events).filter(
+        fanned_out_at__isnull=True
+    )
+    if not unexpanded.exists():  # the common case, on every turn of a worker's loop
+        return 0
     with transaction.atomic():
         take_write_lock()
         targets = list(Endpoint.objects.filter(is_active=True).values_list("pk", "event_types"))
         per_chunk = max(1, min(max_events, ROWS_PER_TRANSACTION // max(1, len(targets))))
         events = list(
-            (Event.objects.all() if events is None else events)
-            .filter(fanned_out_at__isnull=True)
-            .order_by("created_at", "pk")
+            unexpanded.order_by("created_at", "pk")
             .select_for_update(skip_locked=True)
             .only("pk", "event_type", "created_at")[:per_chunk]
         )
