@@ -44,7 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "DISABLE_AFTER_SECONDS": 5 * 86_400,
     # Deliveries one claim statement leases to a worker at most.
     "BATCH_SIZE": 100,
-    # Requests one worker process keeps in flight at once (its sender threads).
+    # Requests one run keeps in flight at once (its sender threads): one run per
+    # prefork process, one per task with the threads pool.
     "SEND_CONCURRENCY": 32,
     # Requests in flight to one endpoint, across all workers.
     "MAX_IN_FLIGHT_PER_ENDPOINT": 8,
