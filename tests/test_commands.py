@@ -97,6 +97,18 @@ def test_send_test_fails_loudly_when_the_endpoint_fails(http_server):
         run("webhooks_send_test", str(endpoint.pk))
 
 
+def test_send_test_to_a_busy_endpoint_says_so(http_server):
+    endpoint = Endpoint.objects.create(url=http_server.url())
+    event = Event.objects.create(event_type="order.paid", payload={}, fanned_out_at=timezone.now())
+    Delivery.objects.create(  # a request in flight, as many as allowed
+        event=event, endpoint=endpoint, locked_until=timezone.now() + timedelta(seconds=30)
+    )
+    with override_settings(WEBHOOKS={"MAX_IN_FLIGHT_PER_ENDPOINT": 1}):
+        with pytest.raises(CommandError, match="busy"):
+            run("webhooks_send_test", str(endpoint.pk))
+    assert http_server.requests == []
+
+
 def test_send_test_queue_option_only_enqueues(monkeypatch):
     enqueued = []
     monkeypatch.setattr(

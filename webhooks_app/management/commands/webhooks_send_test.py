@@ -34,6 +34,11 @@ class Command(BaseCommand):
                 f"delivery {test.pk} waits until it is enabled."
             )
         outcome = delivery.deliver(test.pk, manual=True)
+        if outcome is None:  # its endpoint has as many requests in flight as allowed
+            raise CommandError(
+                f"Endpoint {endpoint_id} is busy; its test delivery {test.pk} goes out with "
+                "its other deliveries."
+            )
         attempt = outcome.attempt
         result = f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error_type
         self.stdout.write(
