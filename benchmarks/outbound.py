@@ -4,8 +4,9 @@
 
 1. send_event fan-out: the time per call with N endpoints over the time with 1
    endpoint (the query count is constant, so the ratio should stay small).
-2. deliver(): the time per delivery through claim, sign, POST and record, over a
-   baseline of bare ``requests`` POSTs of the same body to the same server.
+2. deliver(): the time per delivery through claim, sign, POST and record, one at a
+   time, over a baseline of bare ``requests`` POSTs of the same body to the same
+   server (benchmarks/engine.py measures the batched engine in workers).
 
 It uses a throwaway SQLite database (or, with DATABASE_URL set, that PostgreSQL
 database: use a scratch one) and an HTTP server on 127.0.0.1 only.
@@ -73,7 +74,9 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from webhooks_app import delivery, send_event
-    from webhooks_app.models import Delivery, Endpoint
+    from django.utils import timezone
+
+    from webhooks_app.models import Delivery, Endpoint, Event
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -83,10 +86,11 @@ def main() -> None:
         with transaction.atomic():
             send_event("order.paid", {"order_id": 1})
 
-    # 1. send_event with 1 endpoint, then with N (enqueueing is not part of it).
+    # 1. send_event with 1 endpoint, then with N (the wake-up is not part of it).
     import webhooks_app.outbox as outbox
+    from webhooks_app import fanout
 
-    outbox.enqueue_deliveries = lambda ids: None
+    outbox.wake_up = lambda **kwargs: True
     Endpoint.objects.create(url=url)
     one = timed(send, args.events)
     with CaptureQueriesContext(connection) as one_queries:
@@ -100,10 +104,12 @@ def main() -> None:
 
     # 2. deliver() against bare requests.post, both to the same local server.
     Delivery.objects.all().delete()
+    Event.objects.update(fanned_out_at=timezone.now())  # part 1's events: not sent here
     Endpoint.objects.exclude(pk=Endpoint.objects.order_by("pk").first().pk).delete()
     pending = []
     for _ in range(args.events):
         send()
+        fanout.expand_pending()
         pending.append(Delivery.objects.order_by("-pk").values_list("pk", flat=True).first())
     body = b'{"type":"order.paid","timestamp":"2026-01-01T00:00:00+00:00","data":{"order_id":1}}'
     session = requests.Session()
