@@ -72,10 +72,9 @@ def main() -> None:
     import requests
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
-
-    from webhooks_app import delivery, send_event
     from django.utils import timezone
 
+    from webhooks_app import delivery, send_event
     from webhooks_app.models import Delivery, Endpoint, Event
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
