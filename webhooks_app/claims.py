@@ -94,9 +94,7 @@ def claim_batch(
     cap = conf.get("MAX_IN_FLIGHT_PER_ENDPOINT")
     with transaction.atomic():
         take_write_lock()
-        busy = _in_flight(now)
-        full = [pk for pk, (count, probing) in busy.items() if count >= (1 if probing else cap)]
-        due = Delivery.objects.filter(due_filter(now)).exclude(endpoint_id__in=full)
+        due = Delivery.objects.filter(due_filter(now)).exclude(endpoint_id__in=_full(now, cap))
         due = due.filter(pk__in=only) if only is not None else due.filter(unpaused(now))
         candidates = list(
             due.order_by("next_attempt_at", "pk").values_list(
@@ -190,6 +188,21 @@ def _signal_failed(lost: list[Attempt], reason: str) -> None:
         signals.delivery_failed.send(
             sender=Delivery, delivery=attempt.delivery, attempt=attempt, reason=reason
         )
+
+
+def _full(now: datetime, cap: int) -> QuerySet:
+    """Endpoints with no room for another request (a subquery of the candidates' query).
+
+    Leaving them out keeps a backlog of a saturated endpoint from filling the
+    candidates, so the others' due deliveries are found.
+    """
+    return (
+        Delivery.objects.filter(status=Status.PENDING, locked_until__gt=now)
+        .values("endpoint_id")
+        .annotate(count=Count("pk"), probing=Min("endpoint__circuit_opened_at"))
+        .filter(Q(count__gte=cap) | Q(probing__isnull=False))
+        .values("endpoint_id")
+    )
 
 
 def _in_flight(now: datetime, endpoint_ids: Collection[int] | None = None) -> dict:

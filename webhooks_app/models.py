@@ -240,9 +240,10 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["event", "endpoint"], name="webhooks_delivery_unique")
         ]
         indexes = [
-            # The sweep: pending deliveries that are due.
+            # Claims and the sweep: pending deliveries, oldest due first (the id breaks ties,
+            # so that "ORDER BY next_attempt_at, id LIMIT n" reads n rows of the index).
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 condition=Q(status="pending"),
                 name="webhooks_delivery_due",
             ),

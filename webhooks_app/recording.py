@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -176,12 +176,21 @@ def _new_state(result: Result, now: datetime) -> Delivery:
 
 
 def _update_deliveries(deliveries: list[Delivery]) -> None:
-    """One UPDATE, each row guarded by the attempt number its lease reserved."""
-    claimed_number = Case(
-        *[When(pk=d.pk, then=Value(d.attempt_count)) for d in deliveries],
-        output_field=IntegerField(),
-    )
-    Delivery.objects.filter(attempt_count=claimed_number).bulk_update(deliveries, DELIVERY_FIELDS)
+    """The new states, each row guarded by the attempt number its lease reserved.
+
+    Results written together share their timestamp, so most of them leave
+    their deliveries in identical states (all the successes, say): one UPDATE
+    per distinct state, rather than one CASE per field and row, which costs
+    Django far more to build than the database to run.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for delivery in deliveries:
+        state = tuple(getattr(delivery, name) for name in DELIVERY_FIELDS)
+        groups.setdefault((delivery.attempt_count, *state), []).append(delivery.pk)
+    for (attempt_count, *state), pks in groups.items():
+        Delivery.objects.filter(pk__in=pks, attempt_count=attempt_count).update(
+            **dict(zip(DELIVERY_FIELDS, state, strict=True))
+        )
 
 
 def _update_health(results: Sequence[Result], now: datetime) -> dict[int, str]:

@@ -57,6 +57,14 @@ class Migration(migrations.Migration):
             name='url',
             field=models.URLField(max_length=2000, validators=[django.core.validators.URLValidator(schemes=['http', 'https'])], verbose_name='URL'),
         ),
+        migrations.RemoveIndex(
+            model_name='delivery',
+            name='webhooks_delivery_due',
+        ),
+        migrations.AddIndex(
+            model_name='delivery',
+            index=models.Index(condition=models.Q(('status', 'pending')), fields=['next_attempt_at', 'id'], name='webhooks_delivery_due'),
+        ),
         # Events written before this migration already have their deliveries.
         migrations.RunSQL(
             "UPDATE webhooks_app_event SET fanned_out_at = created_at",
