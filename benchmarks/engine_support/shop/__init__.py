@@ -1,0 +1,1 @@
+"""A tiny app for the benchmark: the model the peer watches, and the baseline's task."""
