@@ -14,7 +14,7 @@ from django.db.models.functions import Cast, NullIf
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import localize
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
@@ -63,6 +63,13 @@ SUCCESS_RATE = OrderBy(
     / NullIf(F("succeeded_24h") + F("failed_24h"), 0),
     nulls_last=True,
 )
+
+
+def _clock(moment) -> str:
+    """A time with seconds (cool-downs are seconds long), with its date unless today."""
+    local = timezone.localtime(moment)
+    same_day = local.date() == timezone.localdate()
+    return date_format(local, "H:i:s" if same_day else "Y-m-d H:i:s")
 
 
 @admin.register(Endpoint)
@@ -123,10 +130,11 @@ class EndpointAdmin(admin.ModelAdmin):
     @admin.display(description=_("state"), ordering="is_active")
     def state(self, obj: Endpoint):
         if obj.is_active and obj.circuit_state != "closed":
+            probe = gettext("next probe at %(time)s") % {"time": _clock(obj.paused_until)}
             return format_html(
                 '{}<br><span class="quiet">{}</span>',
                 display.badge("pending", gettext("Active, circuit open")),
-                self.circuit(obj),
+                probe if obj.circuit_state == "open" else gettext("probing"),
             )
         if obj.is_active:
             return display.badge("succeeded", gettext("Active"))
@@ -144,19 +152,22 @@ class EndpointAdmin(admin.ModelAdmin):
         """Closed, or open since when, and when its next probe may go out."""
         state = obj.circuit_state
         if state == "closed":
-            paused = obj.paused_until and obj.paused_until > timezone.now()
-            if paused:
+            if obj.paused_until and obj.paused_until > timezone.now():
                 return gettext("closed; paused until %(time)s (Retry-After or rate limit)") % {
-                    "time": localize(timezone.localtime(obj.paused_until))
+                    "time": _clock(obj.paused_until)
                 }
             return gettext("closed")
         if state == "open":
-            return gettext("open since %(since)s; next probe at %(probe)s") % {
-                "since": localize(timezone.localtime(obj.circuit_opened_at)),
-                "probe": localize(timezone.localtime(obj.paused_until)),
+            return gettext(
+                "open since %(since)s after %(count)d timeouts or errors in a row; "
+                "next probe at %(probe)s"
+            ) % {
+                "since": _clock(obj.circuit_opened_at),
+                "count": obj.circuit_failures,
+                "probe": _clock(obj.paused_until),
             }
         return gettext("half-open since %(since)s: one probe at a time") % {
-            "since": localize(timezone.localtime(obj.circuit_opened_at))
+            "since": _clock(obj.circuit_opened_at)
         }
 
     @admin.display(description=_("event types"))
