@@ -310,6 +310,25 @@ def test_endpoint_add_page_generates_the_secret(admin_client):
     assert endpoint.secret.startswith("whsec_") and endpoint.event_types == ["order.paid"]
 
 
+def test_circuit_breaker_state_is_shown_on_the_list_and_the_change_page(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    endpoint = Endpoint.objects.create(url="https://example.com/hook", rate_limit=10)
+    now = timezone.now()
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        circuit_opened_at=now, paused_until=now + timedelta(seconds=30), circuit_failures=5
+    )
+    listed = admin_client.get(changelist(Endpoint)).content.decode()
+    assert "Active, circuit open" in listed and "next probe at" in listed
+    page = admin_client.get(change(endpoint)).content.decode()
+    assert "after 5 timeouts or errors in a row" in page
+    assert 'name="rate_limit" value="10"' in page
+    Endpoint.objects.filter(pk=endpoint.pk).update(circuit_opened_at=None, paused_until=None)
+    assert "circuit open" not in admin_client.get(changelist(Endpoint)).content.decode()
+
+
 def test_endpoint_change_page_masks_the_secret_and_links_to_reveal_it(admin_client):
     endpoint = Endpoint.objects.create(url="https://example.com/hook")
     make_delivery(endpoint)
