@@ -1,8 +1,8 @@
 """Record finished tries in bulk: Attempts, the deliveries' new states, endpoint health.
 
 One short transaction per group of results, whatever their number: one
-INSERT of Attempt rows, one UPDATE of deliveries, and a statement per endpoint
-only when its health changes. Every try ends in exactly one Attempt: text the
+INSERT of Attempt rows, one UPDATE per distinct new delivery state (one for
+all the successes), and a statement per endpoint only when its health changes. Every try ends in exactly one Attempt: text the
 database cannot store is made storable, and if the group still fails to write,
 each result is written alone, down to a bare error row.
 
