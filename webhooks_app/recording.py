@@ -2,9 +2,10 @@
 
 One short transaction per group of results, whatever their number: one
 INSERT of Attempt rows, one UPDATE per distinct new delivery state (one for
-all the successes), and a statement per endpoint only when its health changes. Every try ends in exactly one Attempt: text the
-database cannot store is made storable, and if the group still fails to write,
-each result is written alone, down to a bare error row.
+all the successes), and a statement per endpoint only when its health
+changes. Every try ends in exactly one Attempt: text the database cannot
+store is made storable, and if the group still fails to write, each result
+is written alone, down to a bare error row.
 
 Only the holder of a delivery's lease may move its state on: the UPDATE is
 guarded by the attempt number it claimed. A try whose lease was taken over
