@@ -190,32 +190,28 @@ def _signal_failed(lost: list[Attempt], reason: str) -> None:
         )
 
 
+def _leased(now: datetime) -> QuerySet:
+    """Deliveries with a live lease: the requests in flight, grouped by endpoint."""
+    return (
+        Delivery.objects.filter(status=Status.PENDING, locked_until__gt=now)
+        .values("endpoint_id")
+        .annotate(count=Count("pk"))
+    )
+
+
 def _full(now: datetime, cap: int) -> QuerySet:
     """Endpoints with no room for another request (a subquery of the candidates' query).
 
     Leaving them out keeps a backlog of a saturated endpoint from filling the
-    candidates, so the others' due deliveries are found.
+    candidates, so the others' due deliveries are found. An open circuit has
+    room for one probe at a time.
     """
     return (
-        Delivery.objects.filter(status=Status.PENDING, locked_until__gt=now)
-        .values("endpoint_id")
-        .annotate(count=Count("pk"), probing=Min("endpoint__circuit_opened_at"))
+        _leased(now)
+        .annotate(probing=Min("endpoint__circuit_opened_at"))
         .filter(Q(count__gte=cap) | Q(probing__isnull=False))
         .values("endpoint_id")
     )
-
-
-def _in_flight(now: datetime, endpoint_ids: Collection[int] | None = None) -> dict:
-    """Per endpoint: requests in flight (live leases), and whether its circuit is open."""
-    leased = Delivery.objects.filter(status=Status.PENDING, locked_until__gt=now)
-    if endpoint_ids is not None:
-        leased = leased.filter(endpoint_id__in=endpoint_ids)
-    rows = (
-        leased.values("endpoint_id")
-        .annotate(count=Count("pk"), probing=Min("endpoint__circuit_opened_at"))
-        .values_list("endpoint_id", "count", "probing")
-    )
-    return {pk: (count, probing is not None) for pk, count, probing in rows}
 
 
 def _room(endpoint_ids: set[int], cap: int, now: datetime) -> tuple[dict, dict]:
@@ -231,7 +227,11 @@ def _room(endpoint_ids: set[int], cap: int, now: datetime) -> tuple[dict, dict]:
         .select_for_update(skip_locked=True)
         .values_list("pk", "circuit_opened_at", "rate_limit")
     )
-    busy = _in_flight(now, [pk for pk, _, _ in locked])
+    busy = dict(
+        _leased(now)
+        .filter(endpoint_id__in=[pk for pk, _, _ in locked])
+        .values_list("endpoint_id", "count")
+    )
     room: dict[int, int] = {}
     rates: dict[int, int] = {}
     for pk, circuit_opened_at, rate_limit in locked:
@@ -240,7 +240,7 @@ def _room(endpoint_ids: set[int], cap: int, now: datetime) -> tuple[dict, dict]:
         if rate_limit:
             allowed = min(allowed, ceil(rate_limit / RATE_LIMIT_SLICES))
             rates[pk] = rate_limit
-        room[pk] = allowed - busy.get(pk, (0, False))[0]
+        room[pk] = allowed - busy.get(pk, 0)
     return room, rates
 
 

@@ -135,8 +135,8 @@ def sweep(now: datetime | None = None) -> int:
     Safe with many sweepers and workers at once: a wake-up that finds nothing
     to claim is a no-op.
     """
-    fanout.expand_pending(now)
     now = now or timezone.now()
+    fanout.expand_pending(now)
     cap = MAX_SWEEP_WAKE_UPS * conf.get("BATCH_SIZE")
     due = claims.claimable(now)[:cap].count()
     for _ in range(min(MAX_SWEEP_WAKE_UPS, ceil(due / conf.get("BATCH_SIZE")))):

@@ -11,16 +11,12 @@ query runs on the calling thread.
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Collection
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from django.utils import timezone
 
 from webhooks_app import claims, conf, delivery, dispatch, fanout, recording
-
-logger = logging.getLogger(__name__)
 
 RUN_SECONDS = 60.0
 """A run stops claiming after this long and hands over to a fresh wake-up, so one
@@ -37,12 +33,8 @@ IDLE_WAIT_SECONDS = 1.0
 """With nothing to do, wait in the loop for work due this soon; later work gets a wake-up."""
 
 
-def run(*, only: Collection[int] | None = None, manual: bool = False) -> int:
-    """Send due deliveries until none is left (or :data:`RUN_SECONDS` pass); returns tries.
-
-    ``only`` limits the run to those deliveries (an operator's retry or test
-    send, recorded as ``manual`` tries).
-    """
+def run() -> int:
+    """Send due deliveries until none is left (or :data:`RUN_SECONDS` pass); returns tries."""
     concurrency = conf.get("SEND_CONCURRENCY")
     batch_size = conf.get("BATCH_SIZE")
     started = time.monotonic()
@@ -55,13 +47,13 @@ def run(*, only: Collection[int] | None = None, manual: bool = False) -> int:
             free = concurrency - len(in_flight)
             contended = False
             if claiming and free > 0:
-                if only is None and time.monotonic() - expanded_at >= POLL_SECONDS:
+                if time.monotonic() - expanded_at >= POLL_SECONDS:
                     fanout.expand_pending(max_events=fanout.EVENTS_PER_TRANSACTION)
                     expanded_at = time.monotonic()
-                claim = claims.claim_batch(min(free, batch_size), only=only)
+                claim = claims.claim_batch(min(free, batch_size))
                 contended = claim.contended
                 for item in claim.deliveries:
-                    in_flight.add(senders.submit(delivery.attempt, item, manual=manual))
+                    in_flight.add(senders.submit(delivery.attempt, item))
             if in_flight:
                 done, in_flight = wait(
                     in_flight,
@@ -76,8 +68,6 @@ def run(*, only: Collection[int] | None = None, manual: bool = False) -> int:
             if contended and claiming:  # another worker was claiming for the same endpoints
                 time.sleep(POLL_SECONDS)
                 continue
-            if only is not None:
-                return tries
             if not claiming:  # out of time: a fresh run takes over what is due now
                 if claims.claimable(timezone.now()).exists():
                     dispatch.wake_up()

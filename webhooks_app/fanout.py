@@ -42,8 +42,8 @@ def expand_event(event_id: str, now: datetime | None = None) -> None:
     _expand_some(now or timezone.now(), 1, Event.objects.filter(pk=event_id))
 
 
-def _expand_some(now: datetime, max_events: int, events: QuerySet[Event] | None = None) -> int:
-    unexpanded = (Event.objects.all() if events is None else events).filter(
+def _expand_some(now: datetime, max_events: int, scope: QuerySet[Event] | None = None) -> int:
+    unexpanded = (Event.objects.all() if scope is None else scope).filter(
         fanned_out_at__isnull=True
     )
     if not unexpanded.exists():  # the common case, on every turn of a worker's loop
