@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.conftest import Reply, wait_until
@@ -90,6 +91,32 @@ def test_a_claim_takes_at_most_the_batch_size(http_server):
     events(3)
     with configure(BATCH_SIZE=7):
         assert len(claims.claim(7)) == 7
+
+
+def test_a_claim_is_two_statements_on_postgresql(http_server):
+    endpoints(http_server, 3)
+    events(4)
+    with CaptureQueriesContext(connection) as queries:
+        claimed = claims.claim(10)
+    statements = [
+        q["sql"] for q in queries if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT"))
+    ]
+    assert len(claimed) == 10
+    # Lock the endpoints; lease and read the deliveries with their events. Elsewhere the
+    # lease is a SELECT, an UPDATE and a SELECT (plus SQLite's write lock).
+    assert len(statements) == (2 if connection.vendor == "postgresql" else 5), statements
+
+
+def test_claimed_deliveries_come_loaded_and_converted(http_server):
+    (endpoint,) = endpoints(http_server, 1, headers={"X-Tenant": "a"})
+    events(1)
+    (item,) = claims.claim(1)
+    assert item.endpoint == endpoint and item.endpoint.headers == {"X-Tenant": "a"}
+    assert item.endpoint.is_active is True
+    assert item.event.payload == {"n": 0}
+    assert timezone.is_aware(item.next_attempt_at) and timezone.is_aware(item.event.created_at)
+    assert item.locked_until > timezone.now()
+    assert item.status == Delivery.Status.PENDING and item.attempt_count == 1
 
 
 def test_oldest_due_deliveries_are_claimed_first(http_server):

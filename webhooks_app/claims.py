@@ -27,17 +27,14 @@ from datetime import datetime, timedelta
 from math import ceil
 
 from django.db import transaction
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
-from webhooks_app import conf, retry, signals
+from webhooks_app import claim_sql, conf, retry, signals
 from webhooks_app.db import take_write_lock
 from webhooks_app.models import Attempt, Delivery, Endpoint
 
 Status = Delivery.Status
-
-CANDIDATES_PER_SLOT = 4
-"""Due deliveries read per free slot: some belong to endpoints with no room left."""
 
 RATE_LIMIT_SLICES = 10
 """A rate-limited endpoint gets at most a tenth of a second's worth of requests per claim."""
@@ -83,6 +80,10 @@ def claim_batch(
     the number of the try it is claimed for. ``only`` restricts the claim to
     those deliveries and lets them through a paused endpoint (an operator's
     "send now"); the per-endpoint cap of requests in flight still holds.
+
+    Two statements on PostgreSQL (lock the endpoints, then lease and read the
+    deliveries in one ``UPDATE … RETURNING``), four elsewhere; see
+    :mod:`webhooks_app.claim_sql`.
     """
     if limit <= 0:
         return Claim()
@@ -92,95 +93,74 @@ def claim_batch(
     deadline = time.monotonic() + sum(conf.timeouts())
     lease = now + timedelta(seconds=conf.lease_seconds())
     cap = conf.get("MAX_IN_FLIGHT_PER_ENDPOINT")
-    with transaction.atomic():
+    due = claim_sql.Due(now, cap, only)
+    with transaction.atomic(savepoint=False):  # the engine may claim in its recording's transaction
         take_write_lock()
-        due = Delivery.objects.filter(due_filter(now)).exclude(endpoint_id__in=_full(now, cap))
-        due = due.filter(pk__in=only) if only is not None else due.filter(unpaused(now))
-        candidates = list(
-            due.order_by("next_attempt_at", "pk").values_list(
-                "pk", "endpoint_id", "locked_until", "attempt_count"
-            )[: limit * CANDIDATES_PER_SLOT]
-        )
-        candidates = _fail_exhausted(candidates, now)
-        if not candidates:
+        endpoints = claim_sql.lock_endpoints(due, limit)
+        if not endpoints:
+            return Claim(contended=claim_sql.anything_due(due))
+        room = {pk: _allowed(endpoint, cap) for pk, endpoint in endpoints.items()}
+        leased = claim_sql.lease(due, room, limit, lease)
+        if not leased:
             return Claim()
-        wanted = _endpoints_for(candidates, limit, cap)
-        room, rates = _room(wanted, cap, now)
-        contended = len(room) < len(wanted)
-        chosen: list[int] = []
-        for pk, endpoint_id, _, _ in candidates:
-            if room.get(endpoint_id, 0) > 0:
-                room[endpoint_id] -= 1
-                chosen.append(pk)
-                if len(chosen) == limit:
-                    break
-        if not chosen:
-            return Claim(contended=contended)
-        Delivery.objects.filter(due_filter(now), pk__in=chosen).update(
-            locked_until=lease, attempt_count=F("attempt_count") + 1
-        )
-        # Our leases: the endpoints are locked, so no other claim can have set one meanwhile.
-        claimed = list(
-            Delivery.objects.filter(pk__in=chosen, locked_until=lease)
-            .select_related("event", "endpoint")
-            .order_by("next_attempt_at", "pk")
-        )
-        for item in claimed:
+        claimed: list[Delivery] = []
+        lost: list[tuple[Delivery, datetime]] = []
+        for item, previous_lease in leased:
+            item.endpoint = endpoints[item.endpoint_id]
             item.deadline = deadline
-        _space_rate_limited(claimed, rates, now)
-        expired = {pk: locked for pk, _, locked, _ in candidates if locked is not None}
+            claimed.append(item)
+            if previous_lease is not None:
+                lost.append((item, previous_lease))
+        exhausted = _fail_exhausted(lost, now)
+        claimed = [item for item in claimed if item.pk not in exhausted]
         _record_lost_attempts(
-            [(d, d.attempt_count - 1) for d in claimed if d.pk in expired], expired, now
+            [(item, item.attempt_count - 1, at) for item, at in lost if item.pk not in exhausted],
+            now,
         )
-    return Claim(claimed, contended)
+        _space_rate_limited(claimed, endpoints, now)
+    return Claim(claimed)
 
 
-def _endpoints_for(candidates: list[tuple], limit: int, cap: int) -> set[int]:
-    """The endpoints of the oldest candidates, as many as can fill ``limit`` slots.
-
-    Locking no more endpoints than the claim can use leaves the rest to other
-    workers claiming at the same time.
-    """
-    slots: dict[int, int] = {}
-    filled = 0
-    for _, endpoint_id, _, _ in candidates:
-        taken = slots.setdefault(endpoint_id, 0)
-        if taken < cap:
-            slots[endpoint_id] = taken + 1
-            filled += 1
-            if filled >= limit:
-                break
-    return set(slots)
+def _allowed(endpoint: Endpoint, cap: int) -> int:
+    """Requests this endpoint may have in flight now, before counting those it has."""
+    # An open circuit past its cool-down lets one probe through at a time.
+    allowed = 1 if endpoint.circuit_opened_at is not None else cap
+    if endpoint.rate_limit:
+        allowed = min(allowed, ceil(endpoint.rate_limit / RATE_LIMIT_SLICES))
+    return allowed
 
 
-def _fail_exhausted(candidates: list[tuple], now: datetime) -> list[tuple]:
-    """Fail deliveries whose last allowed try was lost; return the other candidates.
+def _fail_exhausted(lost: list[tuple[Delivery, datetime]], now: datetime) -> set[int]:
+    """Fail deliveries whose last allowed try was lost; returns their ids.
 
     A lost try (its worker died) counts against the schedule like any other,
     so a delivery whose worker keeps dying ends failed instead of looping.
+    The claim has just reserved a try beyond the schedule for them: it is
+    taken back in the same transaction, so no one ever sees it.
     """
     tries = len(conf.get("RETRY_SCHEDULE")) + 1
-    exhausted = {
-        pk: (locked, count)
-        for pk, _, locked, count in candidates
-        if locked is not None and count >= tries
-    }
+    exhausted = [(item, at) for item, at in lost if item.attempt_count > tries]
     if not exhausted:
-        return candidates
+        return set()
     reason = f"{retry.ErrorKind.LEASE_EXPIRED}; out of attempts ({tries})"
-    Delivery.objects.filter(due_filter(now), pk__in=exhausted).update(
-        status=Status.FAILED,
-        next_attempt_at=None,
-        finished_at=now,
-        locked_until=None,
-        last_error=reason,
+    state = {
+        "status": Status.FAILED,
+        "next_attempt_at": None,
+        "finished_at": now,
+        "locked_until": None,
+        "last_error": reason,
+    }
+    ids = [item.pk for item, _ in exhausted]
+    Delivery.objects.filter(pk__in=ids).update(attempt_count=F("attempt_count") - 1, **state)
+    for item, _ in exhausted:
+        item.attempt_count -= 1
+        for name, value in state.items():
+            setattr(item, name, value)
+    placeholders = _record_lost_attempts(
+        [(item, item.attempt_count, at) for item, at in exhausted], now
     )
-    failed = list(Delivery.objects.filter(pk__in=exhausted, status=Status.FAILED, finished_at=now))
-    lost = _record_lost_attempts(
-        [(d, d.attempt_count) for d in failed], {pk: at for pk, (at, _) in exhausted.items()}, now
-    )
-    transaction.on_commit(lambda: _signal_failed(lost, reason))
-    return [candidate for candidate in candidates if candidate[0] not in exhausted]
+    transaction.on_commit(lambda: _signal_failed(placeholders, reason))
+    return set(ids)
 
 
 def _signal_failed(lost: list[Attempt], reason: str) -> None:
@@ -190,77 +170,26 @@ def _signal_failed(lost: list[Attempt], reason: str) -> None:
         )
 
 
-def _leased(now: datetime) -> QuerySet:
-    """Deliveries with a live lease: the requests in flight, grouped by endpoint."""
-    return (
-        Delivery.objects.filter(status=Status.PENDING, locked_until__gt=now)
-        .values("endpoint_id")
-        .annotate(count=Count("pk"))
-    )
-
-
-def _full(now: datetime, cap: int) -> QuerySet:
-    """Endpoints with no room for another request (a subquery of the candidates' query).
-
-    Leaving them out keeps a backlog of a saturated endpoint from filling the
-    candidates, so the others' due deliveries are found. An open circuit has
-    room for one probe at a time.
-    """
-    return (
-        _leased(now)
-        .annotate(probing=Min("endpoint__circuit_opened_at"))
-        .filter(Q(count__gte=cap) | Q(probing__isnull=False))
-        .values("endpoint_id")
-    )
-
-
-def _room(endpoint_ids: set[int], cap: int, now: datetime) -> tuple[dict, dict]:
-    """How many more requests each endpoint may take now, and the rate limits among them.
-
-    Only endpoints this claim could lock get room: another worker claiming for
-    one at this moment has it, and it is skipped rather than waited for. Their
-    requests in flight are counted after locking, so no other claim can add
-    to them until this transaction ends.
-    """
-    locked = list(
-        Endpoint.objects.filter(pk__in=sorted(endpoint_ids))
-        .select_for_update(skip_locked=True)
-        .values_list("pk", "circuit_opened_at", "rate_limit")
-    )
-    busy = dict(
-        _leased(now)
-        .filter(endpoint_id__in=[pk for pk, _, _ in locked])
-        .values_list("endpoint_id", "count")
-    )
-    room: dict[int, int] = {}
-    rates: dict[int, int] = {}
-    for pk, circuit_opened_at, rate_limit in locked:
-        # An open circuit past its cool-down lets one probe through at a time.
-        allowed = 1 if circuit_opened_at is not None else cap
-        if rate_limit:
-            allowed = min(allowed, ceil(rate_limit / RATE_LIMIT_SLICES))
-            rates[pk] = rate_limit
-        room[pk] = allowed - busy.get(pk, 0)
-    return room, rates
-
-
-def _space_rate_limited(claimed: list[Delivery], rates: dict[int, int], now: datetime) -> None:
+def _space_rate_limited(
+    claimed: list[Delivery], endpoints: dict[int, Endpoint], now: datetime
+) -> None:
     """Pause each rate-limited endpoint for as long as the requests just claimed use up."""
     sent: dict[int, int] = {}
     for delivery in claimed:
-        if delivery.endpoint_id in rates:
+        if endpoints[delivery.endpoint_id].rate_limit:
             sent[delivery.endpoint_id] = sent.get(delivery.endpoint_id, 0) + 1
     for endpoint_id, count in sent.items():
         Endpoint.objects.filter(pk=endpoint_id).update(
-            paused_until=now + timedelta(seconds=count / rates[endpoint_id])
+            paused_until=now + timedelta(seconds=count / endpoints[endpoint_id].rate_limit)
         )
 
 
 def _record_lost_attempts(
-    tries: list[tuple[Delivery, int]], leased_until: dict[int, datetime], now: datetime
+    tries: list[tuple[Delivery, int, datetime]], now: datetime
 ) -> list[Attempt]:
     """Placeholders for tries whose leases ran out with no Attempt: their workers died.
 
+    ``tries`` holds (delivery, number of the lost try, when its lease ran out).
     A worker that was only late still records its real outcome over the
     placeholder (see :mod:`webhooks_app.recording`).
     """
@@ -270,9 +199,9 @@ def _record_lost_attempts(
             number=number,
             error_type=retry.ErrorKind.LEASE_EXPIRED,
             error="The worker stopped during this attempt; its lease expired.",
-            created_at=min(leased_until[delivery.pk], now),
+            created_at=min(leased_until, now),
         )
-        for delivery, number in tries
+        for delivery, number, leased_until in tries
         if number >= 1
     ]
     if lost:

@@ -11,12 +11,16 @@ query runs on the calling thread.
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from django.db import transaction
 from django.utils import timezone
 
 from webhooks_app import claims, conf, delivery, dispatch, fanout, recording
+
+logger = logging.getLogger(__name__)
 
 RUN_SECONDS = 60.0
 """A run stops claiming after this long and hands over to a fresh wake-up, so one
@@ -32,6 +36,11 @@ their results are written together and the freed slots are claimed for at once."
 IDLE_WAIT_SECONDS = 1.0
 """With nothing to do, wait in the loop for work due this soon; later work gets a wake-up."""
 
+CONTENDED_WAIT_SECONDS = (0.002, 0.02)
+"""With nothing in flight and the endpoints locked by another worker's claim, wait this
+long before trying again: at first briefly (a claim takes a few milliseconds), then
+longer while it goes on."""
+
 
 def run() -> int:
     """Send due deliveries until none is left (or :data:`RUN_SECONDS` pass); returns tries."""
@@ -41,19 +50,28 @@ def run() -> int:
     in_flight: set[Future[recording.Result]] = set()
     tries = 0
     expanded_at = -POLL_SECONDS
+    contended_wait = CONTENDED_WAIT_SECONDS[0]
+    just_claimed = False
+
+    def claim_room() -> int:
+        """Slots to claim for now: none once the run is out of time."""
+        nonlocal expanded_at
+        if time.monotonic() - started >= RUN_SECONDS:
+            return 0
+        if time.monotonic() - expanded_at >= POLL_SECONDS:
+            fanout.expand_pending(max_events=fanout.EVENTS_PER_TRANSACTION)
+            expanded_at = time.monotonic()
+        return min(concurrency - len(in_flight), batch_size)
+
     with ThreadPoolExecutor(concurrency, thread_name_prefix="webhooks-send") as senders:
         while True:
             claiming = time.monotonic() - started < RUN_SECONDS
-            free = concurrency - len(in_flight)
             contended = False
-            if claiming and free > 0:
-                if time.monotonic() - expanded_at >= POLL_SECONDS:
-                    fanout.expand_pending(max_events=fanout.EVENTS_PER_TRANSACTION)
-                    expanded_at = time.monotonic()
-                claim = claims.claim_batch(min(free, batch_size))
+            if not just_claimed and (room := claim_room()) > 0:
+                claim = claims.claim_batch(room)
                 contended = claim.contended
-                for item in claim.deliveries:
-                    in_flight.add(senders.submit(delivery.attempt, item))
+                in_flight |= {senders.submit(delivery.attempt, item) for item in claim.deliveries}
+            just_claimed = False
             if in_flight:
                 done, in_flight = wait(
                     in_flight,
@@ -63,11 +81,18 @@ def run() -> int:
                 if done and in_flight:
                     more, in_flight = wait(in_flight, LINGER_SECONDS, return_when=ALL_COMPLETED)
                     done |= more
-                tries += len(recording.record([future.result() for future in done]))
+                if done:
+                    results = [future.result() for future in done]
+                    recorded, claim = _record_and_claim(results, claim_room())
+                    tries += recorded
+                    in_flight |= {senders.submit(delivery.attempt, i) for i in claim.deliveries}
+                    just_claimed = True
                 continue
             if contended and claiming:  # another worker was claiming for the same endpoints
-                time.sleep(POLL_SECONDS)
+                time.sleep(contended_wait)
+                contended_wait = min(2 * contended_wait, CONTENDED_WAIT_SECONDS[1])
                 continue
+            contended_wait = CONTENDED_WAIT_SECONDS[0]
             if not claiming:  # out of time: a fresh run takes over what is due now
                 if claims.claimable(timezone.now()).exists():
                     dispatch.wake_up()
@@ -81,3 +106,21 @@ def run() -> int:
             if tries and wait_for is not None and wait_for <= conf.get("MAX_COUNTDOWN"):
                 dispatch.wake_up(countdown=wait_for)
             return tries
+
+
+def _record_and_claim(results: list[recording.Result], room: int) -> tuple[int, claims.Claim]:
+    """Record finished tries and claim up to ``room`` more, in one transaction.
+
+    One commit instead of two, and the slots the finished requests held (their
+    endpoints' in-flight cap) are taken over at once rather than after a round
+    trip. If that transaction fails, the tries are recorded the safe way, alone.
+    """
+    try:
+        with transaction.atomic():
+            outcomes = recording.write(results)
+            claim = claims.claim_batch(room) if room > 0 else claims.Claim()
+    except Exception:
+        logger.exception("Recording %d tries and claiming failed; recording alone", len(results))
+        return len(recording.record(results)), claims.Claim()
+    recording.after_commit(outcomes)
+    return len(outcomes), claim

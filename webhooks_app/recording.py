@@ -93,14 +93,24 @@ def record(results: Sequence[Result]) -> list[Outcome]:
     except Exception:  # e.g. a DataError for one row: the others must not be lost with it
         logger.exception("Recording %d tries together failed; recording each", len(results))
         outcomes = [_write_alone(result, now) for result in results]
-    _after_commit(outcomes)
+    after_commit(outcomes)
     return outcomes
 
 
-def _write(results: Sequence[Result], now: datetime) -> list[Outcome]:
+def write(results: Sequence[Result]) -> list[Outcome]:
+    """Write these tries in the caller's transaction, or raise; :func:`record` is the safe way.
+
+    For a caller that has more to do in the same transaction (the engine claims
+    the slots these tries free); it must call :func:`after_commit` once its
+    transaction has committed, and fall back to :func:`record` if it failed.
+    """
+    return _write(results, timezone.now(), savepoint=False) if results else []
+
+
+def _write(results: Sequence[Result], now: datetime, *, savepoint: bool = True) -> list[Outcome]:
     attempts = [_attempt(result, now) for result in results]
     deliveries = [_new_state(result, now) for result in results]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         take_write_lock()
         _update_deliveries(deliveries)
         Attempt.objects.bulk_create(
@@ -279,7 +289,7 @@ def _retry_after(result: Result) -> float | None:
     return None if seconds is None else min(seconds, conf.get("MAX_RETRY_AFTER"))
 
 
-def _after_commit(outcomes: list[Outcome]) -> None:
+def after_commit(outcomes: list[Outcome]) -> None:
     """Signals, sent once the new states are committed; then endpoints to disable."""
     for outcome in outcomes:
         attempt, decision = outcome.attempt, outcome.decision
