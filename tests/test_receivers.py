@@ -895,3 +895,21 @@ def test_a_receiver_with_get_verifier_overridden_works(client):
             for name in ("verify", "get-verifier")
         ]
     assert [a.status_code for a in answers] == [200, 200]
+
+
+def test_error_reports_of_a_failed_verification_hide_every_local(monkeypatch, caplog):
+    """With DEBUG off, error reports in HTML (AdminEmailHandler(include_html=True)) show
+    frame locals: the verification runs under sensitive_variables(), so none is shown."""
+    from django.views.debug import ExceptionReporter
+
+    def broken(*args):
+        raise RuntimeError("compare_digest broke")
+
+    monkeypatch.setattr(hmac, "compare_digest", broken)
+    with caplog.at_level("ERROR", logger="webhooks_app.receivers.views"):
+        response = post_standard(WebhookClient(), {"type": "t"})
+    assert response.status_code == 500
+    (record,) = [r for r in caplog.records if r.exc_info]
+    report = ExceptionReporter(None, *record.exc_info, is_email=True).get_traceback_html()
+    assert "compare_digest broke" in report and "Local Vars" in report  # frames shown
+    assert_secret_absent(report.encode(), STANDARD_SECRET)
