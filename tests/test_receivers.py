@@ -913,3 +913,48 @@ def test_error_reports_of_a_failed_verification_hide_every_local(monkeypatch, ca
     report = ExceptionReporter(None, *record.exc_info, is_email=True).get_traceback_html()
     assert "compare_digest broke" in report and "Local Vars" in report  # frames shown
     assert_secret_absent(report.encode(), STANDARD_SECRET)
+
+
+@pytest.fixture(scope="module")
+def gunicorn_server(django_db_setup, django_db_blocker) -> Iterator[int]:
+    """This project under gunicorn (sync workers, a separate process) on the test database."""
+    from django.db import connection
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "WEBHOOKS_USE_TEST_DB": connection.settings_dict["NAME"],
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            f"--bind=fd://{listener.fileno()}",
+            "--workers=1",
+            "--log-level=warning",
+            "django.core.wsgi:get_wsgi_application()",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        pass_fds=[listener.fileno()],
+    )
+    listener.close()
+    try:
+        wait_until(lambda: _exchange(port, b"HEAD /hooks/standard/ HTTP/1.0\r\n\r\n"), timeout=20)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_a_chunked_body_under_gunicorn_is_read_and_processed(gunicorn_server):
+    """gunicorn decodes chunked bodies and says so (wsgi.input_terminated): read it there."""
+    body = encode({"type": "order.paid", "data": {"id": 8}})
+    headers = standard_webhooks_headers(STANDARD_SECRET, body, msg_id="msg_gunicorn")
+    answer = _exchange(gunicorn_server, _chunked_request("/hooks/standard/", body, headers))
+    assert answer.startswith(b"HTTP/1.1 200")
+    event = InboundEvent.objects.get()
+    assert (event.event_id, event.payload["data"]) == ("msg_gunicorn", {"id": 8})

@@ -48,6 +48,14 @@ def _verify(view: WebhookReceiverView, body: bytes, headers: Mapping[str, str]) 
     view.verify(body, headers)
 
 
+def _chunked_under_wsgi(request: HttpRequest) -> bool:
+    return (
+        isinstance(request, WSGIRequest)
+        and not request.META.get("CONTENT_LENGTH")
+        and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    )
+
+
 class WebhookReceiverView(View):
     """Receive, verify, record and process webhooks exactly once.
 
@@ -199,7 +207,7 @@ class WebhookReceiverView(View):
         """The raw body, or None when it is over ``MAX_INBOUND_BODY``.
 
         ``Content-Length`` is checked before anything is read; a body sent
-        without one (chunked, under ASGI) is read to at most one byte over the limit.
+        without one (chunked) is read to at most one byte over the limit.
         """
         limit = conf.get("MAX_INBOUND_BODY")
         try:
@@ -208,7 +216,12 @@ class WebhookReceiverView(View):
             declared = 0
         if declared > limit:
             return None
-        body = request.read(limit + 1)
+        stream = request
+        if _chunked_under_wsgi(request) and request.META.get("wsgi.input_terminated"):
+            # Django reads Content-Length bytes of a WSGI body, so none of a chunked one;
+            # a server that decodes chunks and ends the input (gunicorn) can be read to EOF.
+            stream = request.META["wsgi.input"]
+        body = stream.read(limit + 1)
         return None if len(body) > limit else body
 
     @staticmethod
@@ -216,14 +229,11 @@ class WebhookReceiverView(View):
         """A chunked body that the server could not hand over.
 
         Under WSGI, Django reads ``Content-Length`` bytes of the body, so a chunked
-        request without one arrives empty (gunicorn, uWSGI, runserver). Answering
-        411 says why, where checking the empty body would say "bad signature".
+        request without one arrives empty unless the server ends its input
+        (``wsgi.input_terminated``, as gunicorn does). Answering 411 says why,
+        where checking the empty body would say "bad signature".
         """
-        return (
-            isinstance(request, WSGIRequest)
-            and not request.META.get("CONTENT_LENGTH")
-            and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-        )
+        return _chunked_under_wsgi(request) and not request.META.get("wsgi.input_terminated")
 
     @staticmethod
     def summary(event: InboundEvent, outcome: str) -> dict[str, str]:
