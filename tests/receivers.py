@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from webhooks_app.receivers import (
     GitHubVerifier,
     HmacVerifier,
+    InvalidSignature,
     ShopifyVerifier,
     SlackVerifier,
     StandardWebhooksVerifier,
@@ -108,3 +109,62 @@ class TypedReceiver(WebhookReceiverView):
 
     def handle_order_paid(self, event):
         Group.objects.create(name=f"paid:{event.event_id}")
+
+
+class GitHubReleaseReceiver(TestReceiver):
+    """Runs a release handler; its type comes from the unsigned X-GitHub-Event header."""
+
+    source = "github-release"
+    verifier = GitHubVerifier(secret=GITHUB_SECRET)
+
+    def handle(self, event):
+        super().handle(event)
+        if event.event_type.startswith("release"):
+            Group.objects.create(name=f"release:{event.event_id}")
+
+
+class GitHubBoundReceiver(GitHubReleaseReceiver):
+    """The documented hook: the type must match what the signed body carries."""
+
+    source = "github-bound"
+
+    def get_event_type(self, payload, headers):
+        event_type = super().get_event_type(payload, headers)
+        if not bound_to_body(event_type, payload):
+            raise InvalidSignature("The event type does not match the signed body")
+        return event_type
+
+
+def bound_to_body(event_type: str, payload) -> bool:
+    """GitHub puts the object of most events under a key named after the event."""
+    name = event_type.partition(".")[0]
+    if name == "ping":
+        return isinstance(payload, dict) and "zen" in payload
+    return isinstance(payload, dict) and name in payload
+
+
+class HmacTypedReceiver(TestReceiver):
+    """HmacVerifier with the type taken from the signed body, the header checked against it."""
+
+    source = "hmac-typed"
+    verifier = HmacVerifier(
+        secret=HMAC_SECRET,
+        header="X-Signature",
+        prefix="sha256=",
+        id_header="X-Event-Id",
+        type_header="X-Event-Type",
+        type_field="type",
+    )
+
+    def handle(self, event):
+        super().handle(event)
+        Group.objects.create(name=f"type:{event.event_type}")
+
+
+class SlackFormReceiver(TestReceiver):
+    """Slack's documented signing example: fixed secret, timestamp 1531420618."""
+
+    source = "slack-form"
+    verifier = SlackVerifier(
+        secret="8f742231b10e8888abcd99yyyzzz85a5", clock=lambda: 1_531_420_618.5
+    )

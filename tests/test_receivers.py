@@ -1,13 +1,22 @@
 """WebhookReceiverView: HTTP behaviour and exactly-once processing."""
 
+import hmac
+import html
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import override_settings
@@ -16,11 +25,18 @@ from django.utils import timezone
 from tests import receivers
 from tests.conftest import wait_until
 from tests.receivers import GITHUB_SECRET, STANDARD_SECRET, STRIPE_SECRET, behaviour
-from webhooks_app import checks, delivery, signals, tasks
+from webhooks_app import checks, delivery, signals, signing, tasks
 from webhooks_app.models import Delivery, Endpoint, Event, InboundEvent
 from webhooks_app.receivers import processing
 from webhooks_app.receivers.processing import reprocess
-from webhooks_app.testing import WebhookClient, encode, standard_webhooks_headers
+from webhooks_app.testing import (
+    WebhookClient,
+    encode,
+    github_headers,
+    shopify_headers,
+    slack_headers,
+    standard_webhooks_headers,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -324,14 +340,17 @@ def test_a_receiver_without_a_secret_refuses_everything(client):
 
 
 def test_concurrent_copies_run_the_handler_once(django_server):
-    """32 threads send the same event at once while the handler sleeps."""
+    """64 copies of one signed event at once, through a real threaded server, while the
+    handler sleeps: one run, one row (PostgreSQL's row lock in the services run,
+    SQLite's write lock otherwise), 63 duplicates."""
+    copies = 64
     behaviour.sleep = 0.5
     body = encode({"type": "order.paid", "data": {"id": 1}})
     headers = {
         **standard_webhooks_headers(STANDARD_SECRET, body, msg_id="msg_race"),
         "Content-Type": "application/json",
     }
-    barrier = threading.Barrier(32)
+    barrier = threading.Barrier(copies)
     statuses, errors = [], []
 
     def send():
@@ -343,7 +362,7 @@ def test_concurrent_copies_run_the_handler_once(django_server):
         except Exception as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=send) for _ in range(32)]
+    threads = [threading.Thread(target=send) for _ in range(copies)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -352,9 +371,10 @@ def test_concurrent_copies_run_the_handler_once(django_server):
     assert errors == []
     assert behaviour.runs == 1
     assert sorted(statuses).count((200, "processed")) == 1
-    assert sorted(statuses).count((200, "duplicate")) == 31
+    assert sorted(statuses).count((200, "duplicate")) == copies - 1
     event = InboundEvent.objects.get()
-    assert event.status == "processed" and event.duplicate_count == 31
+    assert event.status == "processed" and event.duplicate_count == copies - 1
+    assert event.processing_attempts == 1
     assert groups() == ["standard:msg_race"]
 
 
@@ -410,3 +430,531 @@ def test_slack_url_verification_is_echoed_and_not_recorded(client):
     assert not InboundEvent.objects.exists()
     forged = client.post_slack("/hooks/slack/", payload, secret="not-the-secret")
     assert forged.status_code == 401
+
+
+# --- hostile input: absurd timestamps, secrets in debug pages, deep JSON, surrogates ------
+
+HUGE_TIMESTAMP = "9" * 400
+
+
+def _signed_with_timestamp(provider: str, timestamp: str) -> tuple[str, bytes, dict, str]:
+    from tests.receivers import SLACK_SECRET
+
+    body = encode({"id": "evt_t", "event_id": "Ev_t", "type": "order.paid"})
+    if provider == "standard":
+        signature = signing.sign(STANDARD_SECRET, "msg_t", 0, body)  # any: never checked
+        headers = {
+            "webhook-id": "msg_t",
+            "webhook-timestamp": timestamp,
+            "webhook-signature": signature,
+        }
+        return "/hooks/standard/", body, headers, STANDARD_SECRET
+    if provider == "stripe":
+        headers = {"Stripe-Signature": f"t={timestamp},v1=" + "0" * 64}
+        return "/hooks/stripe/", body, headers, STRIPE_SECRET
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + "0" * 64}
+    return "/hooks/slack/", body, headers, SLACK_SECRET
+
+
+def assert_secret_absent(content: bytes, secret: str) -> None:
+    text = content.decode("utf-8", "replace")
+    for form in {secret, html.escape(secret), secret.removeprefix("whsec_")}:
+        assert form not in text
+
+
+@pytest.mark.parametrize("provider", ["standard", "stripe", "slack"])
+def test_an_absurd_timestamp_is_401_even_with_debug_on(provider):
+    """Finding 7: OverflowError answered 500 and DEBUG's page showed the secret."""
+    path, body, headers, secret = _signed_with_timestamp(provider, HUGE_TIMESTAMP)
+    client = WebhookClient(raise_request_exception=False)
+    with override_settings(DEBUG=True):
+        response = client.post(path, body, content_type="application/json", headers=headers)
+    assert response.status_code == 401
+    assert_secret_absent(response.content, secret)
+    assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/hooks/standard/", "/hooks/stripe/", "/hooks/github/"])
+def test_an_error_inside_verification_never_shows_a_secret(path, monkeypatch):
+    """Whatever goes wrong while signatures are compared, no page shows a secret."""
+    from tests.receivers import GITHUB_SECRET as github
+
+    def broken(*args):
+        raise RuntimeError("compare_digest broke")
+
+    monkeypatch.setattr(hmac, "compare_digest", broken)
+    client = WebhookClient(raise_request_exception=False)
+    payload = {"id": "evt_d", "type": "order.paid"}
+    with override_settings(DEBUG=True):
+        if path == "/hooks/standard/":
+            response, secret = post_standard(client, payload), STANDARD_SECRET
+        elif path == "/hooks/stripe/":
+            response = client.post_stripe(path, payload, secret=STRIPE_SECRET)
+            secret = STRIPE_SECRET
+        else:
+            response, secret = client.post_github(path, payload, secret=github), github
+    assert response.status_code == 500
+    assert_secret_absent(response.content, secret)
+    assert b"compare_digest broke" not in response.content
+    assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.parametrize("depth", [100_000, 990, 900])
+def test_deeply_nested_json_is_400_with_nothing_stored(client, depth):
+    """Finding 8: RecursionError while parsing (or storing) answered 500."""
+    body = b'{"type": "t", "data": ' + b"[" * depth + b"]" * depth + b"}"
+    response = client.post_standard_webhooks("/hooks/standard/", body, secret=STANDARD_SECRET)
+    assert response.status_code == 400
+    assert not InboundEvent.objects.exists()
+    assert behaviour.runs == 0
+
+
+@pytest.mark.parametrize("field", ["id", "type"])
+def test_a_lone_surrogate_in_the_event_id_or_type_is_400(client, field):
+    """Finding 8: a lone surrogate could not be encoded at INSERT and answered 500."""
+    payload = {"id": "evt_s", "type": "order.paid"}
+    body = encode(payload).replace(f'"{payload[field]}"'.encode(), b'"evt_\\ud800"')
+    response = client.post_stripe("/hooks/stripe/", body, secret=STRIPE_SECRET)
+    assert response.status_code == 400
+    assert not InboundEvent.objects.exists()
+    assert behaviour.runs == 0
+
+
+# --- a plain Django view: the project's DRF, CSRF, login and transaction settings ---------
+
+LOGIN_REQUIRED = [
+    *settings.MIDDLEWARE,
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+]
+# REST framework reads its DEFAULT_* classes when rest_framework.views is imported,
+# so override_settings cannot bring them in: a fresh process with them in its settings.
+PROJECT_REST_FRAMEWORK = {
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": "1/min"},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.TemplateHTMLRenderer"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+}
+THREE_WEBHOOKS = """
+import json, os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+from django.conf import settings
+settings.REST_FRAMEWORK = json.loads(sys.argv[1])
+import django
+django.setup()
+from tests.receivers import STANDARD_SECRET
+from webhooks_app.testing import WebhookClient
+client = WebhookClient()
+answers = [
+    client.post_standard_webhooks(
+        "/hooks/standard/", {"type": "t"}, secret=STANDARD_SECRET, msg_id=f"m{i}"
+    )
+    for i in range(3)
+]
+print(json.dumps([[a.status_code, a["Content-Type"]] for a in answers]))
+"""
+
+
+def test_the_projects_rest_framework_settings_do_not_apply():
+    """Finding 9: with AnonRateThrottle at 1/min three webhooks got 200, 429, 429."""
+    from django.db import connection
+
+    env = {**os.environ, "WEBHOOKS_USE_TEST_DB": connection.settings_dict["NAME"]}
+    run = subprocess.run(
+        [sys.executable, "-c", THREE_WEBHOOKS, json.dumps(PROJECT_REST_FRAMEWORK)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == [[200, "application/json"]] * 3
+    assert InboundEvent.objects.filter(status="processed").count() == 3
+
+
+def test_login_required_middleware_does_not_apply(client):
+    """Finding 9: LoginRequiredMiddleware redirected the sender to the login page."""
+    with override_settings(MIDDLEWARE=LOGIN_REQUIRED):
+        response = post_standard(client, {"type": "t"})
+        assert client.get("/admin/webhooks_app/").status_code == 302  # it is in force
+    assert (response.status_code, response.json()["status"]) == (200, "processed")
+
+
+def test_csrf_middleware_enforcing_checks_does_not_apply():
+    client = WebhookClient(enforce_csrf_checks=True)
+    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
+    response = post_standard(client, {"type": "t"})
+    assert (response.status_code, response.json()["status"]) == (200, "processed")
+
+
+def test_atomic_requests_keeps_a_failed_event_for_the_retry(client, monkeypatch):
+    """ATOMIC_REQUESTS is read from the connection's settings, which override_settings
+    (DATABASES) does not reach: set it where the request handler looks."""
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    behaviour.fail_times = 1
+    failed = post_standard(client, {"type": "t"})
+    assert failed.status_code == 500
+    assert InboundEvent.objects.get().status == "failed"  # kept, though the request failed
+    retry = post_standard(client, {"type": "t"})
+    duplicate = post_standard(client, {"type": "t"})
+    assert [retry.json()["status"], duplicate.json()["status"]] == ["processed", "duplicate"]
+    assert InboundEvent.objects.get().duplicate_count == 2
+    assert groups() == ["standard:msg_1"]
+
+
+def test_the_receiver_is_a_plain_django_view():
+    from rest_framework.views import APIView
+
+    from webhooks_app.receivers import WebhookReceiverView
+
+    assert not issubclass(WebhookReceiverView, APIView)
+    view = receivers.StandardReceiver.as_view()
+    assert view.csrf_exempt and view.login_required is False
+    assert view._non_atomic_requests == {"default"}
+
+
+# --- bodies without a length: 411 where the server cannot stream them ---------------------
+
+
+def _chunked_request(path: str, body: bytes, headers: dict) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines += ["Transfer-Encoding: chunked", "Connection: close", "", ""]
+    half = len(body) // 2
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:half], body[half:]))
+    return "\r\n".join(lines).encode() + chunks + b"0\r\n\r\n"
+
+
+def _exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_chunked_body_under_wsgi_is_411_not_401(django_server):
+    """Finding 10: WSGI hands Django an empty body, which then failed its signature."""
+    body = encode({"type": "order.paid"})
+    headers = standard_webhooks_headers(STANDARD_SECRET, body, msg_id="msg_chunked")
+    port = int(django_server.rsplit(":", 1)[1])
+    answer = _exchange(port, _chunked_request("/hooks/standard/", body, headers))
+    assert answer.startswith(b"HTTP/1.1 411")
+    assert not InboundEvent.objects.exists()
+
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup) -> Iterator[int]:
+    """This project under uvicorn (a real ASGI server) on 127.0.0.1; yields its port."""
+    import uvicorn
+    from django.core.asgi import get_asgi_application
+
+    config = uvicorn.Config(
+        get_asgi_application(), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=10)
+    yield server.servers[0].sockets[0].getsockname()[1]
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_chunked_body_under_asgi_is_read_and_processed(asgi_server):
+    body = encode({"type": "order.paid", "data": {"id": 7}})
+    headers = standard_webhooks_headers(STANDARD_SECRET, body, msg_id="msg_asgi")
+    answer = _exchange(asgi_server, _chunked_request("/hooks/standard/", body, headers))
+    assert answer.startswith(b"HTTP/1.1 200")
+    event = InboundEvent.objects.get()
+    assert (event.event_id, event.payload) == (
+        "msg_asgi",
+        {"type": "order.paid", "data": {"id": 7}},
+    )
+    assert groups() == ["standard:msg_asgi"]
+
+
+def test_an_oversize_chunked_body_under_asgi_is_413(asgi_server):
+    body = encode({"type": "big", "data": "x" * 300})
+    headers = standard_webhooks_headers(STANDARD_SECRET, body, msg_id="msg_big")
+    with override_settings(WEBHOOKS={"MAX_INBOUND_BODY": 100}):
+        answer = _exchange(asgi_server, _chunked_request("/hooks/standard/", body, headers))
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert not InboundEvent.objects.exists()
+
+
+# --- form-encoded bodies: GitHub's form content type, Slack's commands and interactivity ---
+
+FORM = "application/x-www-form-urlencoded"
+SLACK_EXAMPLE_BODY = (
+    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&"
+    b"channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&"
+    b"command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands"
+    b"%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&"
+    b"trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+)
+SLACK_EXAMPLE_HEADERS = {  # Slack's "Verifying requests from Slack" example
+    "X-Slack-Request-Timestamp": "1531420618",
+    "X-Slack-Signature": "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+}
+
+
+def test_github_form_content_type_is_verified_and_parsed(client):
+    """Finding 11: payload=<urlencoded JSON> verified, then answered 400 and was lost."""
+    payload = {"action": "opened", "issue": {"number": 1, "title": "a & b = c"}}
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = github_headers(GITHUB_SECRET, body, event="issues", delivery_id="d-form")
+    response = client.post("/hooks/github/", body, content_type=FORM, headers=headers)
+    assert response.status_code == 200
+    event = InboundEvent.objects.get()
+    assert (event.event_id, event.event_type, event.payload) == ("d-form", "issues.opened", payload)
+    assert behaviour.runs == 1
+    # The signature covers the raw form bytes: the same JSON re-encoded does not verify.
+    tampered = urlencode({"payload": json.dumps(payload, indent=1)}).encode()
+    refused = client.post("/hooks/github/", tampered, content_type=FORM, headers=headers)
+    assert refused.status_code == 401
+
+
+def test_slack_slash_command_is_verified_with_slacks_example_and_parsed(client):
+    response = client.post(
+        "/hooks/slack-form/", SLACK_EXAMPLE_BODY, content_type=FORM, headers=SLACK_EXAMPLE_HEADERS
+    )
+    assert response.status_code == 200
+    assert response.content == b""  # Slack shows any text in the reply to the user
+    event = InboundEvent.objects.get()
+    assert event.event_type == "slash_command"
+    assert event.event_id == "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    assert event.payload["command"] == "/webhook-collect"
+    assert event.payload["text"] == ""
+    assert event.payload["response_url"].startswith("https://hooks.slack.com/commands/")
+    forged = client.post(
+        "/hooks/slack-form/",
+        SLACK_EXAMPLE_BODY.replace(b"text=", b"text=rm"),
+        content_type=FORM,
+        headers=SLACK_EXAMPLE_HEADERS,
+    )
+    assert forged.status_code == 401
+
+
+def test_slack_interactivity_payload_is_verified_and_parsed(client):
+    from tests.receivers import SLACK_SECRET
+
+    payload = {
+        "type": "block_actions",
+        "trigger_id": "12466734323.1395872398",
+        "user": {"id": "U0CA5"},
+        "actions": [{"action_id": "approve", "value": "yes"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = slack_headers(SLACK_SECRET, body)
+    response = client.post("/hooks/slack/", body, content_type=FORM, headers=headers)
+    assert (response.status_code, response.content) == (200, b"")
+    event = InboundEvent.objects.get()
+    assert (event.event_type, event.event_id) == ("block_actions", "12466734323.1395872398")
+    assert event.payload == payload
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"payload=%7Bnot-json", b"payload=%ED%A0%80", b"\xff\xfe=1", b"payload=" + b"%5B" * 5000],
+    ids=["bad-json", "encoded-surrogate", "not-utf8", "deep"],
+)
+def test_a_malformed_form_body_is_400_with_nothing_stored(client, body):
+    headers = github_headers(GITHUB_SECRET, body, event="push", delivery_id="d-bad")
+    response = client.post("/hooks/github/", body, content_type=FORM, headers=headers)
+    assert response.status_code == 400
+    assert not InboundEvent.objects.exists()
+
+
+# --- Shopify's header names and duplicate marker -------------------------------------------
+
+
+def _shopify(body: bytes, prefix: str, *, webhook_id: str, event_id: str | None) -> dict:
+    from tests.receivers import SHOPIFY_SECRET
+
+    headers = {
+        f"{prefix}Hmac-Sha256": shopify_headers(SHOPIFY_SECRET, body)["X-Shopify-Hmac-Sha256"],
+        f"{prefix}Topic": "orders/paid",
+        f"{prefix}Webhook-Id": webhook_id,
+    }
+    if event_id:
+        headers[f"{prefix}Event-Id"] = event_id
+    return headers
+
+
+@pytest.mark.parametrize("prefix", ["X-Shopify-", "shopify-"])
+def test_shopify_resent_event_is_a_duplicate_by_its_event_id(client, prefix):
+    """Finding 12: new header names answered 401; a re-sent event ran twice."""
+    body = encode({"id": 820982911946154500})
+    first = client.post(
+        "/hooks/shopify/",
+        body,
+        content_type="application/json",
+        headers=_shopify(body, prefix, webhook_id="w-1", event_id="e-1"),
+    )
+    resent = client.post(
+        "/hooks/shopify/",
+        body,
+        content_type="application/json",
+        headers=_shopify(body, prefix, webhook_id="w-2", event_id="e-1"),
+    )
+    without_event_id = client.post(
+        "/hooks/shopify/",
+        body,
+        content_type="application/json",
+        headers=_shopify(body, prefix, webhook_id="w-3", event_id=None),
+    )
+    assert [r.status_code for r in (first, resent, without_event_id)] == [200, 200, 200]
+    assert [first.json()["status"], resent.json()["status"]] == ["processed", "duplicate"]
+    assert behaviour.runs == 2
+    assert sorted(InboundEvent.objects.values_list("event_id", "event_type")) == [
+        ("e-1", "orders/paid"),
+        ("w-3", "orders/paid"),
+    ]
+
+
+# --- the event type: unsigned headers, and binding it to the signed body -------------------
+
+PING = {"zen": "Design for failure.", "hook_id": 1}
+
+
+def test_unbound_github_type_header_is_trusted_as_documented(client):
+    """What finding 13 is about: the header that picks the handler is not signed."""
+    body = encode(PING)
+    client.post(
+        "/hooks/github-release/",
+        body,
+        content_type="application/json",
+        headers=github_headers(GITHUB_SECRET, body, event="ping", delivery_id="d-1"),
+    )
+    replay = github_headers(GITHUB_SECRET, body, event="release", delivery_id="d-2")
+    response = client.post(
+        "/hooks/github-release/", body, content_type="application/json", headers=replay
+    )
+    assert response.status_code == 200
+    assert "release:d-2" in groups()  # the replayed ping ran the release handler
+
+
+def test_a_type_bound_to_the_body_refuses_the_replayed_ping(client):
+    """Finding 13: get_event_type may refuse a type the signed body does not carry."""
+    body = encode(PING)
+    ping = github_headers(GITHUB_SECRET, body, event="ping", delivery_id="d-1")
+    genuine = client.post(
+        "/hooks/github-bound/", body, content_type="application/json", headers=ping
+    )
+    replay = github_headers(GITHUB_SECRET, body, event="release", delivery_id="d-2")
+    replayed = client.post(
+        "/hooks/github-bound/", body, content_type="application/json", headers=replay
+    )
+    assert genuine.status_code == 200
+    assert replayed.status_code == 401
+    assert list(InboundEvent.objects.values_list("event_id", "event_type")) == [("d-1", "ping")]
+    assert not any(name.startswith("release:") for name in groups())
+
+
+def test_hmac_type_field_refuses_a_replay_under_another_type_header(client):
+    from tests.receivers import HMAC_SECRET
+
+    body = encode({"type": "ping"})
+    digest = hmac.new(HMAC_SECRET.encode(), body, "sha256").hexdigest()
+
+    def send(event_id, event_type):
+        headers = {
+            "X-Signature": f"sha256={digest}",
+            "X-Event-Id": event_id,
+            "X-Event-Type": event_type,
+        }
+        return client.post(
+            "/hooks/hmac-typed/", body, content_type="application/json", headers=headers
+        )
+
+    assert send("h-1", "ping").status_code == 200
+    assert send("h-2", "release").status_code == 401
+    assert groups() == ["hmac-typed:h-1", "type:ping"]
+
+
+# --- system checks: receivers that supply their verifier by a method ---------------------
+
+
+def test_e003_accepts_receivers_that_override_verify_or_get_verifier():
+    """Finding 14: overriding verify() or get_verifier() (documented) still raised E003."""
+    with override_settings(ROOT_URLCONF="tests.urls_verifier_overrides"):
+        problems = checks.check_receivers()
+    assert [(p.id, p.msg.split()[0]) for p in problems] == [
+        ("webhooks_app.E003", "tests.urls_verifier_overrides.Neither")
+    ]
+
+
+def test_a_receiver_with_get_verifier_overridden_works(client):
+    with override_settings(ROOT_URLCONF="tests.urls_verifier_overrides"):
+        answers = [
+            post_standard(client, {"type": "t"}, msg_id=f"m-{name}", path=f"/{name}/")
+            for name in ("verify", "get-verifier")
+        ]
+    assert [a.status_code for a in answers] == [200, 200]
+
+
+def test_error_reports_of_a_failed_verification_hide_every_local(monkeypatch, caplog):
+    """With DEBUG off, error reports in HTML (AdminEmailHandler(include_html=True)) show
+    frame locals: the verification runs under sensitive_variables(), so none is shown."""
+    from django.views.debug import ExceptionReporter
+
+    def broken(*args):
+        raise RuntimeError("compare_digest broke")
+
+    monkeypatch.setattr(hmac, "compare_digest", broken)
+    with caplog.at_level("ERROR", logger="webhooks_app.receivers.views"):
+        response = post_standard(WebhookClient(), {"type": "t"})
+    assert response.status_code == 500
+    (record,) = [r for r in caplog.records if r.exc_info]
+    report = ExceptionReporter(None, *record.exc_info, is_email=True).get_traceback_html()
+    assert "compare_digest broke" in report and "Local Vars" in report  # frames shown
+    assert_secret_absent(report.encode(), STANDARD_SECRET)
+
+
+@pytest.fixture(scope="module")
+def gunicorn_server(django_db_setup, django_db_blocker) -> Iterator[int]:
+    """This project under gunicorn (sync workers, a separate process) on the test database."""
+    from django.db import connection
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "WEBHOOKS_USE_TEST_DB": connection.settings_dict["NAME"],
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            f"--bind=fd://{listener.fileno()}",
+            "--workers=1",
+            "--log-level=warning",
+            "django.core.wsgi:get_wsgi_application()",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        pass_fds=[listener.fileno()],
+    )
+    listener.close()
+    try:
+        wait_until(lambda: _exchange(port, b"HEAD /hooks/standard/ HTTP/1.0\r\n\r\n"), timeout=20)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_a_chunked_body_under_gunicorn_is_read_and_processed(gunicorn_server):
+    """gunicorn decodes chunked bodies and says so (wsgi.input_terminated): read it there."""
+    body = encode({"type": "order.paid", "data": {"id": 8}})
+    headers = standard_webhooks_headers(STANDARD_SECRET, body, msg_id="msg_gunicorn")
+    answer = _exchange(gunicorn_server, _chunked_request("/hooks/standard/", body, headers))
+    assert answer.startswith(b"HTTP/1.1 200")
+    event = InboundEvent.objects.get()
+    assert (event.event_id, event.payload["data"]) == ("msg_gunicorn", {"id": 8})

@@ -903,3 +903,88 @@ def test_every_stripe_v1_value_is_compared_with_every_secret(compare_digest):
     verifier = StripeVerifier(secret=["whsec_a", "whsec_b", "whsec_c"], clock=clock)
     assert verifier.verify(BODY, {"Stripe-Signature": value}) is None
     assert compare_digest.calls == 6
+
+
+# --- hostile timestamps, Shopify's header names, the type bound to the body ----------------
+
+
+@pytest.mark.parametrize(
+    "value", ["9" * 400, "-" + "9" * 400, "1" * 20, "\u0661\u0667" + "\u0660" * 8]
+)
+def test_an_absurd_timestamp_is_refused_not_an_overflow(timestamped, value):
+    # Finding 7: int("9" * 400) less time.time(), a float, raised OverflowError.
+    headers = timestamped.sign(timestamped.secret, BODY, value)
+    verifier = timestamped.make(timestamped.secret)
+    verifier.clock = lambda: NOW + 0.5
+    with pytest.raises(InvalidSignature):
+        verifier.verify(BODY, headers)
+
+
+def test_standard_webhooks_signing_verify_refuses_an_absurd_timestamp():
+    from webhooks_app import signing
+
+    with pytest.raises(InvalidSignature):
+        signing.verify(STANDARD_SECRET, "msg_1", "9" * 400, BODY, "v1,x", now=NOW + 0.5)
+
+
+def _shopify_headers(prefix: str, body: bytes = BODY, secret: str = "shopify-secret") -> dict:
+    return {
+        f"{prefix}Hmac-Sha256": _b64(_digest(secret.encode(), body)),
+        f"{prefix}Topic": "orders/paid",
+        f"{prefix}Webhook-Id": "w-1",
+        f"{prefix}Event-Id": "e-1",
+    }
+
+
+@pytest.mark.parametrize("prefix", ["X-Shopify-", "shopify-", "Shopify-"])
+def test_shopify_accepts_both_header_forms(prefix, as_mapping):
+    # Finding 12: Shopify's newer names drop the X- prefix.
+    verifier = ShopifyVerifier(secret="shopify-secret")
+    headers = as_mapping(_shopify_headers(prefix))
+    assert verifier.verify(BODY, headers) is None
+    assert verifier.event_type({}, headers) == "orders/paid"
+
+
+@pytest.mark.parametrize("prefix", ["X-Shopify-", "shopify-"])
+def test_shopify_event_id_prefers_the_documented_duplicate_marker(prefix, as_mapping):
+    # Finding 12: a re-sent event keeps X-Shopify-Event-Id and gets a new Webhook-Id.
+    verifier = ShopifyVerifier(secret="s")
+    both = _shopify_headers(prefix)
+    assert verifier.event_id({}, as_mapping(both)) == "e-1"
+    only_webhook_id = {k: v for k, v in both.items() if not k.endswith("Event-Id")}
+    assert verifier.event_id({}, as_mapping(only_webhook_id)) == "w-1"
+
+
+def test_shopify_new_names_still_refuse_a_wrong_signature():
+    headers = _shopify_headers("shopify-", secret="another")
+    with pytest.raises(InvalidSignature):
+        ShopifyVerifier(secret="shopify-secret").verify(BODY, headers)
+
+
+def test_hmac_type_field_takes_the_type_from_the_signed_body(as_mapping):
+    # Finding 13: with type_field the unsigned header cannot choose the handler.
+    verifier = HmacVerifier(secret="s", type_field="event.name")
+    payload = {"event": {"name": "ping"}}
+    assert verifier.event_type(payload, as_mapping({"X-Event-Type": "release"})) == "ping"
+    assert verifier.event_type({"event": "flat"}, as_mapping({})) == ""
+
+
+def test_hmac_type_field_refuses_a_type_header_that_disagrees(as_mapping):
+    verifier = HmacVerifier(secret="s", type_header="X-Event-Type", type_field="type")
+    agreeing = as_mapping({"X-Event-Type": "ping"})
+    assert verifier.event_type({"type": "ping"}, agreeing) == "ping"
+    with pytest.raises(InvalidSignature):
+        verifier.event_type({"type": "ping"}, as_mapping({"X-Event-Type": "release"}))
+    # The header alone cannot supply a type the body does not sign.
+    with pytest.raises(InvalidSignature):
+        verifier.event_type({}, as_mapping({"X-Event-Type": "release"}))
+
+
+def test_slack_form_payloads_have_ids_and_types():
+    verifier = SlackVerifier(secret="s")
+    command = {"command": "/weather", "text": "94070", "trigger_id": "13345224609.738"}
+    assert verifier.event_type(command, {}) == "slash_command"
+    assert verifier.event_id(command, {}) == "13345224609.738"
+    action = {"type": "block_actions", "trigger_id": "t-2", "actions": [{"action_id": "a"}]}
+    assert verifier.event_type(action, {}) == "block_actions"
+    assert verifier.event_id(action, {}) == "t-2"

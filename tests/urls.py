@@ -15,4 +15,8 @@ urlpatterns = [
     path("hooks/hmac/", receivers.HmacReceiver.as_view()),
     path("hooks/async/", receivers.AsyncReceiver.as_view()),
     path("hooks/typed/", receivers.TypedReceiver.as_view()),
+    path("hooks/github-release/", receivers.GitHubReleaseReceiver.as_view()),
+    path("hooks/github-bound/", receivers.GitHubBoundReceiver.as_view()),
+    path("hooks/hmac-typed/", receivers.HmacTypedReceiver.as_view()),
+    path("hooks/slack-form/", receivers.SlackFormReceiver.as_view()),
 ]

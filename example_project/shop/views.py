@@ -19,10 +19,11 @@ The shop sends ``order.created`` to its own two receiving URLs (see demo.py):
     counted in ``InboundEvent.duplicate_count``.
 """
 
+import json
 from typing import Any
 
 from django.conf import settings
-from rest_framework.response import Response
+from django.http import HttpResponse, JsonResponse
 
 from shop.models import OrderNotification
 from webhooks_app.models import InboundEvent
@@ -83,12 +84,13 @@ class FlakyReceiver(ShopReceiver):
         super().handle(event)
         self.lose_answer = trouble(event) == LOST_ANSWER  # answer 503 once it is committed
 
-    def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
         if response.status_code == 200 and self.lose_answer:
             # Processed and committed; the sender sees a failure and sends it again.
-            return Response(
-                {**response.data, "demo": "processed, answering 503 on purpose (a lost answer)"},
+            summary = json.loads(response.content)
+            return JsonResponse(
+                {**summary, "demo": "processed, answering 503 on purpose (a lost answer)"},
                 status=503,
             )
         return response

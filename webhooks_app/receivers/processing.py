@@ -38,7 +38,8 @@ Handler = Callable[[InboundEvent], Any]
 
 
 class UnstorablePayload(ValueError):
-    """A verified payload the database refuses (e.g. a NUL character on PostgreSQL)."""
+    """A verified payload the database refuses: a NUL character on PostgreSQL, a lone
+    surrogate (which UTF-8 cannot encode), nesting too deep to serialise."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def record(
                 receiver=receiver,
             )
         return event, True
-    except DataError as exc:
+    except (DataError, UnicodeEncodeError, RecursionError) as exc:
         raise UnstorablePayload(str(exc)) from exc
     except IntegrityError as exc:
         existing = InboundEvent.objects.filter(source=source, event_id=event_id)
@@ -104,7 +105,7 @@ def process(event_pk: int, handler: Handler) -> Result:
         except Exception as exc:
             logger.exception("Handler for %s:%s failed", event.source, event.event_id)
             event.status = Status.FAILED
-            event.error = f"{type(exc).__name__}: {exc}"[:10_000]
+            event.error = storable_text(f"{type(exc).__name__}: {exc}"[:10_000])
             event.save(update_fields=["status", "error", "processing_attempts"])
             failure = exc
         else:
@@ -118,6 +119,11 @@ def process(event_pk: int, handler: Handler) -> Result:
         return Result("failed", event, failure)
     signals.inbound_processed.send(sender=InboundEvent, event=event)
     return Result("processed", event)
+
+
+def storable_text(text: str) -> str:
+    """Text any database column takes: no NUL, no lone surrogate (from a handler's error)."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def handler_for(event: InboundEvent) -> Handler:

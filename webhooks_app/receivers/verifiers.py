@@ -102,10 +102,7 @@ class Verifier:
         raise NotImplementedError
 
     def check_timestamp(self, timestamp: str, tolerance: float) -> int:
-        try:
-            value = int(timestamp)
-        except (TypeError, ValueError):
-            raise InvalidSignature("The signed timestamp is not a whole number") from None
+        value = signing.parse_timestamp(timestamp)
         if abs(self.clock() - value) > tolerance:
             raise InvalidSignature("The signed timestamp is outside the tolerance")
         return value
@@ -121,6 +118,14 @@ def _get(payload: Any, key: str) -> str | None:
     if isinstance(payload, Mapping) and payload.get(key) not in (None, ""):
         return str(payload[key])
     return None
+
+
+def _get_path(payload: Any, path: str) -> str | None:
+    """``_get`` along a dotted path: ``"event.name"`` is ``payload["event"]["name"]``."""
+    *parents, last = path.split(".")
+    for key in parents:
+        payload = payload.get(key) if isinstance(payload, Mapping) else None
+    return _get(payload, last)
 
 
 class StandardWebhooksVerifier(Verifier):
@@ -200,21 +205,32 @@ class GitHubVerifier(Verifier):
 
 
 class ShopifyVerifier(Verifier):
-    """``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256 of the body."""
+    """``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256 of the body.
+
+    Shopify sends its headers as ``X-Shopify-*`` and, on newer API versions, as
+    ``shopify-*``; both are read. The event id is ``X-Shopify-Event-Id``, which a
+    re-sent event keeps (Shopify's duplicate marker), else ``X-Shopify-Webhook-Id``.
+    """
 
     name = "shopify"
 
+    @staticmethod
+    def _pick(headers: Headers, suffix: str) -> str | None:
+        return header(headers, f"X-Shopify-{suffix}") or header(headers, f"Shopify-{suffix}")
+
     def check(self, body: bytes, headers: Headers, tolerance: float) -> None:
-        offered = required_header(headers, "X-Shopify-Hmac-Sha256").strip().encode()
+        value = self._pick(headers, "Hmac-Sha256")
+        if not value:
+            raise InvalidSignature("The X-Shopify-Hmac-Sha256 header is missing")
         expected = [base64.b64encode(_hmac(s.encode(), body)) for s in self.secrets]
-        if not _matches_any(expected, [offered]):
+        if not _matches_any(expected, [value.strip().encode()]):
             raise InvalidSignature("The Shopify signature does not match")
 
     def event_id(self, payload: Any, headers: Headers) -> str | None:
-        return header(headers, "X-Shopify-Webhook-Id") or header(headers, "X-Shopify-Event-Id")
+        return self._pick(headers, "Event-Id") or self._pick(headers, "Webhook-Id")
 
     def event_type(self, payload: Any, headers: Headers) -> str:
-        return header(headers, "X-Shopify-Topic") or ""
+        return self._pick(headers, "Topic") or ""
 
 
 class SlackVerifier(Verifier):
@@ -233,7 +249,8 @@ class SlackVerifier(Verifier):
             raise InvalidSignature("The Slack signature does not match")
 
     def event_id(self, payload: Any, headers: Headers) -> str | None:
-        return _get(payload, "event_id")
+        # Events API: event_id; slash commands and interactivity: their trigger_id.
+        return _get(payload, "event_id") or _get(payload, "trigger_id")
 
     def challenge(self, payload: Any) -> str | None:
         """The value to echo for Slack's ``url_verification`` handshake, if this is one."""
@@ -243,7 +260,8 @@ class SlackVerifier(Verifier):
 
     def event_type(self, payload: Any, headers: Headers) -> str:
         inner = payload.get("event") if isinstance(payload, Mapping) else None
-        return _get(inner, "type") or _get(payload, "type") or ""
+        slash_command = "slash_command" if _get(payload, "command") else ""
+        return _get(inner, "type") or _get(payload, "type") or slash_command
 
 
 class HmacVerifier(Verifier):
@@ -253,6 +271,11 @@ class HmacVerifier(Verifier):
     encoding="hex", prefix="sha256=", id_header="X-Event-Id")``. Without an
     id header or an ``id`` in the payload, the event id is the body's SHA-256,
     so identical copies are still processed once.
+
+    The signature covers the body alone, so ``type_header`` is not signed:
+    ``type_field`` (a dotted path into the body, ``"type"`` or ``"event.name"``)
+    takes the type from the signed body instead; with both, the header must
+    agree with the body or the request is refused.
     """
 
     name = "hmac"
@@ -267,6 +290,7 @@ class HmacVerifier(Verifier):
         prefix: str = "",
         id_header: str | None = None,
         type_header: str | None = None,
+        type_field: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(secret, **kwargs)
@@ -276,6 +300,7 @@ class HmacVerifier(Verifier):
             raise ValueError("encoding must be 'hex' or 'base64'")
         self.header_name, self.algorithm, self.encoding = header, algorithm, encoding
         self.prefix, self.id_header, self.type_header = prefix, id_header, type_header
+        self.type_field = type_field
 
     def check(self, body: bytes, headers: Headers, tolerance: float) -> None:
         value = required_header(headers, self.header_name).strip()
@@ -297,6 +322,14 @@ class HmacVerifier(Verifier):
         return _get(payload, "id")
 
     def event_type(self, payload: Any, headers: Headers) -> str:
-        if self.type_header:
-            return header(headers, self.type_header) or ""
-        return super().event_type(payload, headers)
+        claimed = header(headers, self.type_header) if self.type_header else None
+        if not self.type_field:
+            if self.type_header:
+                return claimed or ""
+            return super().event_type(payload, headers)
+        signed = _get_path(payload, self.type_field) or ""
+        if claimed is not None and claimed != signed:
+            raise InvalidSignature(
+                f"{self.type_header} does not match the signed body's {self.type_field!r}"
+            )
+        return signed

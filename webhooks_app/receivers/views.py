@@ -1,26 +1,33 @@
-"""``WebhookReceiverView``: the base view users subclass to receive webhooks."""
+"""``WebhookReceiverView``: the base view users subclass to receive webhooks.
+
+A plain Django view, as django-anymail's and dj-stripe's are: the project's REST
+framework settings (throttles, authentication, renderers) never reach it, and
+it is exempt from CSRF, from ``LoginRequiredMiddleware`` and from
+``ATOMIC_REQUESTS`` (it manages its own transactions, so a failed handler
+keeps its row for the sender's retry).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from django.db import transaction
-from django.http import HttpRequest
-from django.utils.decorators import method_decorator
-from rest_framework import status
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from django.contrib.auth.decorators import login_not_required
+from django.core.handlers.wsgi import WSGIRequest
+from django.db import connections, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from webhooks_app import conf
 from webhooks_app.dispatch import enqueue_inbound
 from webhooks_app.models import InboundEvent
 from webhooks_app.receivers import processing
+from webhooks_app.receivers.parsing import FORM_CONTENT_TYPE, MalformedBody, parse_body
 from webhooks_app.receivers.verifiers import InvalidSignature, MissingSecret, Verifier
 
 logger = logging.getLogger(__name__)
@@ -31,16 +38,25 @@ SECRET_HEADER = re.compile(
 )
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 def headers_worth_keeping(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in headers.items() if not SECRET_HEADER.search(name)}
 
 
-@method_decorator(transaction.non_atomic_requests, name="dispatch")
-class WebhookReceiverView(APIView):
+@sensitive_variables()
+def _verify(view: WebhookReceiverView, body: bytes, headers: Mapping[str, str]) -> None:
+    """``view.verify``; Django's error reports hide every local of every frame below it."""
+    view.verify(body, headers)
+
+
+def _chunked_under_wsgi(request: HttpRequest) -> bool:
+    return (
+        isinstance(request, WSGIRequest)
+        and not request.META.get("CONTENT_LENGTH")
+        and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    )
+
+
+class WebhookReceiverView(View):
     """Receive, verify, record and process webhooks exactly once.
 
     Subclass it, set ``source`` and ``verifier``, and override ``handle(event)``,
@@ -48,7 +64,8 @@ class WebhookReceiverView(APIView):
     as underscores (``handle_order_paid`` for ``order.paid``).
 
     Answers: 200 processed or duplicate, 202 accepted (``process_async``),
-    400 malformed or unstorable JSON, 401 bad signature, 413 body too large,
+    400 malformed, too deeply nested or unstorable body, 401 bad signature,
+    411 a chunked body the server cannot hand over (WSGI), 413 body too large,
     500 handler failed (the sender retries; the retry processes it). Without
     an event id from the provider, the body's SHA-256 stands in for it.
     """
@@ -57,10 +74,17 @@ class WebhookReceiverView(APIView):
     verifier: ClassVar[Verifier | Any] = None
     process_async: ClassVar[bool] = False
 
-    authentication_classes: ClassVar[list] = []
-    permission_classes: ClassVar[list] = []
-    parser_classes: ClassVar[list] = []  # the raw body is read here, never parsed by DRF
     http_method_names: ClassVar[list[str]] = ["post", "head", "options"]
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponse]:
+        # On the view function, not on dispatch, so that subclasses may override dispatch.
+        view = super().as_view(**initkwargs)
+        view = sensitive_post_parameters()(view)  # Slack's forms carry a token
+        view = login_not_required(csrf_exempt(view))  # the sender signs; it has no session
+        for alias in connections:
+            view = transaction.non_atomic_requests(using=alias)(view)
+        return view
 
     # -- the steps, each overridable ---------------------------------------
 
@@ -94,53 +118,87 @@ class WebhookReceiverView(APIView):
 
     # -- HTTP ----------------------------------------------------------------
 
-    def head(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response(status=status.HTTP_200_OK)
+    def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return HttpResponse(status=200)
 
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = self.read_body(request._request)
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        body = self.read_body(request)
         if body is None:
-            return Response({"detail": "Body too large."}, status=413)
-        headers = request._request.headers
+            return JsonResponse({"detail": "Body too large."}, status=413)
+        if not body and self.length_required(request):
+            return JsonResponse({"detail": "Send the body with a Content-Length."}, status=411)
+        headers = request.headers
+        refused = self.check_signature(body, headers)
+        if refused is not None:
+            return refused
         try:
-            self.verify(body, headers)
-        except MissingSecret:
-            logger.error("%s is not configured with a secret", type(self).__name__)
-            return Response({"detail": "Receiver misconfigured."}, status=500)
-        except InvalidSignature as exc:
-            logger.warning("Rejected a webhook for %r: %s", self.get_source(), exc)
-            return Response({"detail": f"Invalid signature: {exc}"}, status=401)
-        try:
-            payload = json.loads(body, parse_constant=_refuse_constant)
-        except ValueError:  # also UnicodeDecodeError and JSONDecodeError
-            return Response({"detail": "The body is not valid JSON."}, status=400)
-        if payload is None:
-            return Response({"detail": "The body is JSON null."}, status=400)
+            payload = self.parse_body(body, request.content_type or "")
+        except MalformedBody as exc:
+            return JsonResponse({"detail": str(exc)}, status=400)
         challenge = getattr(self.get_verifier(), "challenge", None)
         answer = challenge(payload) if callable(challenge) else None
         if answer is not None:  # a verified handshake (Slack): echo it, record nothing
-            return Response({"challenge": answer}, status=200)
+            return JsonResponse({"challenge": answer}, status=200)
+        try:
+            event_id = self.get_event_id(payload, headers, body)[:255]
+            event_type = self.get_event_type(payload, headers)[:255]
+        except InvalidSignature as exc:  # e.g. a type header the signed body contradicts
+            logger.warning("Rejected a webhook for %r: %s", self.get_source(), exc)
+            return JsonResponse({"detail": f"Invalid signature: {exc}"}, status=401)
         try:
             event, created = processing.record(
                 self.get_source(),
-                self.get_event_id(payload, headers, body)[:255],
-                event_type=self.get_event_type(payload, headers)[:255],
+                event_id,
+                event_type=event_type,
                 payload=payload,
                 headers=headers_worth_keeping(headers),
                 receiver=f"{type(self).__module__}.{type(self).__qualname__}",
             )
         except processing.UnstorablePayload:
             logger.warning("A verified webhook for %r could not be stored", self.get_source())
-            return Response({"detail": "The payload cannot be stored."}, status=400)
+            return JsonResponse({"detail": "The payload cannot be stored."}, status=400)
         if not created and event.status == InboundEvent.Status.PROCESSED:
-            return Response(self.summary(event, "duplicate"), status=200)  # nothing to lock
+            return self.respond(event, "duplicate", 200)  # nothing to lock
         if self.process_async:
             transaction.on_commit(lambda: enqueue_inbound(event.pk))
-            return Response(self.summary(event, "accepted"), status=202)
+            return self.respond(event, "accepted", 202)
         result = processing.process(event.pk, self.handle)
         if not result.ok:
-            return Response(self.summary(result.event, "failed"), status=500)
-        return Response(self.summary(result.event, result.outcome), status=200)
+            return self.respond(result.event, "failed", 500)
+        return self.respond(result.event, result.outcome, 200)
+
+    def check_signature(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse | None:
+        """None when the signature verifies, else the answer that refuses the request.
+
+        Whatever goes wrong, the answer is this view's own: never Django's error
+        page, whose frames (with ``DEBUG = True``) would show the secrets.
+        """
+        try:
+            _verify(self, body, headers)
+        except MissingSecret:
+            logger.error("%s is not configured with a secret", type(self).__name__)
+            return JsonResponse({"detail": "Receiver misconfigured."}, status=500)
+        except InvalidSignature as exc:
+            logger.warning("Rejected a webhook for %r: %s", self.get_source(), exc)
+            return JsonResponse({"detail": f"Invalid signature: {exc}"}, status=401)
+        except Exception:
+            logger.exception("Verifying a webhook for %r failed", self.get_source())
+            return JsonResponse({"detail": "The signature could not be checked."}, status=500)
+        return None
+
+    def parse_body(self, body: bytes, content_type: str) -> Any:
+        """The payload of the verified body: JSON, or form data (GitHub, Slack)."""
+        return parse_body(body, content_type)
+
+    def respond(self, event: InboundEvent, outcome: str, status: int) -> HttpResponse:
+        """The answer to the sender once the event is recorded.
+
+        A form-encoded request (Slack's slash commands and interactivity) gets an
+        empty body, since Slack shows any text it gets back to the user.
+        """
+        if self.request.content_type == FORM_CONTENT_TYPE:
+            return HttpResponse(status=status)
+        return JsonResponse(self.summary(event, outcome), status=status)
 
     def get_source(self) -> str:
         return self.source or type(self).__name__
@@ -149,7 +207,7 @@ class WebhookReceiverView(APIView):
         """The raw body, or None when it is over ``MAX_INBOUND_BODY``.
 
         ``Content-Length`` is checked before anything is read; a body sent
-        without one is read to at most one byte over the limit.
+        without one (chunked) is read to at most one byte over the limit.
         """
         limit = conf.get("MAX_INBOUND_BODY")
         try:
@@ -158,8 +216,24 @@ class WebhookReceiverView(APIView):
             declared = 0
         if declared > limit:
             return None
-        body = request.read(limit + 1)
+        stream = request
+        if _chunked_under_wsgi(request) and request.META.get("wsgi.input_terminated"):
+            # Django reads Content-Length bytes of a WSGI body, so none of a chunked one;
+            # a server that decodes chunks and ends the input (gunicorn) can be read to EOF.
+            stream = request.META["wsgi.input"]
+        body = stream.read(limit + 1)
         return None if len(body) > limit else body
+
+    @staticmethod
+    def length_required(request: HttpRequest) -> bool:
+        """A chunked body that the server could not hand over.
+
+        Under WSGI, Django reads ``Content-Length`` bytes of the body, so a chunked
+        request without one arrives empty unless the server ends its input
+        (``wsgi.input_terminated``, as gunicorn does). Answering 411 says why,
+        where checking the empty body would say "bad signature".
+        """
+        return _chunked_under_wsgi(request) and not request.META.get("wsgi.input_terminated")
 
     @staticmethod
     def summary(event: InboundEvent, outcome: str) -> dict[str, str]:
