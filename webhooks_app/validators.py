@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import signing
+from webhooks_app import redaction, signing
 
 # RFC 9110 field-name token; \Z, not $, so that a trailing newline cannot pass.
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -42,6 +42,10 @@ def header_problem(name: Any, value: Any) -> str | None:
         return _("%(name)s is set by every delivery and cannot be replaced.") % {"name": name}
     if not isinstance(value, str):
         return _("The value of %(name)s must be a string.") % {"name": name}
+    if value == redaction.MASK:
+        return _(
+            "The value of %(name)s is the mask shown for a stored value; type the value itself."
+        ) % {"name": name}
     if any(ch in value for ch in "\r\n\0"):
         return _("The value of %(name)s may not contain line breaks.") % {"name": name}
     try:
@@ -81,6 +85,29 @@ def validate_secret(value: str) -> None:
         problem = secret_problem(value)
         if problem:
             raise ValidationError(problem, code="invalid_secret")
+
+
+class _NotLookedUp(Exception):
+    """Raised instead of resolving a host name: model validation never does."""
+
+
+def _no_lookup(*args, **kwargs):
+    raise _NotLookedUp
+
+
+def validate_endpoint_url(value: str) -> None:
+    """http(s) with a host, and no private, loopback or reserved address literal unless
+    ``WEBHOOKS["ALLOWED_NETWORKS"]`` covers it: the API's check, without its lookup.
+
+    A host name is left to the delivery transport, which checks every address it
+    resolves to at connect time (the API also resolves it when an endpoint is saved).
+    """
+    from webhooks_app.api.validators import check_endpoint_url
+
+    try:
+        check_endpoint_url(value, resolver=_no_lookup)
+    except _NotLookedUp:
+        pass
 
 
 def event_type_problem(value: Any) -> str | None:
