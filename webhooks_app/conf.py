@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "INBOUND_HEADERS": [
         "Content-Type",
         "User-Agent",
+        "X-Request-Id",
         "webhook-id",
         "webhook-timestamp",
         "X-GitHub-Event",
