@@ -24,6 +24,8 @@ def event_type_matches(patterns: list[str], event_type: str) -> bool:
         return True
     if isinstance(patterns, str):  # a single pattern stored without its list
         patterns = [patterns]
+    if not isinstance(patterns, list):  # stored past validation: matches nothing
+        return False
     return any(
         isinstance(pattern, str)
         and (

@@ -119,12 +119,19 @@ def event_type_problem(value: Any) -> str | None:
     return None
 
 
-def validate_event_types(value: Any) -> None:
+def event_types_problem(value: Any) -> str | None:
+    """Why a stored event-type filter cannot be used, or None."""
     if not isinstance(value, list):
-        raise ValidationError(
-            _('Event types must be a list, e.g. ["order.paid", "user.*"].'), code="invalid"
-        )
+        return _('Event types must be a list, e.g. ["order.paid", "user.*"].')
     for pattern in value:
         problem = event_type_problem(pattern)
         if problem:
-            raise ValidationError(problem, code="invalid_event_type")
+            return problem
+    return None
+
+
+def validate_event_types(value: Any) -> None:
+    problem = event_types_problem(value)
+    if problem:
+        code = "invalid" if not isinstance(value, list) else "invalid_event_type"
+        raise ValidationError(problem, code=code)
