@@ -282,3 +282,13 @@ def test_the_subscription_filter_lists_the_patterns_of_usable_rows(admin_client)
     response = admin_client.get(changelist(Endpoint) + "?subscribed=order.paid")
     assert response.status_code == 200
     assert [row.pk for row in response.context["cl"].result_list] == [good.pk]
+
+
+@pytest.mark.parametrize("headers", [[1], "x", 5, {"X-Id": 5}])
+def test_pages_show_an_endpoint_with_unusable_headers(client, headers):
+    endpoint = Endpoint.objects.create(url=URL)
+    Endpoint.objects.filter(pk=endpoint.pk).update(headers=headers)
+    for perms in (("view_endpoint",), ("view_endpoint", "change_endpoint")):
+        viewer = staff_client(client, *perms)
+        assert viewer.get(changelist(Endpoint)).status_code == 200
+        assert viewer.get(change(endpoint)).status_code == 200
