@@ -141,12 +141,12 @@ def _reset_behaviour():
 
 @pytest.fixture
 def viewer(client):
-    """A staff user who may view webhooks_app's models but change nothing."""
+    """A staff user who may view webhooks_app's models but change nothing (nor see secrets)."""
     user = User.objects.create_user("viewer", password="x", is_staff=True)
     user.user_permissions.set(
         Permission.objects.filter(
             content_type__app_label="webhooks_app", codename__startswith="view"
-        )
+        ).exclude(codename="view_endpoint_secret")
     )
     client.force_login(user)
     return client

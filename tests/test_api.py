@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 import yaml
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -100,9 +100,17 @@ def webhooks(**overrides):
     return override_settings(WEBHOOKS={**settings.WEBHOOKS, **overrides})
 
 
+def all_permissions() -> list[Permission]:
+    return list(Permission.objects.filter(content_type__app_label="webhooks_app"))
+
+
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    """An operator: staff with every permission of the app (tests/test_api_permissions.py
+    covers each level)."""
+    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    user.user_permissions.set(all_permissions())
+    return user
 
 
 @pytest.fixture
@@ -216,6 +224,7 @@ def test_staff_may_use_every_route(objects, api, method, template, body, expecte
 
 @pytest.mark.parametrize(("method", "template", "body", "expected"), ROUTES, ids=ROUTE_IDS)
 def test_permission_classes_come_from_settings(objects, member, method, template, body, expected):
+    member.user_permissions.set(all_permissions())
     client = APIClient()
     client.force_authenticate(member)
     with webhooks(API_PERMISSION_CLASSES=["rest_framework.permissions.IsAuthenticated"]):
@@ -223,9 +232,17 @@ def test_permission_classes_come_from_settings(objects, member, method, template
         assert call(APIClient(), method, template, body, objects).status_code in (401, 403)
 
 
-def test_an_empty_permission_list_opens_the_api(objects):
+def test_an_empty_permission_list_leaves_the_model_permissions(objects, member):
+    """Without configured classes any user holding the model permissions may use the API
+    (a service account, say); nobody else."""
+    client = APIClient()
+    client.force_authenticate(member)
     with webhooks(API_PERMISSION_CLASSES=[]):
-        assert APIClient().get(API + "endpoints/").status_code == 200
+        assert APIClient().get(API + "endpoints/").status_code in (401, 403)
+        assert client.get(API + "endpoints/").status_code == 403
+        member.user_permissions.add(Permission.objects.get(codename="view_endpoint"))
+        client.force_authenticate(type(member).objects.get(pk=member.pk))
+        assert client.get(API + "endpoints/").status_code == 200
 
 
 def test_basic_authentication_of_staff_works(objects, staff):
@@ -896,6 +913,7 @@ def test_lists_are_paginated_by_the_configured_page_size(api):
 
 
 def _queries(client, path) -> int:
+    client.get(path)  # the user's permissions are loaded once, then cached on the user
     with CaptureQueriesContext(connection) as captured:
         assert client.get(path).status_code == 200
     return len(captured)
@@ -974,6 +992,7 @@ def test_the_schema_describes_secrets_filters_and_idempotency(api):
 
 
 def test_the_schema_follows_the_permission_settings(member):
+    member.user_permissions.set(all_permissions())
     client = APIClient()
     client.force_authenticate(member)
     assert client.get(API + "schema/").status_code == 403

@@ -34,6 +34,7 @@ VALID = {
     "USER_AGENT": "my-app/1.0",
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "API_PAGE_SIZE": 20,
+    "INBOUND_HEADERS": ["Content-Type", "X-Request-Id"],
 }
 
 
@@ -157,6 +158,8 @@ INVALID = [
     ("API_PERMISSION_CLASSES", [object]),
     ("API_PAGE_SIZE", 0),
     ("API_PAGE_SIZE", "50"),
+    ("INBOUND_HEADERS", "Content-Type"),
+    ("INBOUND_HEADERS", [None]),
 ]
 
 

@@ -241,3 +241,26 @@ def test_rate_limit_must_be_positive(rate_limit):
 def test_rate_limit_may_be_unlimited_or_positive(rate_limit):
     """None (unlimited) and a positive number of requests per second pass."""
     endpoint(rate_limit=rate_limit).full_clean()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://10.0.0.1/",
+        "http://192.168.1.5:8080/hook",
+        "http://[::ffff:10.0.0.1]/",
+        "http://[fd00::1]/",
+        "http://0.0.0.0/",
+    ],
+)
+def test_private_and_metadata_address_literals_are_refused(url):
+    """What the API refuses, the model refuses too (and with it the admin): no lookup needed."""
+    assert_refused("url", url=url)
+
+
+def test_allowed_networks_exempt_address_literals(settings):
+    """``WEBHOOKS["ALLOWED_NETWORKS"]`` is the one way to allow a private target."""
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "ALLOWED_NETWORKS": ["10.0.0.0/8"]}
+    endpoint(url="http://10.0.0.1/").full_clean()
+    assert_refused("url", url="http://127.0.0.1/")

@@ -73,6 +73,10 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "a list of import strings",
     ),
     "API_PAGE_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
+    "INBOUND_HEADERS": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
+        "a list of header names",
+    ),
 }
 
 

@@ -56,10 +56,41 @@ DEFAULTS: dict[str, Any] = {
     "CIRCUIT_BREAKER_COOLDOWN": 30,
     # The User-Agent of deliveries; None means "webhooks_app/<version>".
     "USER_AGENT": None,
-    # DRF permission classes (import strings) of the REST API; staff only by default.
+    # DRF permission classes (import strings): who may use the REST API at all; staff
+    # only by default. Model permissions are required on top, whatever this says.
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     # Page size of the REST API's lists.
     "API_PAGE_SIZE": 50,
+    # Inbound headers stored with an InboundEvent (and shown), compared without case: an
+    # allow-list, so that credentials a sender adds (X-Auth-Key, ...) are never kept.
+    # Signatures are left out too.
+    "INBOUND_HEADERS": [
+        "Content-Type",
+        "User-Agent",
+        "X-Request-Id",
+        "webhook-id",
+        "webhook-timestamp",
+        "X-GitHub-Event",
+        "X-GitHub-Delivery",
+        "X-GitHub-Hook-ID",
+        "X-GitHub-Hook-Installation-Target-ID",
+        "X-GitHub-Hook-Installation-Target-Type",
+        "X-Shopify-Topic",
+        "X-Shopify-Shop-Domain",
+        "X-Shopify-Webhook-Id",
+        "X-Shopify-Event-Id",
+        "X-Shopify-API-Version",
+        "X-Shopify-Triggered-At",
+        "Shopify-Topic",
+        "Shopify-Shop-Domain",
+        "Shopify-Webhook-Id",
+        "Shopify-Event-Id",
+        "Shopify-API-Version",
+        "Shopify-Triggered-At",
+        "X-Slack-Request-Timestamp",
+        "X-Slack-Retry-Num",
+        "X-Slack-Retry-Reason",
+    ],
 }
 
 

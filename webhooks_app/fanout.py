@@ -6,18 +6,27 @@ expands the event right after commit, and the sweep expands any event left
 unexpanded (a lost wake-up, a crash between commit and fan-out). Expanding
 is idempotent: deliveries are unique per (event, endpoint), and events being
 expanded by another worker are skipped, not waited for.
+
+An endpoint whose stored event-type filter cannot be used (a row written past
+validation, by ``.update()`` say) never stops a fan-out: it is skipped, logged and
+disabled with the reason, and the event goes to every other endpoint.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from webhooks_app import validators
 from webhooks_app.db import take_write_lock
 from webhooks_app.models import Delivery, Endpoint, Event, event_type_matches
+
+logger = logging.getLogger(__name__)
 
 ROWS_PER_TRANSACTION = 10_000
 """Deliveries written per transaction at most (events x endpoints)."""
@@ -48,31 +57,66 @@ def _expand_some(now: datetime, max_events: int, scope: QuerySet[Event] | None =
     )
     if not unexpanded.exists():  # the common case, on every turn of a worker's loop
         return 0
-    with transaction.atomic():
-        take_write_lock()
-        targets = list(Endpoint.objects.filter(is_active=True).values_list("pk", "event_types"))
-        per_chunk = max(1, min(max_events, ROWS_PER_TRANSACTION // max(1, len(targets))))
-        events = list(
-            unexpanded.order_by("created_at", "pk")
-            .select_for_update(skip_locked=True)
-            .only("pk", "event_type", "created_at")[:per_chunk]
-        )
-        if not events:
-            return 0
-        Delivery.objects.bulk_create(
-            [
-                # Due at the event's time, so that older events go out first.
-                Delivery(
-                    event_id=event.pk,
-                    endpoint_id=endpoint_id,
-                    next_attempt_at=event.created_at,
-                    created_at=now,
-                )
-                for event in events
-                for endpoint_id, patterns in targets
-                if event_type_matches(patterns, event.event_type)
-            ],
-            ignore_conflicts=True,
-        )
-        Event.objects.filter(pk__in=[event.pk for event in events]).update(fanned_out_at=now)
+    unusable: dict[int, str] = {}
+    try:
+        with transaction.atomic():
+            take_write_lock()
+            targets = _targets(unusable)
+            return _expand_chunk(now, max_events, unexpanded, targets)
+    finally:
+        _disable_unusable(unusable)
+
+
+def _targets(unusable: dict[int, str]) -> list[tuple[int, object]]:
+    """(pk, event types) of the active endpoints; those that cannot be used go to ``unusable``."""
+    targets = []
+    for pk, patterns in Endpoint.objects.filter(is_active=True).values_list("pk", "event_types"):
+        # A bare string is one pattern (older rows): usable, as event_type_matches reads it.
+        stored = [patterns] if isinstance(patterns, str) else patterns
+        problem = validators.event_types_problem(stored)
+        if problem:
+            unusable[pk] = str(problem)
+        else:
+            targets.append((pk, patterns))
+    return targets
+
+
+def _expand_chunk(
+    now: datetime, max_events: int, unexpanded: QuerySet[Event], targets: list
+) -> int:
+    """Write the deliveries of the next unexpanded events (in the caller's transaction)."""
+    per_chunk = max(1, min(max_events, ROWS_PER_TRANSACTION // max(1, len(targets))))
+    events = list(
+        unexpanded.order_by("created_at", "pk")
+        .select_for_update(skip_locked=True)
+        .only("pk", "event_type", "created_at")[:per_chunk]
+    )
+    if not events:
+        return 0
+    Delivery.objects.bulk_create(
+        [
+            # Due at the event's time, so that older events go out first.
+            Delivery(
+                event_id=event.pk,
+                endpoint_id=endpoint_id,
+                next_attempt_at=event.created_at,
+                created_at=now,
+            )
+            for event in events
+            for endpoint_id, patterns in targets
+            if event_type_matches(patterns, event.event_type)
+        ],
+        ignore_conflicts=True,
+    )
+    Event.objects.filter(pk__in=[event.pk for event in events]).update(fanned_out_at=now)
     return len(events)
+
+
+def _disable_unusable(unusable: dict[int, str]) -> None:
+    """Disable, after the fan-out's transaction, the endpoints it had to skip (with why)."""
+    for endpoint in Endpoint.objects.filter(pk__in=unusable, is_active=True):
+        reason = gettext("Its event types cannot be used: %(problem)s") % {
+            "problem": unusable[endpoint.pk]
+        }
+        logger.warning("Fan-out skipped endpoint %s: %s", endpoint.pk, reason)
+        endpoint.disable(reason)

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import conf, signing, validators
+from webhooks_app import conf, redaction, signing, validators
 from webhooks_app.ids import new_event_id
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ def event_type_matches(patterns: list[str], event_type: str) -> bool:
         return True
     if isinstance(patterns, str):  # a single pattern stored without its list
         patterns = [patterns]
+    if not isinstance(patterns, list):  # stored past validation: matches nothing
+        return False
     return any(
         isinstance(pattern, str)
         and (
@@ -39,7 +41,9 @@ class Endpoint(models.Model):
     """Where webhooks are sent."""
 
     url = models.URLField(
-        _("URL"), max_length=2000, validators=[URLValidator(schemes=["http", "https"])]
+        _("URL"),
+        max_length=2000,
+        validators=[URLValidator(schemes=["http", "https"]), validators.validate_endpoint_url],
     )
     description = models.CharField(_("description"), max_length=255, blank=True)
     secret = models.CharField(
@@ -99,9 +103,14 @@ class Endpoint(models.Model):
         verbose_name = _("endpoint")
         verbose_name_plural = _("endpoints")
         ordering = ["-created_at"]
+        permissions = [
+            ("view_endpoint_secret", _("Can view endpoint secrets and credentials")),
+        ]
 
     def __str__(self) -> str:
-        return self.url
+        """The URL with its password and query-string values masked (it ends up in pages,
+        the admin's history and logs)."""
+        return redaction.mask_url(self.url)
 
     def save(self, *args, **kwargs) -> None:
         if not self.secret:
@@ -158,7 +167,7 @@ class Endpoint(models.Model):
         if not changed:
             return False
         self.is_active, self.disabled_reason, self.disabled_at = False, reason[:255], now
-        logger.warning("Endpoint %s disabled: %s", self.pk, self.disabled_reason)
+        logger.warning("Endpoint %s disabled: %s", self.pk, redaction.mask_text(reason[:255]))
         signals.endpoint_disabled.send(sender=Endpoint, endpoint=self, reason=self.disabled_reason)
         return True
 

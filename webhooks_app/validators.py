@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import signing
+from webhooks_app import redaction, signing
 
 # RFC 9110 field-name token; \Z, not $, so that a trailing newline cannot pass.
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -42,6 +42,10 @@ def header_problem(name: Any, value: Any) -> str | None:
         return _("%(name)s is set by every delivery and cannot be replaced.") % {"name": name}
     if not isinstance(value, str):
         return _("The value of %(name)s must be a string.") % {"name": name}
+    if value == redaction.MASK:
+        return _(
+            "The value of %(name)s is the mask shown for a stored value; type the value itself."
+        ) % {"name": name}
     if any(ch in value for ch in "\r\n\0"):
         return _("The value of %(name)s may not contain line breaks.") % {"name": name}
     try:
@@ -83,6 +87,29 @@ def validate_secret(value: str) -> None:
             raise ValidationError(problem, code="invalid_secret")
 
 
+class _NotLookedUp(Exception):
+    """Raised instead of resolving a host name: model validation never does."""
+
+
+def _no_lookup(*args, **kwargs):
+    raise _NotLookedUp
+
+
+def validate_endpoint_url(value: str) -> None:
+    """http(s) with a host, and no private, loopback or reserved address literal unless
+    ``WEBHOOKS["ALLOWED_NETWORKS"]`` covers it: the API's check, without its lookup.
+
+    A host name is left to the delivery transport, which checks every address it
+    resolves to at connect time (the API also resolves it when an endpoint is saved).
+    """
+    from webhooks_app.api.validators import check_endpoint_url
+
+    try:
+        check_endpoint_url(value, resolver=_no_lookup)
+    except _NotLookedUp:
+        pass
+
+
 def event_type_problem(value: Any) -> str | None:
     """``order.paid``, ``order.*`` or ``*``: no spaces, a wildcard only as a last segment."""
     if not isinstance(value, str) or not value or any(ch.isspace() for ch in value):
@@ -92,12 +119,19 @@ def event_type_problem(value: Any) -> str | None:
     return None
 
 
-def validate_event_types(value: Any) -> None:
+def event_types_problem(value: Any) -> str | None:
+    """Why a stored event-type filter cannot be used, or None."""
     if not isinstance(value, list):
-        raise ValidationError(
-            _('Event types must be a list, e.g. ["order.paid", "user.*"].'), code="invalid"
-        )
+        return _('Event types must be a list, e.g. ["order.paid", "user.*"].')
     for pattern in value:
         problem = event_type_problem(pattern)
         if problem:
-            raise ValidationError(problem, code="invalid_event_type")
+            return problem
+    return None
+
+
+def validate_event_types(value: Any) -> None:
+    problem = event_types_problem(value)
+    if problem:
+        code = "invalid" if not isinstance(value, list) else "invalid_event_type"
+        raise ValidationError(problem, code=code)

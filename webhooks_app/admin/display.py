@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from webhooks_app.redaction import mask_text
 from webhooks_app.signing import SECRET_PREFIX
 
 EMPTY = "—"
@@ -62,6 +63,7 @@ def http_status(code: int | None, error: str = "") -> SafeString | str:
         colour = COLOURS["succeeded"] if 200 <= code < 300 else COLOURS["failed"]
         return format_html('<strong style="color: {};">{}</strong>', colour, code)
     if error:
+        error = mask_text(error)
         short = error if len(error) <= 40 else error[:39] + "…"
         return format_html(
             '<span style="color: {};" title="{}">{}</span>', COLOURS["failed"], error, short

@@ -1,4 +1,10 @@
-"""Endpoints: health at a glance, the secret masked, and the operator actions."""
+"""Endpoints: health at a glance, secrets and credentials masked, and the operator actions.
+
+Only users with the ``view_endpoint_secret`` permission reveal the signing secret
+and see the values of extra headers and the URL's password and query string in
+full; the others see them as ``********``, and a masked value saved unchanged keeps
+the stored one.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import conf, operations
+from webhooks_app import conf, operations, redaction
 from webhooks_app.admin import display
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter
 from webhooks_app.models import Delivery, Endpoint
@@ -72,6 +78,31 @@ def _clock(moment) -> str:
     return date_format(local, "H:i:s" if same_day else "Y-m-d H:i:s")
 
 
+class EndpointForm(forms.ModelForm):
+    """The endpoint form, validated by the model; credentials masked unless ``show_secrets``."""
+
+    show_secrets = True  # EndpointAdmin.get_form sets it for the request's user
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None or self.show_secrets:
+            return
+        if "url" in self.fields:
+            self.initial["url"] = redaction.mask_url(self.instance.url)
+        if "headers" in self.fields and isinstance(self.instance.headers, dict):
+            self.initial["headers"] = redaction.mask_headers(self.instance.headers)
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        return redaction.unmask_url(url, self.instance.url) if self.instance.pk else url
+
+    def clean_headers(self):
+        headers = self.cleaned_data["headers"]
+        if self.instance.pk is None:
+            return headers
+        return redaction.unmask_headers(headers, self.instance.headers)
+
+
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     empty_value_display = display.EMPTY
@@ -85,6 +116,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "failure_streak_display",
     )
     list_display_links = ("url_display",)
+    form = EndpointForm
     formfield_overrides = {
         models.URLField: {"assume_scheme": "https"},
         models.JSONField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 60})},
@@ -123,9 +155,10 @@ class EndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("URL"), ordering="url")
     def url_display(self, obj: Endpoint):
+        url = redaction.mask_url(obj.url)
         if obj.description:
-            return format_html('{}<br><span class="quiet">{}</span>', obj.url, obj.description)
-        return obj.url
+            return format_html('{}<br><span class="quiet">{}</span>', url, obj.description)
+        return url
 
     @admin.display(description=_("state"), ordering="is_active")
     def state(self, obj: Endpoint):
@@ -173,6 +206,9 @@ class EndpointAdmin(admin.ModelAdmin):
     @admin.display(description=_("event types"))
     def event_types_display(self, obj: Endpoint):
         types = obj.event_types or []
+        if not isinstance(types, list):  # stored by .update(), past validation
+            return format_html("<code>{}</code>", repr(types))
+        types = [str(pattern) for pattern in types]
         if not types:
             return gettext("all")
         shown = ", ".join(types[:MAX_TYPES_SHOWN])
@@ -213,25 +249,26 @@ class EndpointAdmin(admin.ModelAdmin):
 
     # --- the change page ----------------------------------------------------
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"show_secrets": self.may_see_secrets(request)})
+
+    def may_see_secrets(self, request) -> bool:
+        return redaction.may_see_secrets(request.user)
+
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return self.add_fieldsets
-        secret_fields = ("secret_display", "previous_secret_display")
-        if not self.has_change_permission(request, obj):
-            secret_fields = ("masked_secret", "previous_secret_display")
+        secret_fields = ("masked_secret", "previous_secret_display")
+        if self.may_see_secrets(request):
+            secret_fields = ("secret_display", "previous_secret_display")
+        url, headers = "url", "headers"
+        if not self.has_change_permission(request, obj) and not self.may_see_secrets(request):
+            url, headers = "masked_url", "masked_headers"  # read-only fields show the model's
         return (
             (
                 None,
-                {
-                    "fields": (
-                        "url",
-                        "description",
-                        "event_types",
-                        "headers",
-                        "rate_limit",
-                        "is_active",
-                    )
-                },
+                {"fields": (url, "description", "event_types", headers, "rate_limit", "is_active")},
             ),
             (
                 _("Signing secret"),
@@ -253,8 +290,21 @@ class EndpointAdmin(admin.ModelAdmin):
         return (
             "secret_display",
             "masked_secret",
+            "masked_url",
+            "masked_headers",
             "previous_secret_display",
             *self.health_fields,
+        )
+
+    @admin.display(description=_("URL"))
+    def masked_url(self, obj: Endpoint):
+        return redaction.mask_url(obj.url)
+
+    @admin.display(description=_("extra headers"))
+    def masked_headers(self, obj: Endpoint):
+        headers = obj.headers
+        return display.pretty_json(
+            redaction.mask_headers(headers) if isinstance(headers, dict) else headers
         )
 
     @admin.display(description=_("secret"))
@@ -312,9 +362,15 @@ class EndpointAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        """Turning ``is_active`` off or on records why and resets the health bookkeeping."""
-        super().save_model(request, obj, form, change)
-        if change and "is_active" in form.changed_data:
+        """Write only what the form changed, never the health columns it loaded (workers
+        update them meanwhile); turning ``is_active`` off or on records why and resets
+        the health bookkeeping."""
+        if not change:
+            obj.save()
+            return
+        columns = {field.name for field in obj._meta.concrete_fields}
+        obj.save(update_fields=[*(f for f in form.changed_data if f in columns), "updated_at"])
+        if "is_active" in form.changed_data:
             if obj.is_active:
                 obj.enable()
             else:
@@ -334,11 +390,11 @@ class EndpointAdmin(admin.ModelAdmin):
         ]
 
     def secret_view(self, request, object_id):
-        """Show the full secret to staff who may change the endpoint; logged in its history."""
+        """Show the full secret to staff with ``view_endpoint_secret``; logged in its history."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_change_permission(request, obj):
+        if not (self.has_view_or_change_permission(request, obj) and self.may_see_secrets(request)):
             raise PermissionDenied
         self.log_change(request, obj, gettext("Revealed the signing secret."))
         expires = obj.previous_secret_expires_at
@@ -356,7 +412,15 @@ class EndpointAdmin(admin.ModelAdmin):
 
     # --- actions ----------------------------------------------------------------
 
-    @admin.action(description=_("Send a test event"), permissions=["change"])
+    def has_send_test_permission(self, request) -> bool:
+        """A test event is an event: sending one needs ``add_event``."""
+        return request.user.has_perm(f"{self.opts.app_label}.add_event")
+
+    def has_retry_permission(self, request) -> bool:
+        """Retrying changes deliveries: ``change_delivery``, as in the deliveries' admin."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_delivery")
+
+    @admin.action(description=_("Send a test event"), permissions=["send_test"])
     def send_test_event(self, request, queryset):
         sent = [operations.send_test_event(endpoint) for endpoint in queryset]
         if len(sent) == 1:
@@ -366,7 +430,7 @@ class EndpointAdmin(admin.ModelAdmin):
                 format_html(
                     "{} {}",
                     gettext("Test event %(event)s queued for %(url)s.")
-                    % {"event": delivery.event_id, "url": delivery.endpoint.url},
+                    % {"event": delivery.event_id, "url": delivery.endpoint},
                     display.admin_link(delivery, gettext("View the delivery")),
                 ),
                 messages.SUCCESS,
@@ -442,7 +506,7 @@ class EndpointAdmin(admin.ModelAdmin):
             gettext("%(count)d already disabled."),
         )
 
-    @admin.action(description=_("Retry failed deliveries"), permissions=["change"])
+    @admin.action(description=_("Retry failed deliveries"), permissions=["retry"])
     def retry_failed_deliveries(self, request, queryset):
         failed = Delivery.objects.filter(endpoint__in=queryset, status=Delivery.Status.FAILED)
         count = operations.retry_deliveries(failed)

@@ -13,6 +13,7 @@ from webhooks_app import operations
 from webhooks_app.admin import display
 from webhooks_app.admin.filters import event_type_filter
 from webhooks_app.models import Attempt, Delivery, Event
+from webhooks_app.redaction import mask_text
 
 
 class DeliveryInline(display.ParentPermissionsInline):
@@ -133,9 +134,10 @@ class AttemptInline(display.ParentPermissionsInline):
     def error_display(self, obj: Attempt):
         if not obj.error:
             return display.EMPTY
+        error = mask_text(obj.error)
         if obj.error_type:
-            return format_html("<strong>{}</strong>: {}", obj.error_type, obj.error)
-        return obj.error
+            return format_html("<strong>{}</strong>: {}", obj.error_type, error)
+        return error
 
     @admin.display(description=_("response body"))
     def response_body_display(self, obj: Attempt):
@@ -206,7 +208,7 @@ class DeliveryAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
 
     @admin.display(description=_("last error"))
     def last_error_display(self, obj: Delivery):
-        return display.pre(obj.last_error)
+        return display.pre(mask_text(obj.last_error))
 
     @admin.display(description=_("payload"))
     def payload_display(self, obj: Delivery):

@@ -40,6 +40,13 @@ def event_type_filter(model: type[Model], field_path: str = "event_type"):
     return EventTypeFilter
 
 
+def _patterns(event_types) -> list[str]:
+    """The string patterns of a stored filter; nothing of a value no form could save."""
+    if not isinstance(event_types, list):
+        return []
+    return [pattern for pattern in event_types if isinstance(pattern, str)]
+
+
 class SubscriptionFilter(admin.SimpleListFilter):
     """Endpoints by the patterns of their event-type filter."""
 
@@ -48,7 +55,7 @@ class SubscriptionFilter(admin.SimpleListFilter):
     ALL = "__all__"
 
     def lookups(self, request, model_admin):
-        patterns = sorted({pattern for types in self._endpoint_types() for pattern in types or ()})[
+        patterns = sorted({p for types in self._endpoint_types() for p in _patterns(types)})[
             :MAX_CHOICES
         ]
         return [(self.ALL, _("All types (no filter)")), *((p, p) for p in patterns)]
@@ -61,7 +68,7 @@ class SubscriptionFilter(admin.SimpleListFilter):
         matching = [
             pk
             for pk, types in Endpoint.objects.values_list("pk", "event_types")
-            if (not types if value == self.ALL else value in (types or ()))
+            if (not types if value == self.ALL else value in _patterns(types))
         ]
         return queryset.filter(pk__in=matching)
 

@@ -7,10 +7,12 @@ from django.contrib.admin import DateFieldListFilter
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from webhooks_app import conf
 from webhooks_app.admin import display
 from webhooks_app.admin.filters import event_type_filter
 from webhooks_app.models import InboundEvent
 from webhooks_app.receivers.processing import reprocess
+from webhooks_app.redaction import kept_headers, mask_text
 
 
 @admin.register(InboundEvent)
@@ -63,7 +65,7 @@ class InboundEventAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
 
     @admin.display(description=_("error"))
     def error_display(self, obj: InboundEvent):
-        return display.pre(obj.error)
+        return display.pre(mask_text(obj.error))
 
     @admin.display(description=_("payload"))
     def payload_display(self, obj: InboundEvent):
@@ -71,7 +73,9 @@ class InboundEventAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
 
     @admin.display(description=_("headers"))
     def headers_display(self, obj: InboundEvent):
-        return display.pretty_json(obj.headers) if obj.headers else display.EMPTY
+        """The allow-listed headers only, also of rows stored before the list applied."""
+        headers = kept_headers(obj.headers or {}, conf.get("INBOUND_HEADERS"))
+        return display.pretty_json(headers) if headers else display.EMPTY
 
     @admin.action(description=_("Reprocess"), permissions=["change"])
     def reprocess(self, request, queryset):

@@ -1,6 +1,7 @@
 """The REST API of webhooks_app (Django REST framework).
 
 Mount it with ``path("api/webhooks/", include("webhooks_app.api.urls"))``.
-Staff only by default (``WEBHOOKS["API_PERMISSION_CLASSES"]``); the OpenAPI
-schema is served at ``schema/``.
+Staff only by default (``WEBHOOKS["API_PERMISSION_CLASSES"]``), and every route
+needs its Django model permissions on top (:mod:`webhooks_app.api.permissions`);
+the OpenAPI schema is served at ``schema/``.
 """

@@ -2,7 +2,12 @@
 
 An endpoint's secret is write-only in :class:`EndpointSerializer`; it is read
 back only through :class:`EndpointCreatedSerializer` (the create response) and
-:class:`EndpointSecretSerializer` (the reveal and rotate actions).
+:class:`EndpointSecretSerializer` (the reveal and rotate actions), and only by
+users with the ``view_endpoint_secret`` permission (``null`` for the others).
+The same permission shows an endpoint's credentials: without it, the values of
+its extra headers, its URL's password and query-string values are masked
+(``********``); a masked value sent back unchanged keeps the stored one. Error
+texts are always shown with query-string values and URL passwords masked.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from webhooks_app import validators
+from webhooks_app import conf, redaction, validators
 from webhooks_app.api.validators import check_endpoint_url
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
 
@@ -22,6 +27,19 @@ def validate_event_type_pattern(value: str) -> str:
     if problem:
         raise serializers.ValidationError(problem)
     return value
+
+
+def sees_secrets(serializer: serializers.Serializer) -> bool:
+    """Whether the request's user may read secrets and credentials (no request: no)."""
+    request = serializer.context.get("request")
+    return request is not None and redaction.may_see_secrets(getattr(request, "user", None))
+
+
+class MaskedErrorField(serializers.CharField):
+    """Error text with URL passwords and query-string values masked, for everyone."""
+
+    def to_representation(self, value) -> str:
+        return redaction.mask_text(super().to_representation(value))
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -88,6 +106,23 @@ class EndpointSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not sees_secrets(self):
+            data["url"] = redaction.mask_url(data["url"])
+            data["headers"] = redaction.mask_headers(data.get("headers") or {})
+        return data
+
+    def to_internal_value(self, data):
+        if self.instance is not None and isinstance(data, dict):
+            # What a GET showed masked, sent back unchanged, keeps the stored value.
+            data = dict(data)
+            if isinstance(data.get("url"), str):
+                data["url"] = redaction.unmask_url(data["url"], self.instance.url)
+            if "headers" in data:
+                data["headers"] = redaction.unmask_headers(data["headers"], self.instance.headers)
+        return super().to_internal_value(data)
+
     def validate_url(self, value: str) -> str:
         try:
             check_endpoint_url(value)
@@ -116,14 +151,32 @@ class EndpointSerializer(serializers.ModelSerializer):
         return value
 
 
+class SecretField(serializers.CharField):
+    """The secret, for users who may see secrets; ``null`` for the others."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance):
+        if not sees_secrets(self.parent):
+            return None
+        return super().get_attribute(instance)
+
+
 class EndpointCreatedSerializer(EndpointSerializer):
     """The create response: the endpoint with its secret, shown this once."""
 
-    secret = serializers.CharField(read_only=True)
+    secret = SecretField(
+        help_text=_("The signing secret; null without the view_endpoint_secret permission.")
+    )
 
 
 class EndpointSecretSerializer(serializers.ModelSerializer):
     """An endpoint's current secret (reveal and rotate-secret actions)."""
+
+    secret = SecretField(
+        help_text=_("The signing secret; null without the view_endpoint_secret permission.")
+    )
 
     class Meta:
         model = Endpoint
@@ -147,6 +200,8 @@ class SendTestSerializer(serializers.Serializer):
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    error = MaskedErrorField(read_only=True)
+
     class Meta:
         model = Attempt
         fields = [
@@ -169,6 +224,7 @@ class DeliverySerializer(serializers.ModelSerializer):
     )
     event_type = serializers.CharField(source="event.event_type", read_only=True)
     endpoint_url = serializers.CharField(source="endpoint.url", read_only=True)
+    last_error = MaskedErrorField(read_only=True)
 
     class Meta:
         model = Delivery
@@ -188,6 +244,12 @@ class DeliverySerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not sees_secrets(self):
+            data["endpoint_url"] = redaction.mask_url(data["endpoint_url"])
+        return data
 
 
 class DeliveryDetailSerializer(DeliverySerializer):
@@ -255,7 +317,17 @@ class EventCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class KeptHeadersField(serializers.JSONField):
+    """Only the allow-listed headers (``WEBHOOKS["INBOUND_HEADERS"]``), also of older rows."""
+
+    def to_representation(self, value):
+        return redaction.kept_headers(value or {}, conf.get("INBOUND_HEADERS"))
+
+
 class InboundEventSerializer(serializers.ModelSerializer):
+    headers = KeptHeadersField(read_only=True)
+    error = MaskedErrorField(read_only=True)
+
     class Meta:
         model = InboundEvent
         fields = [

@@ -1,7 +1,9 @@
 """Viewsets of the REST API: endpoints, events, deliveries and inbound events.
 
-Every view takes its permissions from ``WEBHOOKS["API_PERMISSION_CLASSES"]``
-and its page size from ``WEBHOOKS["API_PAGE_SIZE"]``, both read per request.
+Every view takes its permissions from ``WEBHOOKS["API_PERMISSION_CLASSES"]`` and
+the model permissions of what it does (``action_permissions`` for the actions,
+see :mod:`webhooks_app.api.permissions`), and its page size from
+``WEBHOOKS["API_PAGE_SIZE"]``, both read per request.
 Operator actions go through :mod:`webhooks_app.operations`, like the admin's
 and the management commands', so every front end does the same thing.
 """
@@ -64,15 +66,18 @@ class WebhooksViewSetMixin(ConfiguredPermissionsMixin):
     filter_backends = [QueryFilterBackend]
     query_filters: dict = {}
     schema_actions: dict[str, ActionSchema] = {}
+    # Permission codenames (of webhooks_app) each custom action needs.
+    action_permissions: dict[str, tuple[str, ...]] = {}
 
 
 class WebhooksAPIRootView(ConfiguredPermissionsMixin, APIRootView):
     """Links to the API's collections."""
 
 
-def _secret_response(endpoint: Endpoint) -> Response:
+def _secret_response(endpoint: Endpoint, request) -> Response:
     """The secret, in a response that no cache may keep."""
-    response = Response(EndpointSecretSerializer(endpoint).data)
+    context = {"request": request}
+    response = Response(EndpointSecretSerializer(endpoint, context=context).data)
     add_never_cache_headers(response)
     return response
 
@@ -102,6 +107,13 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         "enable": ActionSchema(request=NO_BODY, statuses=("200",)),
         "disable": ActionSchema(request=DisableEndpointSerializer, statuses=("200",)),
     }
+    action_permissions = {
+        "reveal_secret": ("view_endpoint", "view_endpoint_secret"),
+        "rotate_secret": ("change_endpoint",),
+        "send_test": ("add_event",),
+        "enable": ("change_endpoint",),
+        "disable": ("change_endpoint",),
+    }
 
     def get_serializer_class(self):
         return {
@@ -113,7 +125,8 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint = serializer.save()
-        response = Response(EndpointCreatedSerializer(endpoint).data, status.HTTP_201_CREATED)
+        data = EndpointCreatedSerializer(endpoint, context=self.get_serializer_context()).data
+        response = Response(data, status.HTTP_201_CREATED)
         add_never_cache_headers(response)
         return response
 
@@ -123,7 +136,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], url_path="reveal-secret")
     def reveal_secret(self, request, pk=None):
         """The endpoint's current secret."""
-        return _secret_response(self.get_object())
+        return _secret_response(self.get_object(), request)
 
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
@@ -132,7 +145,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         endpoint = self.get_object()
         operations.rotate_secrets(self._single(endpoint))
         endpoint.refresh_from_db()
-        return _secret_response(endpoint)
+        return _secret_response(endpoint, request)
 
     @action(detail=True, methods=["post"], url_path="send-test")
     def send_test(self, request, pk=None):
@@ -142,7 +155,8 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         delivery = operations.send_test_event(endpoint, serializer.validated_data.get("payload"))
         delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery.pk)
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        data = DeliverySerializer(delivery, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"])
     def enable(self, request, pk=None):
@@ -150,7 +164,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         endpoint = self.get_object()
         operations.enable_endpoints(self._single(endpoint))
         endpoint.refresh_from_db()
-        return Response(EndpointSerializer(endpoint).data)
+        return Response(EndpointSerializer(endpoint, context=self.get_serializer_context()).data)
 
     @action(detail=True, methods=["post"])
     def disable(self, request, pk=None):
@@ -161,7 +175,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         reason = serializer.validated_data.get("reason") or str(DEFAULT_DISABLED_REASON)
         operations.disable_endpoints(self._single(endpoint), reason)
         endpoint.refresh_from_db()
-        return Response(EndpointSerializer(endpoint).data)
+        return Response(EndpointSerializer(endpoint, context=self.get_serializer_context()).data)
 
 
 IDEMPOTENCY_HEADER = {
@@ -239,7 +253,8 @@ class EventViewSet(
             fanout.expand_event(event.pk)  # so that the answer lists its deliveries
             code = status.HTTP_201_CREATED
         event = self.get_queryset().get(pk=event.pk)
-        return Response(EventDetailSerializer(event).data, status=code)
+        data = EventDetailSerializer(event, context=self.get_serializer_context()).data
+        return Response(data, status=code)
 
 
 class DeliveryViewSet(
@@ -271,6 +286,7 @@ class DeliveryViewSet(
         "retry": ActionSchema(request=NO_BODY, statuses=("202",)),
         "cancel": ActionSchema(request=NO_BODY, statuses=("200",)),
     }
+    action_permissions = {"retry": ("change_delivery",), "cancel": ("change_delivery",)}
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -325,6 +341,7 @@ class InboundEventViewSet(
     schema_actions = {
         "reprocess": ActionSchema(request=NO_BODY, statuses=("200",)),
     }
+    action_permissions = {"reprocess": ("change_inboundevent",)}
 
     @action(detail=True, methods=["post"])
     def reprocess(self, request, pk=None):

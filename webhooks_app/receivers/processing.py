@@ -28,7 +28,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from webhooks_app import signals
+from webhooks_app import conf, redaction, signals
 from webhooks_app.models import InboundEvent
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def record(
                 event_id=event_id,
                 event_type=event_type,
                 payload=payload,
-                headers=dict(headers),
+                headers=redaction.kept_headers(headers, conf.get("INBOUND_HEADERS")),
                 receiver=receiver,
             )
         return event, True

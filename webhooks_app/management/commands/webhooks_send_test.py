@@ -1,4 +1,4 @@
-"""Send a test webhook to one endpoint and print what happened."""
+"""Send a test webhook to one endpoint and print what happened (credentials masked)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from webhooks_app import delivery
 from webhooks_app.models import Endpoint
 from webhooks_app.operations import send_test_event
+from webhooks_app.redaction import mask_text
 
 
 class Command(BaseCommand):
@@ -26,12 +27,12 @@ class Command(BaseCommand):
             raise CommandError(f"No endpoint with id {endpoint_id}.")
         test = send_test_event(endpoint, enqueue=queue)
         if queue:
-            self.stdout.write(f"Queued test delivery {test.pk} to {endpoint.url}.")
+            self.stdout.write(f"Queued test delivery {test.pk} to {endpoint}.")
             return
         if not endpoint.is_active:
             raise CommandError(
-                f"Endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); its test "
-                f"delivery {test.pk} waits until it is enabled."
+                f"Endpoint {endpoint_id} is disabled ({mask_text(endpoint.disabled_reason)}); "
+                f"its test delivery {test.pk} waits until it is enabled."
             )
         outcome = delivery.deliver(test.pk, manual=True)
         if outcome is None:  # its endpoint has as many requests in flight as allowed
@@ -42,10 +43,10 @@ class Command(BaseCommand):
         attempt = outcome.attempt
         result = f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error_type
         self.stdout.write(
-            f"Test delivery {test.pk} to {endpoint.url}: {result} in {attempt.duration_ms} ms "
+            f"Test delivery {test.pk} to {endpoint}: {result} in {attempt.duration_ms} ms "
             f"({outcome.decision.verdict})."
         )
         if attempt.error:
-            self.stdout.write(f"Error: {attempt.error}")
+            self.stdout.write(f"Error: {mask_text(attempt.error)}")
         if outcome.decision.verdict != "succeeded":
             raise CommandError("The test delivery did not succeed.", returncode=1)

@@ -1,0 +1,140 @@
+"""Recording tries: the failure streak, the lease holder's guard, and manual tries.
+
+Each test here was written for a mutation that survived the suite before it (the mutation
+is named in the test's docstring): a real gap, now closed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.conftest import Reply, wait_until
+from webhooks_app import claims, delivery, recording, transport
+from webhooks_app.models import Attempt, Delivery, Endpoint, Event
+
+Status = Delivery.Status
+
+
+def webhooks(**overrides):
+    return override_settings(WEBHOOKS={**settings.WEBHOOKS, **overrides})
+
+
+def make_delivery(endpoint: Endpoint, **fields) -> Delivery:
+    event = Event.objects.create(event_type="order.paid", payload={"id": 1})
+    return Delivery.objects.create(
+        event=event, endpoint=endpoint, next_attempt_at=timezone.now(), **fields
+    )
+
+
+def answered(item: Delivery, status_code: int, *, manual: bool = False) -> recording.Result:
+    """The result of the claimed try ``item`` as if the receiver answered ``status_code``."""
+    response = transport.Response(status_code, "", {}, 5)
+    return recording.Result(item, response, delivery.decide(item.attempt_count, response), manual)
+
+
+def claim_one(now=None) -> Delivery:
+    (item,) = claims.claim(1, now)
+    return item
+
+
+# --- the failure streak ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_failure_streak_keeps_the_time_it_started():
+    """Mutation: ``failing_since`` set to now on every failure (no streak would ever last
+    long enough to disable its endpoint)."""
+    endpoint = Endpoint.objects.create(url="http://127.0.0.1:9/hook")
+    make_delivery(endpoint)
+    make_delivery(endpoint)
+
+    recording.record([answered(claim_one(), 500)])
+    endpoint.refresh_from_db()
+    started = endpoint.failing_since
+    assert endpoint.failure_streak == 1 and started is not None
+
+    recording.record([answered(claim_one(timezone.now() + timedelta(seconds=1)), 500)])
+    endpoint.refresh_from_db()
+    assert endpoint.failure_streak == 2
+    assert endpoint.failing_since == started
+
+
+@pytest.mark.django_db
+def test_a_long_streak_disables_its_endpoint():
+    """Mutation as above: the streak began days ago, so this failure disables the endpoint."""
+    endpoint = Endpoint.objects.create(url="http://127.0.0.1:9/hook")
+    began = timezone.now() - timedelta(days=6)
+    Endpoint.objects.filter(pk=endpoint.pk).update(failure_streak=4, failing_since=began)
+    make_delivery(endpoint)
+
+    with webhooks(DISABLE_AFTER_FAILURES=5, DISABLE_AFTER_SECONDS=5 * 86_400):
+        (outcome,) = recording.record([answered(claim_one(), 500)])
+
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == began
+    assert not endpoint.is_active
+    assert outcome.disable_reason.startswith("5 failed attempts in a row")
+
+
+# --- only the lease holder moves a delivery on ---------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_stale_result_does_not_overwrite_a_newer_claim():
+    """Mutation: ``record()`` without the lease-holder filter (the attempt number the
+    claim reserved): a worker whose lease expired would overwrite the newer claim."""
+    endpoint = Endpoint.objects.create(url="http://127.0.0.1:9/hook")
+    pending = make_delivery(endpoint)
+    stale = claim_one()  # attempt 1, then this worker stalls past its lease
+    assert stale.attempt_count == 1
+    later = stale.locked_until + timedelta(seconds=1)
+    newer = claim_one(later)  # another worker takes it over: attempt 2
+    assert newer.attempt_count == 2
+
+    recording.record([answered(stale, 200)])
+
+    pending.refresh_from_db()
+    assert pending.status == Status.PENDING  # still the newer claim's, in flight
+    assert pending.attempt_count == 2
+    assert pending.locked_until == newer.locked_until
+    assert pending.finished_at is None
+    # The stale try still leaves its Attempt, over the newer claim's placeholder.
+    assert Attempt.objects.get(delivery=pending, number=1).status_code == 200
+
+    recording.record([answered(newer, 503)])
+    pending.refresh_from_db()
+    assert (pending.status, pending.last_status_code) == (Status.PENDING, 503)
+
+
+# --- manual tries ----------------------------------------------------------------------
+
+
+def test_a_retry_through_the_api_is_recorded_as_manual(http_server, celery_worker):
+    """Mutation: a manual retry recorded as ``scheduled`` (anywhere from the API's action
+    through the task to the Attempt row), with a real worker."""
+    http_server.reply(Reply(status=500), Reply(status=200))
+    endpoint = Endpoint.objects.create(url=http_server.url())
+    failed = make_delivery(endpoint)
+    with webhooks(RETRY_SCHEDULE=[]):
+        delivery.deliver(failed.pk)
+    failed.refresh_from_db()
+    assert failed.status == Status.FAILED
+
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.create_superuser("root"))
+    response = client.post(f"/api/webhooks/deliveries/{failed.pk}/retry/")
+    assert response.status_code == 202
+
+    wait_until(lambda: Attempt.objects.filter(delivery=failed).count() == 2)
+    assert list(
+        Attempt.objects.filter(delivery=failed).order_by("number").values_list("trigger", flat=True)
+    ) == ["scheduled", "manual"]
+    failed.refresh_from_db()
+    assert failed.status == Status.SUCCEEDED
