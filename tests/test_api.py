@@ -530,6 +530,40 @@ def test_metadata_service_stays_refused_under_a_broad_allowance(api):
         assert post_url(api, "http://10.0.0.1/").status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("::ffff:169.254.169.254", "::ffff:0:0/96"),
+        ("2002:a9fe:a9fe::1", "2002::/16"),
+        ("64:ff9b::a9fe:a9fe", "64:ff9b::/96"),
+    ],
+)
+def test_metadata_inside_an_ipv6_address_is_refused_under_a_broad_allowance(api, address, network):
+    with webhooks(ALLOWED_NETWORKS=[network]):
+        response = post_url(api, f"http://[{address}]/latest/meta-data/")
+    assert response.status_code == 400, response.content
+    assert not Endpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:80\\@hooks.example.com/",  # the sender dials 127.0.0.1
+        "http://hooks.example.com:80@127.0.0.1:81@hooks.example.com/",
+        "http://2130706433/",  # 127.0.0.1 to getaddrinfo
+        "http://0x7f.1/",
+        "http://%31%32%37.0.0.1/",  # 127.0.0.1 to urllib3
+    ],
+)
+def test_urls_the_sender_reads_differently_are_refused(api, url, network_guard):
+    with webhooks(ALLOWED_NETWORKS=[]):
+        response = post_url(api, url)
+    assert response.status_code == 400, response.content
+    assert "url" in response.json()
+    assert not Endpoint.objects.exists()
+    assert network_guard == []
+
+
 def test_a_public_literal_address_is_accepted_without_any_network_use(api, network_guard):
     with webhooks(ALLOWED_NETWORKS=[]):
         assert post_url(api, f"https://{PUBLIC_IP}/hook").status_code == 201
