@@ -376,6 +376,34 @@ def test_extra_headers_are_validated(api):
         assert "headers" in response.json()
 
 
+UNSENDABLE_HEADERS = [
+    {"host\n": "evil.example"},  # "$" matched before the newline: passed the reserved list
+    {"HOST": "evil.example"},
+    {"Transfer-Encoding": "chunked"},
+    {"X-T\u00e9st": "1"},
+    {"X-Tenant": "a\x00b"},
+    {"X-Tenant": "a\x01b"},
+    {"X-Tenant": "a\x7f"},
+    {"X-Tenant": "a\n"},  # not trimmed away: refused as the model refuses it
+    {"X-Note": "caf\u00e9 \u2615"},
+]
+
+
+@pytest.mark.parametrize("headers", UNSENDABLE_HEADERS, ids=repr)
+def test_headers_http_cannot_send_are_refused(api, headers):
+    response = api.post(API + "endpoints/", {"url": LOCAL_URL, "headers": headers}, format="json")
+    assert response.status_code == 400, response.content
+    assert "headers" in response.json()
+    assert not Endpoint.objects.exists()
+
+
+def test_latin1_header_values_and_tabs_are_kept_as_sent(api):
+    headers = {"X-Note": "caf\u00e9", "X-Tab": "a\tb", "X-Pad": " padded "}
+    response = api.post(API + "endpoints/", {"url": LOCAL_URL, "headers": headers}, format="json")
+    assert response.status_code == 201, response.content
+    assert Endpoint.objects.get().headers == headers
+
+
 def test_is_active_is_changed_by_actions_only(api, endpoint):
     response = api.patch(API + f"endpoints/{endpoint.pk}/", {"is_active": False}, format="json")
     assert response.status_code == 200

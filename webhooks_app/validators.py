@@ -17,6 +17,9 @@ from webhooks_app import signing
 
 # RFC 9110 field-name token; \Z, not $, so that a trailing newline cannot pass.
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# RFC 9110 field values: visible characters, spaces and tabs; CR, LF, NUL and
+# the other controls would inject headers or make servers refuse the request.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Headers that deliveries set themselves; an endpoint's extra headers may not replace them.
 RESERVED_HEADERS = frozenset(
     {
@@ -42,8 +45,10 @@ def header_problem(name: Any, value: Any) -> str | None:
         return _("%(name)s is set by every delivery and cannot be replaced.") % {"name": name}
     if not isinstance(value, str):
         return _("The value of %(name)s must be a string.") % {"name": name}
-    if any(ch in value for ch in "\r\n\0"):
-        return _("The value of %(name)s may not contain line breaks.") % {"name": name}
+    if CONTROL_CHARACTERS.search(value):
+        return _(
+            "The value of %(name)s may not contain line breaks or other control characters."
+        ) % {"name": name}
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
