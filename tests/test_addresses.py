@@ -89,6 +89,7 @@ REFUSED = [
     # IPv6 zone ids: "%25" or a bare "%", parsers differ.
     ("http://[fe80::1%25eth0]/", "ambiguous_url"),
     ("http://[fe80::1%eth0]/", "ambiguous_url"),
+    ("http://[::ffff:127.0.0.01]/", "ambiguous_url"),  # parse_url: fine; ipaddress: no
     # Non-ASCII hosts: IDNA mappings differ (full-width digits are 127.0.0.1 to some).
     ("http://\uff45xample.com/", "ambiguous_url"),
     ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/", "ambiguous_url"),
@@ -130,6 +131,12 @@ def test_urls_that_parsers_could_read_differently_are_refused(url, code):
     with pytest.raises(UnsafeURL) as info:
         parse_target(url)
     assert info.value.code == code
+
+
+def test_a_refusal_never_quotes_the_url():
+    with pytest.raises(UnsafeURL) as info:
+        parse_target("http://user:s3cr3t@[127.0.0.1]/")
+    assert "s3cr3t" not in str(info.value)
 
 
 def test_a_literal_address_is_parsed_once():

@@ -118,8 +118,8 @@ def parse_target(url: str) -> Target:
         raise UnsafeURL("invalid_port", "The port is not a number from 1 to 65535")
     try:
         parsed = parse_url(url)
-    except LocationParseError as exc:
-        raise UnsafeURL("invalid_url", str(exc)) from None
+    except LocationParseError:  # its message may quote the URL, and a password with it
+        raise UnsafeURL("invalid_url", "Not a URL that urllib3 can parse") from None
     host = (parsed.host or "").removeprefix("[").removesuffix("]")
     if not host:
         raise UnsafeURL("invalid_host", "No host in the URL")
@@ -130,7 +130,7 @@ def _split_host_port(host_port: str) -> tuple[str, str | None]:
     if host_port.startswith("["):
         host, bracket, rest = host_port.partition("]")
         if not bracket or (rest and not rest.startswith(":")):
-            raise UnsafeURL("invalid_url", "An unclosed IPv6 bracket")
+            raise UnsafeURL("invalid_url", "A malformed IPv6 address in brackets")
         return host + bracket, rest[1:] if rest else None
     host, colon, port = host_port.partition(":")
     return host, port if colon else None
@@ -143,7 +143,10 @@ def _valid_port(text: str) -> bool:
 def _literal_address(host: str) -> IPAddress | None:
     """The address a literal host stands for; None for a name. Refuses other numbers."""
     if ":" in host:
-        return ipaddress.IPv6Address(host)  # parse_url has checked the brackets' content
+        try:
+            return ipaddress.IPv6Address(host)
+        except ValueError:  # parse_url's grammar allows what ipaddress refuses (::1.2.3.04)
+            raise UnsafeURL("ambiguous_url", "An IPv6 address read differently") from None
     try:
         return ipaddress.IPv4Address(host)
     except ValueError:
