@@ -310,6 +310,33 @@ def test_endpoint_add_page_generates_the_secret(admin_client):
     assert endpoint.secret.startswith("whsec_") and endpoint.event_types == ["order.paid"]
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        '{"host\\n": "evil.example"}',
+        '{"Transfer-Encoding": "chunked"}',
+        '{"X-Tenant": "a\\u0001b"}',
+        '{"X-Tenant": "a\\r\\nX-Injected: 1"}',
+        '{"X-Note": "caf\\u00e9 \\u2615"}',
+        '{"X-T\\u00e9st": "1"}',
+    ],
+)
+def test_endpoint_add_page_refuses_headers_http_cannot_send(admin_client, headers):
+    response = admin_client.post(
+        reverse("admin:webhooks_app_endpoint_add"),
+        {
+            "url": "https://new.example.com/hook",
+            "secret": "",
+            "event_types": "[]",
+            "headers": headers,
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert response.context["adminform"].form.errors.keys() == {"headers"}
+    assert not Endpoint.objects.exists()
+
+
 def test_circuit_breaker_state_is_shown_on_the_list_and_the_change_page(admin_client):
     from datetime import timedelta
 

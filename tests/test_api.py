@@ -393,6 +393,34 @@ def test_extra_headers_are_validated(api):
         assert "headers" in response.json()
 
 
+UNSENDABLE_HEADERS = [
+    {"host\n": "evil.example"},  # "$" matched before the newline: passed the reserved list
+    {"HOST": "evil.example"},
+    {"Transfer-Encoding": "chunked"},
+    {"X-T\u00e9st": "1"},
+    {"X-Tenant": "a\x00b"},
+    {"X-Tenant": "a\x01b"},
+    {"X-Tenant": "a\x7f"},
+    {"X-Tenant": "a\n"},  # not trimmed away: refused as the model refuses it
+    {"X-Note": "caf\u00e9 \u2615"},
+]
+
+
+@pytest.mark.parametrize("headers", UNSENDABLE_HEADERS, ids=repr)
+def test_headers_http_cannot_send_are_refused(api, headers):
+    response = api.post(API + "endpoints/", {"url": LOCAL_URL, "headers": headers}, format="json")
+    assert response.status_code == 400, response.content
+    assert "headers" in response.json()
+    assert not Endpoint.objects.exists()
+
+
+def test_latin1_header_values_and_tabs_are_kept_as_sent(api):
+    headers = {"X-Note": "caf\u00e9", "X-Tab": "a\tb", "X-Pad": " padded "}
+    response = api.post(API + "endpoints/", {"url": LOCAL_URL, "headers": headers}, format="json")
+    assert response.status_code == 201, response.content
+    assert Endpoint.objects.get().headers == headers
+
+
 def test_is_active_is_changed_by_actions_only(api, endpoint):
     response = api.patch(API + f"endpoints/{endpoint.pk}/", {"is_active": False}, format="json")
     assert response.status_code == 200
@@ -545,6 +573,40 @@ def test_metadata_service_stays_refused_under_a_broad_allowance(api):
     with webhooks(ALLOWED_NETWORKS=["169.254.0.0/16", "10.0.0.0/8"]):
         assert post_url(api, "http://169.254.169.254/").status_code == 400
         assert post_url(api, "http://10.0.0.1/").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("::ffff:169.254.169.254", "::ffff:0:0/96"),
+        ("2002:a9fe:a9fe::1", "2002::/16"),
+        ("64:ff9b::a9fe:a9fe", "64:ff9b::/96"),
+    ],
+)
+def test_metadata_inside_an_ipv6_address_is_refused_under_a_broad_allowance(api, address, network):
+    with webhooks(ALLOWED_NETWORKS=[network]):
+        response = post_url(api, f"http://[{address}]/latest/meta-data/")
+    assert response.status_code == 400, response.content
+    assert not Endpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:80\\@hooks.example.com/",  # the sender dials 127.0.0.1
+        "http://hooks.example.com:80@127.0.0.1:81@hooks.example.com/",
+        "http://2130706433/",  # 127.0.0.1 to getaddrinfo
+        "http://0x7f.1/",
+        "http://%31%32%37.0.0.1/",  # 127.0.0.1 to urllib3
+    ],
+)
+def test_urls_the_sender_reads_differently_are_refused(api, url, network_guard):
+    with webhooks(ALLOWED_NETWORKS=[]):
+        response = post_url(api, url)
+    assert response.status_code == 400, response.content
+    assert "url" in response.json()
+    assert not Endpoint.objects.exists()
+    assert network_guard == []
 
 
 def test_a_public_literal_address_is_accepted_without_any_network_use(api, network_guard):

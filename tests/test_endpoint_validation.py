@@ -117,7 +117,9 @@ def test_headers_must_be_a_json_object(headers):
     assert_refused("headers", headers=headers)
 
 
-@pytest.mark.parametrize("name", ["host\n", "X Bad", "", "Bad:Name"])
+@pytest.mark.parametrize(
+    "name", ["host\n", "Host\r\n", "X Bad", "", "Bad:Name", "X-T\u00e9st", "X-Tenant\x00"]
+)
 def test_header_names_must_be_http_tokens(name):
     """A name with whitespace, a colon or nothing at all is not an HTTP token."""
     assert_refused("headers", headers={name: "1"})
@@ -133,6 +135,20 @@ def test_header_values_must_be_strings(value):
 def test_header_values_cannot_hold_cr_or_lf(value):
     """CR or LF in a value would inject headers: refused."""
     assert_refused("headers", headers={"X-Tenant": value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a\x00b", "a\x01b", "a\x0bb", "a\x1b[31m", "a\x7fb", "a\n"],
+    ids=["nul", "soh", "vt", "escape", "del", "trailing-lf"],
+)
+def test_header_values_cannot_hold_control_characters(value):
+    """RFC 9110 field values are visible characters, spaces and tabs: servers refuse the rest."""
+    assert_refused("headers", headers={"X-Tenant": value})
+
+
+def test_a_tab_inside_a_header_value_is_sendable():
+    endpoint(headers={"X-Tenant": "a\tb"}).full_clean()
 
 
 def test_header_values_must_be_latin1():

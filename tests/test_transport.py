@@ -484,6 +484,36 @@ def test_named_host_with_a_private_address_is_blocked(http_server, fake_dns, add
     assert http_server.requests == []
 
 
+@pytest.mark.parametrize(
+    ("disguised", "exemption"),
+    [
+        ("::ffff:169.254.169.254", "::ffff:0:0/96"),
+        ("2002:a9fe:a9fe::1", "2002::/16"),
+        ("64:ff9b::a9fe:a9fe", "64:ff9b::/96"),
+    ],
+)
+def test_a_name_with_a_disguised_metadata_address_never_connects(
+    http_server, fake_dns, disguised, exemption
+):
+    # A guard that let the metadata address pass would connect to the first
+    # address, 127.0.0.1, and the recording server would see the request.
+    guard_table, _socket_table = fake_dns
+    guard_table["meta.example.test"] = ["127.0.0.1", disguised]
+    url = f"http://meta.example.test:{http_server.port}/latest/meta-data/"
+    response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=[*ALLOW_LOOPBACK, exemption])
+    assert response.error_kind == "blocked_address", response
+    assert "169.254.169.254" in response.error or disguised in response.error
+    assert http_server.requests == []
+
+
+def test_a_url_that_parsers_read_differently_is_refused_before_connecting(http_server):
+    # urllib3 connects to 127.0.0.1; urlsplit (and the old endpoint check) saw hooks.example.test.
+    url = f"http://127.0.0.1:{http_server.port}\\@hooks.example.test/hook"
+    response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.error_kind == "invalid_url", response
+    assert http_server.requests == []
+
+
 # --- the pooled connections ----------------------------------------------------------------------
 
 

@@ -15,7 +15,6 @@ deadline (see :mod:`webhooks_app.deadline`).
 from __future__ import annotations
 
 import codecs
-import ipaddress
 import os
 import socket
 import threading
@@ -33,82 +32,24 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, LocationValueError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from webhooks_app import addresses
+from webhooks_app.addresses import (
+    BlockedAddress,
+    Network,
+    UnsafeURL,
+    is_allowed_address,
+    parse_networks,
+    parse_target,
+)
 from webhooks_app.deadline import Ticket, watchdog
 from webhooks_app.retry import ErrorKind
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
-)
-
-
-class BlockedAddress(Exception):
-    """The target resolves to an address that deliveries may not reach."""
-
-
-def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
-
-
-def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address carried inside an IPv4-mapped, 6to4 or Teredo IPv6 address."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return None
-    if address.teredo:
-        return address.teredo[1]
-    return address.ipv4_mapped or address.sixtofour
-
-
-def is_public_address(address: IPAddress) -> bool:
-    """True for a globally routable unicast address (not a metadata service)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return is_public_address(address.ipv4_mapped)
-    inner = embedded_ipv4(address)
-    if inner is not None and not is_public_address(inner):
-        return False
-    return not (
-        address in METADATA_ADDRESSES
-        or address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or not address.is_global
-    )
-
-
-def is_allowed_address(address: str | IPAddress, allowed: Iterable[Network] = ()) -> bool:
-    """Whether a delivery may connect to ``address``, given exempt networks."""
-    ip = ipaddress.ip_address(str(address).split("%", 1)[0])  # drop an IPv6 zone id
-    allowing = [net for net in allowed if ip.version == net.version and ip in net]
-    if ip in METADATA_ADDRESSES or ip in {embedded_ipv4(ip)} & METADATA_ADDRESSES:
-        # A broad exemption such as 169.254.0.0/16 must not open the cloud
-        # metadata service; only a single-address entry can.
-        return any(net.num_addresses == 1 for net in allowing)
-    return bool(allowing) or is_public_address(ip)
 
 
 def resolve_allowed(
     host: str, port: int, allowed: Iterable[Network] = (), resolver=socket.getaddrinfo
 ) -> str:
-    """Resolve ``host`` and return an address to connect to, or raise BlockedAddress.
-
-    Every resolved address must be allowed, so a name with one public and one
-    private address is refused rather than connected by chance.
-    """
-    allowed = tuple(allowed)
-    infos = resolver(host, port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    refused = [a for a in addresses if not is_allowed_address(a, allowed)]
-    if refused or not addresses:
-        raise BlockedAddress(
-            f"{host} resolves to {', '.join(refused) or 'nothing'}, which deliveries may not "
-            "reach (see WEBHOOKS['ALLOWED_NETWORKS'])"
-        )
-    return addresses[0]
+    """Resolve ``host`` and return an address to connect to, or raise BlockedAddress."""
+    return addresses.resolve_allowed(host, port, allowed, resolver=resolver)
 
 
 _request = threading.local()  # the deadline of the request this thread is sending
@@ -223,14 +164,9 @@ def post(
         return Response(None, "", {}, _ms_since(started), kind, error)
 
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
-        return failed(ErrorKind.INVALID_URL, _describe(exc, url))
-    if parts.scheme not in ("http", "https"):
-        return failed(ErrorKind.INVALID_URL, "Only http and https URLs")
-    if not host:
-        return failed(ErrorKind.INVALID_URL, "No host in the URL")
+        parse_target(url)  # read as the endpoint checks read it; refused if ambiguous
+    except UnsafeURL as exc:
+        return failed(ErrorKind.INVALID_URL, str(exc))
     _request.deadline, _request.ticket = deadline, None
     try:
         response = get_pool_manager(allowed_networks, pool_size).urlopen(

@@ -17,6 +17,9 @@ from webhooks_app import redaction, signing
 
 # RFC 9110 field-name token; \Z, not $, so that a trailing newline cannot pass.
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# RFC 9110 field values: visible characters, spaces and tabs; CR, LF, NUL and
+# the other controls would inject headers or make servers refuse the request.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Headers that deliveries set themselves; an endpoint's extra headers may not replace them.
 RESERVED_HEADERS = frozenset(
     {
@@ -46,8 +49,10 @@ def header_problem(name: Any, value: Any) -> str | None:
         return _(
             "The value of %(name)s is the mask shown for a stored value; type the value itself."
         ) % {"name": name}
-    if any(ch in value for ch in "\r\n\0"):
-        return _("The value of %(name)s may not contain line breaks.") % {"name": name}
+    if CONTROL_CHARACTERS.search(value):
+        return _(
+            "The value of %(name)s may not contain line breaks or other control characters."
+        ) % {"name": name}
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
@@ -87,27 +92,16 @@ def validate_secret(value: str) -> None:
             raise ValidationError(problem, code="invalid_secret")
 
 
-class _NotLookedUp(Exception):
-    """Raised instead of resolving a host name: model validation never does."""
-
-
-def _no_lookup(*args, **kwargs):
-    raise _NotLookedUp
-
-
 def validate_endpoint_url(value: str) -> None:
-    """http(s) with a host, and no private, loopback or reserved address literal unless
-    ``WEBHOOKS["ALLOWED_NETWORKS"]`` covers it: the API's check, without its lookup.
+    """http(s) with a host, read as the sender reads it, and no private, loopback, reserved or
+    metadata address literal unless ``WEBHOOKS["ALLOWED_NETWORKS"]`` covers it.
 
-    A host name is left to the delivery transport, which checks every address it
-    resolves to at connect time (the API also resolves it when an endpoint is saved).
+    A host name is not resolved here: the delivery transport checks every address it
+    resolves to at connect time (and the API also resolves it when an endpoint is saved).
     """
-    from webhooks_app.api.validators import check_endpoint_url
+    from webhooks_app.api.validators import check_url_target
 
-    try:
-        check_endpoint_url(value, resolver=_no_lookup)
-    except _NotLookedUp:
-        pass
+    check_url_target(value)
 
 
 def event_type_problem(value: Any) -> str | None:

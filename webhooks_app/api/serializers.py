@@ -51,7 +51,8 @@ class EndpointSerializer(serializers.ModelSerializer):
         help_text=_('Event types to send, e.g. ["order.paid", "user.*"]; empty means all.'),
     )
     headers = serializers.DictField(
-        child=serializers.CharField(max_length=1000, allow_blank=True),
+        # Not trimmed: a value is sent as given, or refused as the model refuses it.
+        child=serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=False),
         required=False,
         help_text=_("Extra headers sent with every request."),
     )
