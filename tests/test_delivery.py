@@ -512,3 +512,17 @@ def test_retry_now_makes_a_failed_delivery_due_as_a_manual_try(http_server, endp
         (1, "scheduled"),
         (2, "manual"),
     ]
+
+
+def test_tokens_quoted_in_an_error_are_masked_when_stored(http_server):
+    from webhooks_app import claims, recording, transport
+
+    Endpoint.objects.create(url=http_server.url("/hook?token=sekrit123"))
+    make_delivery()
+    (item,) = claims.claim(1)
+    quoted = f"ProtocolError: while reading {item.endpoint.url} (user:hunter2@host)"
+    response = transport.Response(None, "", {}, 5, "connection", quoted)
+    (outcome,) = recording.record([recording.Result(item, response, delivery.decide(1, response))])
+    item.refresh_from_db()
+    stored = [outcome.attempt.error, item.attempts.get().error, item.last_error]
+    assert all("sekrit123" not in text and "token=" in text for text in stored), stored

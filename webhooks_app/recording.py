@@ -25,7 +25,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from webhooks_app import conf, retry, signals, transport
+from webhooks_app import conf, redaction, retry, signals, transport
 from webhooks_app.db import take_write_lock
 from webhooks_app.models import Attempt, Delivery, Endpoint
 
@@ -81,6 +81,12 @@ def storable(text: str) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", errors="replace").decode("utf-8")
     return text
+
+
+def _stored_error(text: str) -> str:
+    """Error text as stored: storable, and with URL passwords and query-string values masked
+    (a transport error may quote the URL, tokens and all)."""
+    return storable(redaction.mask_text(text)) if text else ""
 
 
 def record(results: Sequence[Result]) -> list[Outcome]:
@@ -158,7 +164,7 @@ def _attempt(result: Result, now: datetime) -> Attempt:
         number=result.delivery.attempt_count,
         status_code=response.status_code,
         error_type=response.error_kind,
-        error=storable(response.error or ("" if succeeded else decision.reason))[:2000],
+        error=_stored_error(response.error or ("" if succeeded else decision.reason))[:2000],
         duration_ms=max(0, response.duration_ms),
         response_body=storable(response.body),
         trigger=Attempt.Trigger.MANUAL if result.manual else Attempt.Trigger.SCHEDULED,
@@ -181,7 +187,9 @@ def _new_state(result: Result, now: datetime) -> Delivery:
     delivery.finished_at = now if finished else None
     delivery.last_status_code = result.response.status_code
     succeeded = delivery.status == Status.SUCCEEDED
-    delivery.last_error = storable(result.response.error or ("" if succeeded else decision.reason))
+    delivery.last_error = _stored_error(
+        result.response.error or ("" if succeeded else decision.reason)
+    )
     delivery.locked_until = None
     return delivery
 

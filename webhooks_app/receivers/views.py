@@ -32,15 +32,6 @@ from webhooks_app.receivers.verifiers import InvalidSignature, MissingSecret, Ve
 
 logger = logging.getLogger(__name__)
 
-# Headers never stored: credentials, cookies and signatures.
-SECRET_HEADER = re.compile(
-    r"authorization|cookie|token|secret|signature|hmac|api[-_]?key|password", re.IGNORECASE
-)
-
-
-def headers_worth_keeping(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name: value for name, value in headers.items() if not SECRET_HEADER.search(name)}
-
 
 @sensitive_variables()
 def _verify(view: WebhookReceiverView, body: bytes, headers: Mapping[str, str]) -> None:
@@ -151,7 +142,7 @@ class WebhookReceiverView(View):
                 event_id,
                 event_type=event_type,
                 payload=payload,
-                headers=headers_worth_keeping(headers),
+                headers=dict(headers),  # processing keeps only WEBHOOKS['INBOUND_HEADERS']
                 receiver=f"{type(self).__module__}.{type(self).__qualname__}",
             )
         except processing.UnstorablePayload:
