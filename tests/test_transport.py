@@ -557,3 +557,43 @@ def test_a_password_in_the_url_never_reaches_the_error_text():
     assert response.error_kind == "invalid_url"
     assert "No host" in response.error
     assert "s3cr3t-pw" not in response.error
+
+
+def test_a_request_past_its_deadline_is_never_sent(http_server):
+    # A worker stopped (SIGSTOP, a long GC pause) between the claim and the send: its
+    # lease may have gone to another worker, which sends the same delivery.
+    response = transport.post(
+        http_server.url("/late"),
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+        deadline=time.monotonic() - 0.001,
+    )
+    assert response.error_kind == "timeout" and "before it was sent" in response.error
+    time.sleep(0.2)
+    assert http_server.requests == []
+
+
+def test_a_deadline_that_passes_while_connecting_stops_the_request(http_server, monkeypatch):
+    from urllib3.connection import HTTPConnection
+
+    connect = HTTPConnection._new_conn
+
+    def slow_connect(self):
+        sock = connect(self)
+        time.sleep(0.3)  # as if the connect (or the process) stalled
+        return sock
+
+    monkeypatch.setattr(HTTPConnection, "_new_conn", slow_connect)
+    response = transport.post(
+        http_server.url("/slow-connect"),
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+        deadline=time.monotonic() + 0.1,
+    )
+    assert response.error_kind == "timeout", response
+    time.sleep(0.2)
+    assert http_server.requests == []

@@ -55,6 +55,16 @@ def resolve_allowed(
 _request = threading.local()  # the deadline of the request this thread is sending
 
 
+class DeadlinePassed(Urllib3Timeout):
+    """The request's deadline was over before a byte of it was sent."""
+
+
+def _check_deadline() -> None:
+    deadline = getattr(_request, "deadline", None)
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlinePassed("The request's deadline passed before it was sent")
+
+
 class _GuardedConnectionMixin:
     allowed_networks: tuple[Network, ...] = ()
 
@@ -70,6 +80,18 @@ class _GuardedConnectionMixin:
             sock.close()
             raise BlockedAddress(f"Connected to {peer}, which deliveries may not reach")
         return sock
+
+    # A request sent past its deadline could still be running when its lease expires
+    # and another worker sends the same delivery: connecting may have used up the time,
+    # or the process was stopped since the claim. So no byte goes out once it is over,
+    # on a pooled connection (request) or a new one (connect).
+    def request(self, *args, **kwargs):
+        _check_deadline()
+        return super().request(*args, **kwargs)
+
+    def connect(self) -> None:
+        super().connect()
+        _check_deadline()
 
     def getresponse(self, *args, **kwargs):
         # From here on the receiver controls the pace: put the socket under the
@@ -167,6 +189,8 @@ def post(
         parse_target(url)  # read as the endpoint checks read it; refused if ambiguous
     except UnsafeURL as exc:
         return failed(ErrorKind.INVALID_URL, str(exc))
+    if started >= deadline:  # e.g. the worker was stopped between the claim and now
+        return failed(ErrorKind.TIMEOUT, "The request's deadline passed before it was sent")
     _request.deadline, _request.ticket = deadline, None
     try:
         response = get_pool_manager(allowed_networks, pool_size).urlopen(
