@@ -43,6 +43,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float = field(default_factory=time.monotonic)  # when the request arrived
+    status: int | None = None  # the status it was answered with
+    ended: float | None = None  # when its answer was written (or the sender hung up)
 
     def json(self):
         return json.loads(self.body)
@@ -55,8 +57,9 @@ class _BackloggedServer(ThreadingHTTPServer):
 class RecordingServer:
     """An HTTP server on 127.0.0.1 that records requests and plays scripted replies.
 
-    ``routes`` answer requests by path; other requests use ``replies`` in order,
-    then ``default``. ``on_request`` runs in the server's thread for each
+    ``respond``, when set, chooses each request's reply; otherwise ``routes``
+    answer requests by path, and other requests use ``replies`` in order, then
+    ``default``. ``on_request`` runs in the server's thread for each
     request, before the reply, for checks made while a delivery is in flight.
     ``max_in_flight`` is the most requests it was answering at once.
     """
@@ -66,6 +69,7 @@ class RecordingServer:
         self.replies: queue.SimpleQueue[Reply] = queue.SimpleQueue()
         self.routes: dict[str, Reply] = {}
         self.default = Reply()
+        self.respond: Callable[[Received], Reply] | None = None
         self.in_flight = 0
         self.max_in_flight = 0
         self.on_request: Callable[[Received], None] | None = None
@@ -103,12 +107,13 @@ class RecordingServer:
                 item = Received(
                     "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
                 )
-                reply = server.routes.get(self.path)
+                reply = server.respond(item) if server.respond else server.routes.get(self.path)
                 if reply is None:
                     try:
                         reply = server.replies.get_nowait()
                     except queue.Empty:
                         reply = server.default
+                item.status = reply.status
                 if server.on_request:
                     server.on_request(item)
                 with server.received:
@@ -128,6 +133,7 @@ class RecordingServer:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the sender gave up on this request
                 finally:
+                    item.ended = time.monotonic()
                     with server.received:
                         server.in_flight -= 1
 
@@ -210,23 +216,43 @@ def celery_worker(transactional_db, celery_app, _shared_worker) -> Iterator[obje
         time.sleep(0.05)
 
 
-class WorkerProcess:
-    """A ``celery worker`` subprocess on the test database and the real broker."""
+def service_env(db_name: str, webhooks: dict, broker_url: str | None = None) -> dict[str, str]:
+    """The environment of a subprocess of the test project on the test database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "WEBHOOKS_USE_TEST_DB": db_name,
+        "WEBHOOKS_TEST_SETTINGS": json.dumps(webhooks),
+        "PYTHONPATH": str(ROOT),
+    }
+    if broker_url:
+        env["CELERY_BROKER_URL"] = broker_url
+    return env
 
-    def __init__(self, db_name: str, queue: str, webhooks: dict | None = None) -> None:
+
+class WorkerProcess:
+    """A ``celery worker`` subprocess on the test database and the real broker.
+
+    ``broker_url`` points it at another broker than the test run's.
+    """
+
+    def __init__(
+        self,
+        db_name: str,
+        queue: str,
+        webhooks: dict | None = None,
+        *,
+        broker_url: str | None = None,
+    ) -> None:
         self.db_name = db_name
         self.queue = queue
         self.webhooks = webhooks or {}
+        self.broker_url = broker_url
         self.name = f"proc-{uuid.uuid4().hex[:8]}@localhost"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
-        env = {
-            **os.environ,
-            "WEBHOOKS_USE_TEST_DB": self.db_name,
-            "WEBHOOKS_TEST_SETTINGS": json.dumps(self.webhooks),
-            "PYTHONPATH": str(ROOT),
-        }
+        env = service_env(self.db_name, self.webhooks, self.broker_url)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -260,6 +286,26 @@ class WorkerProcess:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def freeze(self) -> None:
+        """SIGSTOP the whole worker: it does nothing at all until :meth:`resume`."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGCONT)
+
+    def shutdown(self, timeout: float = 30) -> None:
+        """A warm shutdown: SIGTERM to the main process alone, which lets the pool finish
+        the tasks it is running (signalling the whole group would end them at once)."""
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

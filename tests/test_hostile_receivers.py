@@ -12,17 +12,28 @@ delivery loop past its schedule.
 
 from __future__ import annotations
 
-import socket
-import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http import HTTPStatus
 
 import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from tests.hostile import (
+    Behaviour,
+    HostileServer,
+    answer,
+    close_before_status,
+    close_mid_body,
+    drip_body,
+    drip_headers,
+    drip_status_line,
+    invalid_gzip,
+    reset_after_headers,
+    reset_before_status,
+    stall_after_headers,
+    unknown_charset,
+)
 from webhooks_app import delivery, send_event
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.retry import Verdict
@@ -41,102 +52,11 @@ TEST_WEBHOOKS = {
 }
 TRIES = len(TEST_WEBHOOKS["RETRY_SCHEDULE"]) + 1
 
-DRIP_INTERVAL = 0.3  # seconds between two bytes of a dripping reply
-HOSTILE_BUDGET = 5.0  # a stalling or dripping behaviour gives up (hangs up) after this
-
 
 @pytest.fixture(autouse=True)
 def _settings():
     with override_settings(WEBHOOKS=TEST_WEBHOOKS):
         yield
-
-
-# --- the scripted server ---------------------------------------------------------------------
-
-Behaviour = Callable[[socket.socket, threading.Event], None]
-
-
-def read_request(conn: socket.socket) -> bytes | None:
-    """One whole HTTP request (head and Content-Length body); None if the client hung up."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        body += chunk
-    return data
-
-
-class HostileServer:
-    """A raw-socket HTTP server on 127.0.0.1 that answers every request with one behaviour.
-
-    Each connection is read to the end of its request, which is recorded; then
-    ``behaviour(conn, stop)`` writes whatever bytes it likes. Behaviours wait
-    only on ``stop`` and give up after HOSTILE_BUDGET, so nothing outlives the
-    test: ``stop()`` ends them all.
-    """
-
-    def __init__(self, behaviour: Behaviour) -> None:
-        self.behaviour = behaviour
-        self.requests: list[bytes] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self._threads: list[threading.Thread] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/hook"
-
-    def start(self) -> HostileServer:
-        self._spawn(self._accept_loop)
-        return self
-
-    def _spawn(self, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._spawn(self._serve, conn)
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(HOSTILE_BUDGET)
-            try:
-                request = read_request(conn)
-                if request is None:
-                    return
-                with self._lock:
-                    self.requests.append(request)
-                self.behaviour(conn, self._stop)
-            except OSError:
-                pass  # the client gave up on us (its deadline, a reset): expected here
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._listener.close()
-        for thread in self._threads:
-            thread.join(5)
 
 
 @pytest.fixture
@@ -151,103 +71,6 @@ def hostile() -> Iterator[Callable[[Behaviour], HostileServer]]:
     yield start
     for server in servers:
         server.stop()
-
-
-# --- behaviours: each writes raw bytes after reading the request --------------------------------
-
-
-def head(status: int, *headers: str) -> bytes:
-    """A status line and headers, ending with the blank line."""
-    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", *headers, "Connection: close"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def reset(conn: socket.socket) -> None:
-    """Close with a TCP reset (RST) instead of an orderly FIN."""
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    conn.close()
-
-
-def drip(conn: socket.socket, stop: threading.Event, data: bytes) -> None:
-    """Send ``data`` one byte every DRIP_INTERVAL, for at most HOSTILE_BUDGET."""
-    started = time.monotonic()
-    for byte in data:
-        if stop.wait(DRIP_INTERVAL) or time.monotonic() - started > HOSTILE_BUDGET:
-            return
-        conn.sendall(bytes([byte]))
-
-
-def answer(status: int, body: bytes, *headers: str) -> Behaviour:
-    """A well-formed reply, whose body may still be hostile to decoding or storing."""
-
-    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(head(status, f"Content-Length: {len(body)}", *headers) + body)
-
-    return behaviour
-
-
-def reset_before_status(conn: socket.socket, stop: threading.Event) -> None:
-    reset(conn)
-
-
-def close_before_status(conn: socket.socket, stop: threading.Event) -> None:
-    pass  # the server closes the connection without a byte
-
-
-def drip_status_line(conn: socket.socket, stop: threading.Event) -> None:
-    drip(conn, stop, head(200, "Content-Length: 2") + b"ok")
-
-
-def drip_headers(conn: socket.socket, stop: threading.Event) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\n")
-    drip(conn, stop, b"X-Slow: " + b"z" * 100 + b"\r\nContent-Length: 2\r\n\r\nok")
-
-
-def reset_after_headers(status: int) -> Behaviour:
-    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(head(status, "Content-Length: 1000") + b"partial")
-        stop.wait(0.3)  # the client has read the head by now: the reset hits the body
-        reset(conn)
-
-    return behaviour
-
-
-def close_mid_body(status: int) -> Behaviour:
-    """A body shorter than its Content-Length, then an orderly close."""
-
-    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(head(status, "Content-Length: 100") + b"short")
-
-    return behaviour
-
-
-def stall_after_headers(status: int) -> Behaviour:
-    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(head(status, "Content-Length: 100") + b"ab")
-        stop.wait(HOSTILE_BUDGET)
-
-    return behaviour
-
-
-def drip_body(status: int) -> Behaviour:
-    """Each body byte within the read timeout, the whole body far beyond the deadline."""
-
-    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(head(status, "Content-Length: 100"))
-        drip(conn, stop, b"z" * 100)
-
-    return behaviour
-
-
-def invalid_gzip(status: int) -> Behaviour:
-    return answer(status, b"this is not gzip data", "Content-Encoding: gzip")
-
-
-UNKNOWN_CHARSET_BODY = "café ok ".encode() + b"\xff"
-
-
-def unknown_charset(status: int) -> Behaviour:
-    return answer(status, UNKNOWN_CHARSET_BODY, "Content-Type: text/plain; charset=no-such-codec")
 
 
 # --- helpers ------------------------------------------------------------------------------------
