@@ -34,6 +34,9 @@ class ErrorKind(enum.StrEnum):
     BLOCKED = "blocked_address"
     INVALID_URL = "invalid_url"
     LEASE_EXPIRED = "lease_expired"
+    # The worker stalled (stopped, starved) past the request's deadline before sending
+    # it; nothing went out, so its lease (perhaps another worker's by now) is left alone.
+    NOT_SENT = "not_sent"
     # A status arrived but its body could not be read whole; the status decides.
     RESPONSE_BODY = "response_body"
     # The endpoint's stored settings cannot make a request: fixing them is the cure.
@@ -44,7 +47,13 @@ class ErrorKind(enum.StrEnum):
 
 
 TRANSIENT_ERRORS = frozenset(
-    {ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.LEASE_EXPIRED, ErrorKind.INTERNAL}
+    {
+        ErrorKind.TIMEOUT,
+        ErrorKind.CONNECTION,
+        ErrorKind.LEASE_EXPIRED,
+        ErrorKind.NOT_SENT,
+        ErrorKind.INTERNAL,
+    }
 )
 
 

@@ -59,6 +59,9 @@ class DeadlinePassed(Urllib3Timeout):
     """The request's deadline was over before a byte of it was sent."""
 
 
+NOT_SENT = "The request's deadline passed before it was sent (the worker was stalled)"
+
+
 def _check_deadline() -> None:
     deadline = getattr(_request, "deadline", None)
     if deadline is not None and time.monotonic() >= deadline:
@@ -83,11 +86,27 @@ class _GuardedConnectionMixin:
 
     # A request sent past its deadline could still be running when its lease expires
     # and another worker sends the same delivery: connecting may have used up the time,
-    # or the process was stopped since the claim. So no byte goes out once it is over,
-    # on a pooled connection (request) or a new one (connect).
-    def request(self, *args, **kwargs):
+    # or the process was stopped since the claim. So the head and the body go out in
+    # one write, after one last look at the deadline: a request is sent whole or not
+    # at all (and a receiver wakes once per request, not twice).
+    _head: bytes | None = None
+    _holding_head = False
+
+    def request(self, method, url, body=None, headers=None, **kwargs) -> None:
+        self._holding_head, self._head = bool(body), None
+        try:
+            super().request(method, url, body=body, headers=headers, **kwargs)
+        finally:
+            self._holding_head, self._head = False, None
+
+    def send(self, data) -> None:
+        if self._holding_head:  # the head: it waits for the body
+            self._head, self._holding_head = bytes(data), False
+            return
         _check_deadline()
-        return super().request(*args, **kwargs)
+        if self._head is not None:
+            data, self._head = self._head + bytes(data), None
+        super().send(data)
 
     def connect(self) -> None:
         super().connect()
@@ -190,7 +209,7 @@ def post(
     except UnsafeURL as exc:
         return failed(ErrorKind.INVALID_URL, str(exc))
     if started >= deadline:  # e.g. the worker was stopped between the claim and now
-        return failed(ErrorKind.TIMEOUT, "The request's deadline passed before it was sent")
+        return failed(ErrorKind.NOT_SENT, NOT_SENT)
     _request.deadline, _request.ticket = deadline, None
     try:
         response = get_pool_manager(allowed_networks, pool_size).urlopen(
@@ -256,6 +275,8 @@ def _failure(exc: Exception, url: str, *, expired: bool) -> tuple[str, str]:
     """The error kind and text of a request that got no answer."""
     if isinstance(exc, BlockedAddress):
         return ErrorKind.BLOCKED, str(exc)
+    if isinstance(exc, DeadlinePassed):
+        return ErrorKind.NOT_SENT, NOT_SENT
     if expired:
         return ErrorKind.TIMEOUT, "No complete answer before the request's deadline"
     if isinstance(exc, NewConnectionError):  # a subclass of urllib3's timeout error
