@@ -8,7 +8,10 @@ SQLite (3.35 and later), each is one statement here:
 
 - :func:`count_processed_copy`: a copy of an event processed already (the
   commonest duplicate: a sender's retry) is counted by one ``UPDATE …
-  RETURNING`` in autocommit mode, with no transaction around it;
+  RETURNING`` in autocommit mode, with no transaction around it, and on
+  PostgreSQL committed asynchronously (``synchronous_commit`` off for that
+  statement alone: a crash of the database server may forget the last few
+  counts, never an event or its processing);
 
 - :func:`upsert`: ``INSERT … ON CONFLICT (source, event_id) DO UPDATE`` adds
   one to the duplicate count of an existing row, and ``RETURNING`` gives the
@@ -126,10 +129,18 @@ def _upsert_sql(vendor: str) -> str:
 def _copy_sql(vendor: str) -> str:
     table = rows.table(InboundEvent)
     count = _column("duplicate_count")
+    # PostgreSQL: the count of a copy is bookkeeping, so its commit need not wait for the
+    # WAL to reach the disk (synchronous_commit off for this statement's transaction only;
+    # a crash of PostgreSQL may forget the last few counts, never an event or its outcome).
+    asynchronous = (
+        "AND set_config('synchronous_commit', 'off', true) = 'off' "
+        if vendor == "postgresql"
+        else ""
+    )
     return (
         f"UPDATE {table} SET {count} = {count} + 1 "  # noqa: S608 - names, not values
         f"WHERE {_column('source')} = %s AND {_column('event_id')} = %s "
-        f"AND {_column('status')} = %s "
+        f"AND {_column('status')} = %s {asynchronous}"
         f"RETURNING {rows.select_list(InboundEvent, table)}"
     )
 
