@@ -12,6 +12,10 @@ Two steps, each safe to repeat:
    transaction. The handler runs in a savepoint, so its writes roll back when
    it raises, while the failure itself is still recorded.
 
+The receiving view's synchronous path calls :func:`receive`, which on those
+databases does both in one transaction: the upsert's row lock is the lock the
+handler runs under.
+
 On PostgreSQL the row lock serialises concurrent copies; on SQLite the
 database-wide write lock does. Either way the lock is taken by a write before
 the status is read. ``"transaction_mode": "IMMEDIATE"`` is still recommended on
