@@ -958,3 +958,37 @@ def test_a_chunked_body_under_gunicorn_is_read_and_processed(gunicorn_server):
     assert answer.startswith(b"HTTP/1.1 200")
     event = InboundEvent.objects.get()
     assert (event.event_id, event.payload["data"]) == ("msg_gunicorn", {"id": 8})
+
+
+# --- inside the caller's transaction (a project's TestCase, a view of its own) ------------
+
+
+@pytest.mark.django_db  # not transaction=True: every request runs inside the test's transaction
+def test_the_receiver_works_inside_an_outer_transaction(client):
+    """Tests that use plain ``django_db`` (or TestCase) post to the receiver inside a
+    transaction: the upsert and the handler then run in savepoints of it."""
+    behaviour.fail_times = 1
+    failed = post_standard(client, {"type": "t"})
+    retry = post_standard(client, {"type": "t"})
+    copy = post_standard(client, {"type": "t"})
+    assert [failed.status_code, retry.status_code, copy.status_code] == [500, 200, 200]
+    assert [retry.json()["status"], copy.json()["status"]] == ["processed", "duplicate"]
+    event = InboundEvent.objects.get()
+    assert (event.status, event.duplicate_count, event.processing_attempts) == ("processed", 2, 2)
+    assert groups() == ["standard:msg_1"]
+
+
+@pytest.mark.django_db
+def test_an_unstorable_payload_leaves_the_outer_transaction_usable():
+    """PostgreSQL refuses a NUL in JSON (the statement fails on the server), SQLite a lone
+    surrogate (the driver cannot encode it): either way the caller's transaction goes on."""
+    from django.db import connection, transaction
+
+    if connection.vendor == "postgresql":
+        event_id, payload = "evt_1", {"text": "nul \x00"}
+    else:
+        event_id, payload = "evt_\ud800", {}
+    with transaction.atomic():
+        with pytest.raises(processing.UnstorablePayload):
+            processing.record("s", event_id, event_type="t", payload=payload, headers={})
+        assert not InboundEvent.objects.exists()  # the transaction still answers

@@ -3,11 +3,18 @@
 Two steps, each safe to repeat:
 
 1. :func:`record` does an atomic get-or-create on (source, event_id) through the
-   unique constraint; a copy that loses the race counts as a duplicate.
+   unique constraint; a copy that loses the race counts as a duplicate. On
+   PostgreSQL and SQLite it is one ``INSERT … ON CONFLICT DO UPDATE …
+   RETURNING`` (:mod:`~webhooks_app.receivers.inbound_sql`), for a new event and
+   a copy alike.
 2. :func:`process` locks that row in a transaction, runs the handler only if
    the event is not processed yet, and marks it processed in the same
    transaction. The handler runs in a savepoint, so its writes roll back when
    it raises, while the failure itself is still recorded.
+
+The receiving view's synchronous path calls :func:`receive`, which on those
+databases does both in one transaction: the upsert's row lock is the lock the
+handler runs under.
 
 On PostgreSQL the row lock serialises concurrent copies; on SQLite the
 database-wide write lock does. Either way the lock is taken by a write before
@@ -19,17 +26,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from webhooks_app import conf, redaction, signals
 from webhooks_app.models import InboundEvent
+from webhooks_app.receivers import inbound_sql
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +73,52 @@ def record(
     headers: Mapping[str, str],
     receiver: str = "",
 ) -> tuple[InboundEvent, bool]:
-    """Store a verified event once; return ``(event, created)``."""
+    """Store a verified event once; return ``(event, created)``.
+
+    A copy of a stored event adds one to its ``duplicate_count``.
+    """
+    values = {
+        "source": source,
+        "event_id": event_id,
+        "event_type": event_type,
+        "payload": payload,
+        "headers": headers,
+        "receiver": receiver,
+    }
     try:
-        with transaction.atomic():
-            event = InboundEvent.objects.create(
-                source=source,
-                event_id=event_id,
-                event_type=event_type,
-                payload=payload,
-                headers=redaction.kept_headers(headers, conf.get("INBOUND_HEADERS")),
-                receiver=receiver,
-            )
-        return event, True
+        if not inbound_sql.supported():
+            return _record_through_the_orm(values)
+        # One statement is atomic by itself; inside the caller's transaction a savepoint
+        # keeps a refused value from breaking it.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            return _upsert(values)
     except (DataError, UnicodeEncodeError, RecursionError) as exc:
         raise UnstorablePayload(str(exc)) from exc
+    except IntegrityError as exc:  # not the (source, event_id) conflict: a bad value
+        raise UnstorablePayload(str(exc)) from exc
+
+
+def _upsert(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
+    """:func:`inbound_sql.upsert` of a new row: ``values``, kept headers and defaults."""
+    row = {}
+    for field in InboundEvent._meta.concrete_fields:
+        if not field.primary_key:
+            row[field.name] = values[field.name] if field.name in values else field.get_default()
+    row["headers"] = _kept_headers(values["headers"])
+    return inbound_sql.upsert(row)
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return redaction.kept_headers(headers, conf.get("INBOUND_HEADERS"))
+
+
+def _record_through_the_orm(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
+    try:
+        with transaction.atomic():
+            kept = {**values, "headers": _kept_headers(values["headers"])}
+            return InboundEvent.objects.create(**kept), True
     except IntegrityError as exc:
-        existing = InboundEvent.objects.filter(source=source, event_id=event_id)
+        existing = InboundEvent.objects.filter(source=values["source"], event_id=values["event_id"])
         if not existing.update(duplicate_count=F("duplicate_count") + 1):
             raise UnstorablePayload(str(exc)) from exc  # not a duplicate: a bad value
         return existing.get(), False
@@ -88,37 +127,108 @@ def record(
 def process(event_pk: int, handler: Handler) -> Result:
     """Run ``handler`` for the event unless it is processed already."""
     with transaction.atomic():
-        # Write before reading: the UPDATE takes the row lock on PostgreSQL and the
-        # write lock on SQLite, so no two copies can both read "not processed yet"
-        # (and SQLite never has to upgrade a read lock, which fails at once).
-        claimed = (
-            InboundEvent.objects.filter(pk=event_pk)
-            .exclude(status=Status.PROCESSED)
-            .update(processing_attempts=F("processing_attempts") + 1)
-        )
-        event = InboundEvent.objects.select_for_update().get(pk=event_pk)
-        if not claimed or event.status == Status.PROCESSED:
+        event = _claim(event_pk)
+        if event is None:
+            return Result("duplicate", InboundEvent.objects.get(pk=event_pk))
+        failure = _run(event, handler)
+    return _outcome(event, failure)
+
+
+def receive(
+    source: str,
+    event_id: str,
+    *,
+    event_type: str,
+    payload: Any,
+    headers: Mapping[str, str],
+    receiver: str = "",
+    handler: Handler,
+) -> Result:
+    """:func:`record` and :func:`process` a verified event, in one transaction where it can.
+
+    On PostgreSQL and SQLite the upsert that records the event also locks its
+    row (a new row until the transaction ends, an existing one through its
+    update), so the handler runs in the same transaction, with one commit for
+    the event, the handler's writes and the outcome. A copy of a processed
+    event is counted first, by one statement outside any transaction.
+    Elsewhere: :func:`record`, then :func:`process`. Raises
+    :class:`UnstorablePayload` as :func:`record` does.
+    """
+    values = {
+        "source": source,
+        "event_id": event_id,
+        "event_type": event_type,
+        "payload": payload,
+        "headers": headers,
+        "receiver": receiver,
+    }
+    if not inbound_sql.supported():
+        event, created = record(**values)
+        if not created and event.status == Status.PROCESSED:
             return Result("duplicate", event)
-        try:
-            with transaction.atomic():
-                handler(event)
-        except Exception as exc:
-            logger.exception("Handler for %s:%s failed", event.source, event.event_id)
-            event.status = Status.FAILED
-            event.error = storable_text(f"{type(exc).__name__}: {exc}"[:10_000])
-            event.save(update_fields=["status", "error", "processing_attempts"])
-            failure = exc
-        else:
-            failure = None
-            event.status = Status.PROCESSED
-            event.error = ""
-            event.processed_at = timezone.now()
-            event.save(update_fields=["status", "error", "processing_attempts", "processed_at"])
+        return process(event.pk, handler)
+    try:
+        if not connection.in_atomic_block:  # in a transaction the upsert below counts it
+            copy = inbound_sql.count_processed_copy(source, event_id)
+            if copy is not None:
+                return Result("duplicate", copy)
+        with transaction.atomic():
+            event, _created = _upsert(values)
+            if event.status == Status.PROCESSED:
+                return Result("duplicate", event)
+            event.processing_attempts += 1
+            failure = _run(event, handler)
+    except (DataError, UnicodeEncodeError, RecursionError, IntegrityError) as exc:
+        raise UnstorablePayload(str(exc)) from exc
+    return _outcome(event, failure)
+
+
+def _run(event: InboundEvent, handler: Handler) -> BaseException | None:
+    """Run the handler in a savepoint of the caller's transaction and write the outcome.
+
+    The caller holds the event's row lock and has counted this attempt.
+    """
+    try:
+        with transaction.atomic():
+            handler(event)
+    except Exception as exc:
+        logger.exception("Handler for %s:%s failed", event.source, event.event_id)
+        event.status = Status.FAILED
+        event.error = storable_text(f"{type(exc).__name__}: {exc}"[:10_000])
+        inbound_sql.finish(event)
+        return exc
+    event.status = Status.PROCESSED
+    event.error = ""
+    event.processed_at = timezone.now()
+    inbound_sql.finish(event)
+    return None
+
+
+def _outcome(event: InboundEvent, failure: BaseException | None) -> Result:
+    """The signals, sent once the transaction has committed, and the result."""
     if failure is not None:
         signals.inbound_failed.send(sender=InboundEvent, event=event, exception=failure)
         return Result("failed", event, failure)
     signals.inbound_processed.send(sender=InboundEvent, event=event)
     return Result("processed", event)
+
+
+def _claim(event_pk: int) -> InboundEvent | None:
+    """The event with its processing attempt counted and its row locked; None if processed.
+
+    Write before reading: the UPDATE takes the row lock on PostgreSQL and the write
+    lock on SQLite, so no two copies can both read "not processed yet" (and SQLite
+    never has to upgrade a read lock, which fails at once).
+    """
+    if inbound_sql.supported():
+        return inbound_sql.claim(event_pk)
+    claimed = (
+        InboundEvent.objects.filter(pk=event_pk)
+        .exclude(status=Status.PROCESSED)
+        .update(processing_attempts=F("processing_attempts") + 1)
+    )
+    event = InboundEvent.objects.select_for_update().get(pk=event_pk)
+    return event if claimed and event.status != Status.PROCESSED else None
 
 
 def storable_text(text: str) -> str:

@@ -136,27 +136,28 @@ class WebhookReceiverView(View):
         except InvalidSignature as exc:  # e.g. a type header the signed body contradicts
             logger.warning("Rejected a webhook for %r: %s", self.get_source(), exc)
             return JsonResponse({"detail": f"Invalid signature: {exc}"}, status=401)
+        values = {
+            "event_type": event_type,
+            "payload": payload,
+            "headers": headers,  # processing keeps only WEBHOOKS['INBOUND_HEADERS']
+            "receiver": f"{type(self).__module__}.{type(self).__qualname__}",
+        }
         try:
-            event, created = processing.record(
-                self.get_source(),
-                event_id,
-                event_type=event_type,
-                payload=payload,
-                headers=dict(headers),  # processing keeps only WEBHOOKS['INBOUND_HEADERS']
-                receiver=f"{type(self).__module__}.{type(self).__qualname__}",
-            )
+            if self.process_async:
+                return self._record_for_later(event_id, values)
+            result = processing.receive(self.get_source(), event_id, handler=self.handle, **values)
         except processing.UnstorablePayload:
             logger.warning("A verified webhook for %r could not be stored", self.get_source())
             return JsonResponse({"detail": "The payload cannot be stored."}, status=400)
+        return self.respond(result.event, result.outcome, 200 if result.ok else 500)
+
+    def _record_for_later(self, event_id: str, values: dict[str, Any]) -> HttpResponse:
+        """``process_async``: record the event, answer 202 and process it in a task."""
+        event, created = processing.record(self.get_source(), event_id, **values)
         if not created and event.status == InboundEvent.Status.PROCESSED:
-            return self.respond(event, "duplicate", 200)  # nothing to lock
-        if self.process_async:
-            transaction.on_commit(lambda: enqueue_inbound(event.pk))
-            return self.respond(event, "accepted", 202)
-        result = processing.process(event.pk, self.handle)
-        if not result.ok:
-            return self.respond(result.event, "failed", 500)
-        return self.respond(result.event, result.outcome, 200)
+            return self.respond(event, "duplicate", 200)  # nothing to enqueue
+        transaction.on_commit(lambda: enqueue_inbound(event.pk))
+        return self.respond(event, "accepted", 202)
 
     def check_signature(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse | None:
         """None when the signature verifies, else the answer that refuses the request.

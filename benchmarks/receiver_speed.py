@@ -1,0 +1,362 @@
+"""Benchmark our receiver against a hand-written Django view, under gunicorn; markdown report.
+
+    python benchmarks/receiver_speed.py [--quick] [--rounds 3] [--requests 3000]
+                                        [--connections 4] [--profile] [--out FILE]
+
+On one machine: PostgreSQL on 127.0.0.1 (started when it is not running, the
+scratch database ``webhooks_inbound_bench`` dropped and created again),
+gunicorn with 2 sync workers serving ``benchmarks/receiver_support`` (two
+routes), and a load generator process (threads, one ``http.client``
+connection each) sending pre-signed Standard Webhooks bodies of ~1 KiB:
+
+- ``hand``: a hand-written view: the HMAC check, ``json.loads``, and in
+  ``transaction.atomic()`` a ``get_or_create`` on a unique event id and the
+  handler's row when the event is new;
+- ``ours``: a ``WebhookReceiverView`` subclass whose ``handle`` writes that row.
+
+Traffic: unique events, and 50 % copies of events sent a little earlier.
+Contenders alternate round by round (tables truncated before each run);
+figures are medians over the rounds, with the ratio ours / hand of this run,
+CPU per request of each process role read from /proc, and the SQL each
+contender issues per request (counted in-process through Django's test
+client). ``--profile`` adds one py-spy'd ``ours`` run (gunicorn's workers),
+written to benchmarks/results/. ``--quick`` is a CI smoke run (tiny N, one
+round). The exit status is 1 when a run answered anything but 200 or its rows
+are wrong; a missed target is printed, not fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONTENDERS = {"hand": "/hand/", "ours": "/ours/"}
+TRAFFIC = {"unique": 0.0, "50 % duplicates": 0.5}
+FULL = {"rounds": 3, "requests": 3000, "warmup": 200}
+QUICK = {"rounds": 1, "requests": 60, "warmup": 10}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny N and one round (CI smoke)")
+    parser.add_argument("--rounds", type=int, help="rounds (3; --quick: 1)")
+    parser.add_argument("--requests", type=int, help="requests per run (3000; --quick: 60)")
+    parser.add_argument("--warmup", type=int, help="requests per route before measuring")
+    parser.add_argument("--connections", type=int, default=4, help="load generator's connections")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/webhooks_inbound_bench"
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy an extra ours run")
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    args = parser.parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def setup_django(args: argparse.Namespace) -> None:
+    from benchmarks.engine_support import services
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.receiver_support.settings"
+    os.environ["BENCH_DATABASE_URL"] = args.database_url
+    services.loopback_only(args.database_url)
+    services.ensure_postgres(args.database_url)
+    services.recreate_database(args.database_url)
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", run_syncdb=True, verbosity=0)
+
+
+def truncate() -> None:
+    from django.db import connection
+
+    from benchmarks.receiver_support.models import HandledRow, HandWrittenEvent
+    from webhooks_app.models import InboundEvent
+
+    tables = [model._meta.db_table for model in (HandledRow, HandWrittenEvent, InboundEvent)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+
+
+def queries_per_request() -> dict[str, dict[str, list[str]]]:
+    """Per contender: the SQL statements of a new event and of a copy of it.
+
+    Run in this process through Django's test client on the same database:
+    every round trip Django logs (``BEGIN``, savepoints and ``COMMIT``
+    included), by its first word.
+    """
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from benchmarks.receiver_support import traffic
+    from benchmarks.receiver_support.views import SECRET
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    counts: dict[str, dict[str, list[str]]] = {}
+    for name, path in CONTENDERS.items():
+        headers, body = traffic.signed(SECRET, f"msg_queries_{name}", 1)
+        counts[name] = {}
+        for kind in ("new event", "duplicate"):
+            with CaptureQueriesContext(connection) as captured:
+                response = client.post(path, body, content_type="application/json", headers=headers)
+            assert response.status_code == 200, response.content
+            counts[name][kind] = [query["sql"].split(None, 1)[0].upper() for query in captured]
+    truncate()
+    return counts
+
+
+def backend_pids() -> list[int]:
+    """PostgreSQL backends connected to the scratch database (the cluster may be shared)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def run_load(port: int, path: str, requests: list, connections: int, log_dir: Path) -> dict:
+    requests_file = log_dir / "requests.pickle"
+    requests_file.write_bytes(pickle.dumps(requests))
+    from benchmarks.engine_support.processes import clean_environment
+
+    finished = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.receiver_support.load",
+            str(port), path, str(requests_file), str(connections),
+        ],
+        cwd=ROOT, env=clean_environment({}), capture_output=True, text=True, check=True,
+        timeout=600,
+    )  # fmt: skip
+    return json.loads(finished.stdout)
+
+
+def check_rows(name: str, events: int) -> str:
+    """'' when the run left exactly one handled row (and one dedup row) per new event."""
+    from benchmarks.receiver_support.models import HandledRow, HandWrittenEvent
+    from webhooks_app.models import InboundEvent
+
+    handled = HandledRow.objects.filter(contender=name).count()
+    dedup = (HandWrittenEvent if name == "hand" else InboundEvent).objects.count()
+    if handled != events or dedup != events:
+        return f"{name}: {events} new events, {handled} handled rows, {dedup} dedup rows"
+    return ""
+
+
+def measure(args, server, name: str, share: float, tag: str, log_dir: Path) -> dict:
+    """One contender run: fresh tables, the load, CPU per role, rows checked."""
+    from benchmarks.engine_support import procs
+    from benchmarks.receiver_support import traffic
+    from benchmarks.receiver_support.views import SECRET
+
+    truncate()
+    requests, events = traffic.requests(SECRET, tag, args.requests, share)
+    meter = procs.CpuMeter(
+        {
+            "gunicorn workers": procs.descendants_cpu(server.pid),
+            "postgres": procs.pids_cpu(backend_pids),
+        }
+    )
+    meter.start()
+    load = run_load(server.port, CONTENDERS[name], requests, args.connections, log_dir)
+    cpu = meter.delta()
+    cpu["load generator"] = load["cpu"]
+    problems = [check_rows(name, events)]
+    if set(load["statuses"]) != {"200"}:
+        problems.append(f"{name}: statuses {load['statuses']} {load['errors']}")
+    return {
+        "rate": args.requests / load["elapsed"],
+        "cpu": {role: seconds / args.requests for role, seconds in cpu.items()},
+        "problems": [problem for problem in problems if problem],
+    }
+
+
+def versions() -> str:
+    found = []
+    for name in ("django", "gunicorn", "psycopg"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (missing)")
+    return ", ".join(found)
+
+
+def git_head() -> str:
+    def git(*command: str) -> str:
+        return subprocess.run(
+            ["git", *command], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "webhooks_app").splitlines()
+    dirty = f", plus {len(changed)} uncommitted change(s) under webhooks_app/" if changed else ""
+    return f"{git('rev-parse', '--short', 'HEAD')} ({git('log', '-1', '--format=%s')[:70]}){dirty}"
+
+
+def report(args, results, queries, server, seconds: float, profile: Path | None) -> str:
+    from django.db import connection
+
+    from benchmarks.engine_support import services
+    from benchmarks.engine_support.report import Section, fmt, fmt_ratio, median, ratio, render
+    from benchmarks.receiver_support.traffic import BODY_BYTES
+
+    command = shlex.join(["python", "benchmarks/receiver_speed.py", *sys.argv[1:]])
+    header = [
+        "# webhooks_app receiver: benchmark",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"- When: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}; took {seconds:.0f} s",
+        f"- Machine: {os.cpu_count()} CPUs, {platform.platform()}, "
+        f"Python {platform.python_version()}",
+        f"- Packages: {versions()}",
+        f"- PostgreSQL {services.postgres_version(connection)}, scratch database "
+        f"`{args.database_url.rsplit('/', 1)[-1]}`, `CONN_MAX_AGE = 600`",
+        f"- Server: `{shlex.join(['gunicorn', *server.command()[3:]])}` (the sync worker "
+        "closes the connection after each answer)",
+        f"- Load: {args.requests} requests per run, {args.connections} connections, "
+        f"bodies of ~{BODY_BYTES} bytes signed beforehand; {args.warmup} warm-up requests "
+        "per route; rounds: "
+        f"{args.rounds}, contenders alternated",
+        f"- webhooks_app: {git_head()}",
+    ]
+    sections = []
+    for traffic_name in TRAFFIC:
+        section = Section(f"Receiving: {traffic_name}")
+        hand = median(run["rate"] for run in results[traffic_name]["hand"])
+        rows = []
+        for name in CONTENDERS:
+            runs = results[traffic_name][name]
+            rate = median(run["rate"] for run in runs)
+            roles = sorted({role for run in runs for role in run["cpu"]})
+            cpu = {role: median(run["cpu"][role] for run in runs) for role in roles}
+            share = TRAFFIC[traffic_name]
+            new, copy = (len(queries[name][kind]) for kind in ("new event", "duplicate"))
+            statements = (1 - share) * new + share * copy
+            rows.append(
+                [
+                    name,
+                    fmt(rate, 0),
+                    fmt_ratio(ratio(rate, hand)),
+                    " / ".join(fmt(run["rate"], 0) for run in runs),
+                    *(fmt(cpu[role] * 1000, 2) for role in roles),
+                    fmt(sum(cpu.values()) * 1000, 2),
+                    f"{statements:g}",
+                ]
+            )
+        section.table(
+            [
+                "contender",
+                "req/s (median)",
+                "ratio to hand",
+                "req/s per round",
+                *(f"CPU ms/req: {role}" for role in roles),
+                "CPU ms/req: total",
+                "SQL statements/req",
+            ],
+            rows,
+        )
+        ours = median(run["rate"] for run in results[traffic_name]["ours"])
+        met = None if not hand else ours / hand >= 1.0
+        section.target("ours >= 1.0x the hand-written view", met, f"{fmt_ratio(ratio(ours, hand))}")
+        sections.append(section)
+    section = Section("Receiving: SQL per request")
+    section.table(
+        ["contender", "new event", "copy of a processed event"],
+        [
+            [name, *(" ".join(queries[name][kind]) for kind in ("new event", "duplicate"))]
+            for name in CONTENDERS
+        ],
+    )
+    section.text(
+        "Every round trip Django logs (`BEGIN`, savepoints and `COMMIT` included), by its "
+        "first word; the handler's row is one of the `INSERT`s."
+    )
+    section.text()
+    if profile is not None:
+        section.text(f"Profile of one ours run (py-spy, gunicorn's workers): `{profile}`")
+        section.text()
+    sections.append(section)
+    problems = [
+        p for t in results.values() for runs in t.values() for r in runs for p in r["problems"]
+    ]
+    if problems:
+        failed = Section("Receiving: failed runs")
+        failed.error = "\n".join(problems)
+        sections.append(failed)
+    return render(header, sections)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    setup_django(args)
+    from benchmarks.receiver_support import traffic
+    from benchmarks.receiver_support.server import Gunicorn
+    from benchmarks.receiver_support.views import SECRET
+
+    log_dir = Path(tempfile.mkdtemp(prefix="webhooks-receiver-bench-"))
+    queries = queries_per_request()
+    server = Gunicorn({"BENCH_DATABASE_URL": args.database_url}, log_dir / "gunicorn.log")
+    server.workers = args.workers
+    results: dict = defaultdict(lambda: defaultdict(list))
+    profile = None
+    server.start()
+    try:
+        for name, path in CONTENDERS.items():  # imports, connections, caches of both workers
+            warm, _ = traffic.requests(SECRET, f"warm_{name}", args.warmup, 0.5)
+            run_load(server.port, path, warm, args.connections, log_dir)
+        for round_number in range(args.rounds):
+            order = list(CONTENDERS) if round_number % 2 == 0 else list(reversed(CONTENDERS))
+            for traffic_name, share in TRAFFIC.items():
+                for name in order:
+                    tag = f"r{round_number}_{name}_{int(share * 100)}"
+                    result = measure(args, server, name, share, tag, log_dir)
+                    results[traffic_name][name].append(result)
+                    print(
+                        f"[receiver_speed] round {round_number + 1} {traffic_name:>16} "
+                        f"{name}: {result['rate']:.0f} req/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        if args.profile:
+            from benchmarks.engine_support.profiling import Profiler
+
+            results_dir = ROOT / "benchmarks" / "results"
+            results_dir.mkdir(exist_ok=True)
+            profiler = Profiler(server.pid, results_dir / "receiver-ours.pyspy.txt")
+            try:
+                measure(args, server, "ours", 0.5, "profile", log_dir)
+            finally:
+                profile = profiler.stop()
+    finally:
+        server.stop()
+    text = report(args, results, queries, server, time.monotonic() - started, profile)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    failed = any(r["problems"] for t in results.values() for runs in t.values() for r in runs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,164 @@
+"""The receiver's two hot statements, in SQL, where the database can run them.
+
+Through the ORM, recording an event took an ``INSERT`` in a transaction (three
+round trips), and a copy of it five (the failed ``INSERT``, its rollback, an
+``UPDATE`` of the duplicate count and a ``SELECT``); the claim before the
+handler runs was an ``UPDATE`` and a ``SELECT … FOR UPDATE``. On PostgreSQL and
+SQLite (3.35 and later), each is one statement here:
+
+- :func:`count_processed_copy`: a copy of an event processed already (the
+  commonest duplicate: a sender's retry) is counted by one ``UPDATE …
+  RETURNING`` in autocommit mode, with no transaction around it, and on
+  PostgreSQL committed asynchronously (``synchronous_commit`` off for that
+  statement alone: a crash of the database server may forget the last few
+  counts, never an event or its processing);
+
+- :func:`upsert`: ``INSERT … ON CONFLICT (source, event_id) DO UPDATE`` adds
+  one to the duplicate count of an existing row, and ``RETURNING`` gives the
+  row either way, so a new event and a copy cost one round trip each; the
+  unique constraint still decides which copy created the row;
+- :func:`claim`: ``UPDATE … RETURNING`` counts the processing attempt of an
+  event not processed yet, locks its row and returns it.
+
+Other databases (:func:`supported` is False) keep the ORM's statements.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.db import connection
+
+from webhooks_app import rows
+from webhooks_app.models import InboundEvent
+
+PROCESSED = InboundEvent.Status.PROCESSED.value
+
+
+def supported() -> bool:
+    """``INSERT … ON CONFLICT … RETURNING`` and ``UPDATE … RETURNING`` are available."""
+    return connection.vendor in ("postgresql", "sqlite") and bool(
+        connection.features.can_return_rows_from_bulk_insert
+    )
+
+
+def _column(name: str) -> str:
+    return connection.ops.quote_name(InboundEvent._meta.get_field(name).column)
+
+
+def upsert(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
+    """Insert the event, or count one more copy of it; return ``(event, created)``.
+
+    ``values`` holds every concrete field but the primary key. A new row has
+    a duplicate count of 0 and an existing one at least 1 after the update, so
+    the count says which happened.
+    """
+    params = [field.get_db_prep_save(values[field.name], connection) for field in _inserted()]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(connection.vendor), params)
+        event = rows.instance(InboundEvent, cursor.fetchone())
+    return event, event.duplicate_count == 0
+
+
+def count_processed_copy(source: str, event_id: str) -> InboundEvent | None:
+    """Count a copy of an event processed already, and return it; None for any other.
+
+    For an event not stored yet, or not processed, it matches no row: nothing is
+    written, and the caller goes on to :func:`upsert`. A row being processed by
+    an open transaction is not processed yet for this statement either.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_copy_sql(connection.vendor), [source, event_id, PROCESSED])
+        row = cursor.fetchone()
+    return rows.instance(InboundEvent, row) if row else None
+
+
+def claim(event_pk: int) -> InboundEvent | None:
+    """Count a processing attempt and lock the row, unless the event is processed.
+
+    Returns the event as it is now (``processing_attempts`` counted), or None
+    when it is processed already. A concurrent claim waits for the row's lock
+    and then, seeing the event processed, returns None.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(connection.vendor), [event_pk, PROCESSED])
+        row = cursor.fetchone()
+    return rows.instance(InboundEvent, row) if row else None
+
+
+def finish(event: InboundEvent) -> None:
+    """Write the outcome of processing: status, error, attempts and processed time.
+
+    Plain SQL any database runs, without the ORM's cost of building the statement.
+    """
+    params = [
+        field.get_db_prep_save(getattr(event, field.attname), connection) for field in _FINISHED
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_finish_sql(connection.vendor), [*params, event.pk])
+
+
+# -- the statements, built once per database vendor (names are quoted per vendor) --------
+
+_FINISHED = [
+    InboundEvent._meta.get_field(name)
+    for name in ("status", "error", "processing_attempts", "processed_at")
+]
+
+
+def _inserted() -> list[Any]:
+    return [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
+
+
+@functools.cache
+def _upsert_sql(vendor: str) -> str:
+    table = rows.table(InboundEvent)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in _inserted())
+    marks = ", ".join(["%s"] * len(_inserted()))
+    count = _column("duplicate_count")
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608 - names, not values
+        f"ON CONFLICT ({_column('source')}, {_column('event_id')}) "
+        f"DO UPDATE SET {count} = {table}.{count} + 1 "
+        f"RETURNING {rows.select_list(InboundEvent, table)}"
+    )
+
+
+@functools.cache
+def _copy_sql(vendor: str) -> str:
+    table = rows.table(InboundEvent)
+    count = _column("duplicate_count")
+    # PostgreSQL: the count of a copy is bookkeeping, so its commit need not wait for the
+    # WAL to reach the disk (synchronous_commit off for this statement's transaction only;
+    # a crash of PostgreSQL may forget the last few counts, never an event or its outcome).
+    asynchronous = (
+        "AND set_config('synchronous_commit', 'off', true) = 'off' "
+        if vendor == "postgresql"
+        else ""
+    )
+    return (
+        f"UPDATE {table} SET {count} = {count} + 1 "  # noqa: S608 - names, not values
+        f"WHERE {_column('source')} = %s AND {_column('event_id')} = %s "
+        f"AND {_column('status')} = %s {asynchronous}"
+        f"RETURNING {rows.select_list(InboundEvent, table)}"
+    )
+
+
+@functools.cache
+def _claim_sql(vendor: str) -> str:
+    table = rows.table(InboundEvent)
+    attempts, status, pk = _column("processing_attempts"), _column("status"), _column("id")
+    return (
+        f"UPDATE {table} SET {attempts} = {attempts} + 1 "  # noqa: S608 - names, not values
+        f"WHERE {pk} = %s AND {status} <> %s "
+        f"RETURNING {rows.select_list(InboundEvent, table)}"
+    )
+
+
+@functools.cache
+def _finish_sql(vendor: str) -> str:
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(field.column)} = %s" for field in _FINISHED
+    )
+    return f"UPDATE {rows.table(InboundEvent)} SET {assignments} WHERE {_column('id')} = %s"  # noqa: S608
