@@ -170,9 +170,9 @@ def _candidates(due: Due, count: int) -> tuple[str, list[Any]]:
         sql += " AND (ep.paused_until IS NULL OR ep.paused_until <= %s)"
         params.append(now)
     else:
-        only = list(due.only) or [None]
-        sql += f" AND d.id IN ({', '.join(['%s'] * len(only))})"
-        params += only
+        only, only_params = _only(due)
+        sql += only
+        params += only_params
     sql += (
         " AND d.endpoint_id NOT IN ("
         f"  SELECT l.endpoint_id FROM {delivery} l JOIN {endpoint} le ON le.id = l.endpoint_id"
@@ -182,6 +182,14 @@ def _candidates(due: Due, count: int) -> tuple[str, list[Any]]:
     )
     params += [PENDING, now, due.cap, count]
     return sql, params
+
+
+def _only(due: Due) -> tuple[str, list[Any]]:
+    """`` AND d.id IN (…)`` for a claim of listed deliveries, else nothing."""
+    if due.only is None:
+        return "", []
+    listed = list(due.only) or [None]  # IN (NULL) matches nothing
+    return f" AND d.id IN ({', '.join(['%s'] * len(listed))})", listed
 
 
 def _chosen(due: Due, room: dict[int, int], limit: int) -> tuple[str, list[Any]]:
@@ -195,12 +203,7 @@ def _chosen(due: Due, room: dict[int, int], limit: int) -> tuple[str, list[Any]]
     marks = ", ".join(["%s"] * len(ids))
     values = ", ".join(["(%s, %s)"] * len(ids))
     now = rows.adapt(due.now)
-    only = ""
-    only_params: list[Any] = []
-    if due.only is not None:
-        listed = list(due.only) or [None]
-        only = f" AND d.id IN ({', '.join(['%s'] * len(listed))})"
-        only_params = listed
+    only, only_params = _only(due)
     # Computed once, whatever the planner guesses from stale statistics (a table that
     # just grew by thousands of rows): otherwise it may re-run the selection per row.
     materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""

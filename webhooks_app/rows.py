@@ -10,6 +10,7 @@ backend's own converters (SQLite's text datetimes, JSON, booleans).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db import connection
@@ -22,12 +23,17 @@ def table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def select_list(model: type[Model], alias: str) -> str:
-    """Every concrete column of ``model``, qualified by ``alias``, in field order."""
+@lru_cache(maxsize=64)
+def _select_list(vendor: str, model: type[Model], alias: str) -> str:
     return ", ".join(
         f"{alias}.{connection.ops.quote_name(field.column)}"
         for field in model._meta.concrete_fields
     )
+
+
+def select_list(model: type[Model], alias: str) -> str:
+    """Every concrete column of ``model``, qualified by ``alias``, in field order."""
+    return _select_list(connection.vendor, model, alias)
 
 
 def width(model: type[Model]) -> int:

@@ -14,7 +14,8 @@ so both sides always agree:
 import json
 import os
 import warnings
-from urllib.parse import urlsplit
+
+from benchmarks.engine_support import databases
 
 SECRET_KEY = "benchmark-only-not-secret"
 DEBUG = False
@@ -33,18 +34,10 @@ INSTALLED_APPS = [
     "benchmarks.engine_support.shop",
 ]
 
-_database = urlsplit(
-    os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/webhooks_bench")
-)
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": _database.path.lstrip("/"),
-        "USER": _database.username or "postgres",
-        "PASSWORD": _database.password or "",
-        "HOST": _database.hostname or "127.0.0.1",
-        "PORT": _database.port or 5432,
-    }
+    "default": databases.postgres(
+        os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/webhooks_bench")
+    )
 }
 
 CELERY_BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")

@@ -6,7 +6,8 @@ contender pays for a new PostgreSQL backend per request.
 """
 
 import os
-from urllib.parse import urlsplit
+
+from benchmarks.engine_support import databases
 
 SECRET_KEY = "benchmark-only-not-secret"
 DEBUG = False
@@ -35,21 +36,11 @@ MIDDLEWARE = [
 ]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
-_database = urlsplit(
-    os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/webhooks_inbound_bench"
-    )
-)
+_DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/webhooks_inbound_bench"
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": _database.path.lstrip("/"),
-        "USER": _database.username or "postgres",
-        "PASSWORD": _database.password or "",
-        "HOST": _database.hostname or "127.0.0.1",
-        "PORT": _database.port or 5432,
-        "CONN_MAX_AGE": 600,
-    }
+    "default": databases.postgres(
+        os.environ.get("BENCH_DATABASE_URL", _DEFAULT_DATABASE), CONN_MAX_AGE=600
+    )
 }
 
 WEBHOOKS: dict = {}

@@ -77,14 +77,7 @@ def record(
 
     A copy of a stored event adds one to its ``duplicate_count``.
     """
-    values = {
-        "source": source,
-        "event_id": event_id,
-        "event_type": event_type,
-        "payload": payload,
-        "headers": headers,
-        "receiver": receiver,
-    }
+    values = _row(source, event_id, event_type, payload, headers, receiver)
     try:
         if not inbound_sql.supported():
             return _record_through_the_orm(values)
@@ -96,6 +89,25 @@ def record(
         raise UnstorablePayload(str(exc)) from exc
     except IntegrityError as exc:  # not the (source, event_id) conflict: a bad value
         raise UnstorablePayload(str(exc)) from exc
+
+
+def _row(
+    source: str,
+    event_id: str,
+    event_type: str,
+    payload: Any,
+    headers: Mapping[str, str],
+    receiver: str,
+) -> dict[str, Any]:
+    """The columns an inbound event is stored with."""
+    return {
+        "source": source,
+        "event_id": event_id,
+        "event_type": event_type,
+        "payload": payload,
+        "headers": headers,
+        "receiver": receiver,
+    }
 
 
 def _upsert(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
@@ -154,14 +166,7 @@ def receive(
     Elsewhere: :func:`record`, then :func:`process`. Raises
     :class:`UnstorablePayload` as :func:`record` does.
     """
-    values = {
-        "source": source,
-        "event_id": event_id,
-        "event_type": event_type,
-        "payload": payload,
-        "headers": headers,
-        "receiver": receiver,
-    }
+    values = _row(source, event_id, event_type, payload, headers, receiver)
     if not inbound_sql.supported():
         event, created = record(**values)
         if not created and event.status == Status.PROCESSED:
