@@ -35,6 +35,8 @@ VALID = {
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "API_PAGE_SIZE": 20,
     "INBOUND_HEADERS": ["Content-Type", "X-Request-Id"],
+    "TENANT_RESOLVER": "tests.tenants.tenant_from_header",
+    "MAX_ENDPOINTS_PER_TENANT": 10,
 }
 
 
@@ -160,6 +162,12 @@ INVALID = [
     ("API_PAGE_SIZE", "50"),
     ("INBOUND_HEADERS", "Content-Type"),
     ("INBOUND_HEADERS", [None]),
+    ("TENANT_RESOLVER", "tests.tenants.no_such_function"),
+    ("TENANT_RESOLVER", "no_such_module.resolver"),
+    ("TENANT_RESOLVER", "tests.tenants.NOT_CALLABLE"),
+    ("TENANT_RESOLVER", 5),
+    ("MAX_ENDPOINTS_PER_TENANT", 0),
+    ("MAX_ENDPOINTS_PER_TENANT", "10"),
 ]
 
 

@@ -15,11 +15,17 @@ if TYPE_CHECKING:
     from webhooks_app.models import Event
 
 
-def send_event(event_type: str, payload: Any, *, idempotency_key: str | None = None) -> Event:
-    """Record an event and its deliveries in the caller's transaction.
+def send_event(
+    event_type: str,
+    payload: Any,
+    *,
+    tenant: Any = None,
+    idempotency_key: str | None = None,
+) -> Event:
+    """Record an event for ``tenant``'s endpoints in the caller's transaction.
 
     See :func:`webhooks_app.outbox.send_event`.
     """
     from webhooks_app.outbox import send_event as _send_event
 
-    return _send_event(event_type, payload, idempotency_key=idempotency_key)
+    return _send_event(event_type, payload, tenant=tenant, idempotency_key=idempotency_key)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
 from webhooks_app.conf import DEFAULTS
 
@@ -47,6 +48,18 @@ def _networks(value: Any) -> bool:
     return True
 
 
+def _callable_path(value: Any) -> bool:
+    """None, or the dotted path of something callable that imports."""
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        return callable(import_string(value))
+    except ImportError:
+        return False
+
+
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "RETRY_SCHEDULE": (_schedule, "a list of non-negative numbers of seconds"),
     "TIMEOUT": (_timeout, "a positive number or a (connect, read) pair of them"),
@@ -73,6 +86,11 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "a list of import strings",
     ),
     "API_PAGE_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
+    "TENANT_RESOLVER": (_callable_path, "None or the dotted path of a function f(request)"),
+    "MAX_ENDPOINTS_PER_TENANT": (
+        lambda v: v is None or _whole(v, 1),
+        "None or a positive whole number",
+    ),
     "INBOUND_HEADERS": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
         "a list of header names",

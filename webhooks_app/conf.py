@@ -59,6 +59,12 @@ DEFAULTS: dict[str, Any] = {
     # DRF permission classes (import strings): who may use the REST API at all; staff
     # only by default. Model permissions are required on top, whatever this says.
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Dotted path of f(request) -> tenant key or None: the tenant a customer-facing request
+    # (the tenant API, the portal) acts for. None: those views refuse every request.
+    "TENANT_RESOLVER": None,
+    # Endpoints one tenant may have at most through the customer-facing API and portal;
+    # None means no limit. Staff (admin, staff API, ORM) are not limited.
+    "MAX_ENDPOINTS_PER_TENANT": None,
     # Page size of the REST API's lists.
     "API_PAGE_SIZE": 50,
     # Inbound headers stored with an InboundEvent (and shown), compared without case: an

@@ -5,7 +5,8 @@ caller's transaction does not grow with the number of endpoints. A worker
 expands the event right after commit, and the sweep expands any event left
 unexpanded (a lost wake-up, a crash between commit and fan-out). Expanding
 is idempotent: deliveries are unique per (event, endpoint), and events being
-expanded by another worker are skipped, not waited for.
+expanded by another worker are skipped, not waited for. An event goes only to
+the endpoints of its own tenant.
 
 An endpoint whose stored event-type filter cannot be used (a row written past
 validation, by ``.update()`` say) never stops a fan-out: it is skipped, logged and
@@ -61,38 +62,54 @@ def _expand_some(now: datetime, max_events: int, scope: QuerySet[Event] | None =
     try:
         with transaction.atomic():
             take_write_lock()
-            targets = _targets(unusable)
-            return _expand_chunk(now, max_events, unexpanded, targets)
+            return _expand_chunk(now, max_events, unexpanded, unusable)
     finally:
         _disable_unusable(unusable)
 
 
-def _targets(unusable: dict[int, str]) -> list[tuple[int, object]]:
-    """(pk, event types) of the active endpoints; those that cannot be used go to ``unusable``."""
-    targets = []
-    for pk, patterns in Endpoint.objects.filter(is_active=True).values_list("pk", "event_types"):
+Targets = dict[str, list[tuple[int, object]]]
+"""(pk, event types) of the active endpoints, by tenant."""
+
+
+def _targets(tenants: set[str], unusable: dict[int, str]) -> Targets:
+    """The active endpoints of ``tenants``; those that cannot be used go to ``unusable``."""
+    targets: Targets = {}
+    endpoints = Endpoint.objects.filter(is_active=True, tenant__in=tenants)
+    for pk, tenant, patterns in endpoints.values_list("pk", "tenant", "event_types"):
         # A bare string is one pattern (older rows): usable, as event_type_matches reads it.
         stored = [patterns] if isinstance(patterns, str) else patterns
         problem = validators.event_types_problem(stored)
         if problem:
             unusable[pk] = str(problem)
         else:
-            targets.append((pk, patterns))
+            targets.setdefault(tenant, []).append((pk, patterns))
     return targets
 
 
 def _expand_chunk(
-    now: datetime, max_events: int, unexpanded: QuerySet[Event], targets: list
+    now: datetime, max_events: int, unexpanded: QuerySet[Event], unusable: dict[int, str]
 ) -> int:
-    """Write the deliveries of the next unexpanded events (in the caller's transaction)."""
-    per_chunk = max(1, min(max_events, ROWS_PER_TRANSACTION // max(1, len(targets))))
+    """Write the deliveries of the next unexpanded events (in the caller's transaction).
+
+    Each event goes to its own tenant's endpoints. The events taken are cut
+    short where their endpoints add up to :data:`ROWS_PER_TRANSACTION`; the
+    rest are expanded by the next call.
+    """
     events = list(
         unexpanded.order_by("created_at", "pk")
         .select_for_update(skip_locked=True)
-        .only("pk", "event_type", "created_at")[:per_chunk]
+        .only("pk", "event_type", "tenant", "created_at")[:max_events]
     )
     if not events:
         return 0
+    targets = _targets({event.tenant for event in events}, unusable)
+    taken, rows = 0, 0
+    for event in events:
+        rows += len(targets.get(event.tenant, ()))
+        if taken and rows > ROWS_PER_TRANSACTION:
+            break
+        taken += 1
+    events = events[:taken]
     Delivery.objects.bulk_create(
         [
             # Due at the event's time, so that older events go out first.
@@ -103,7 +120,7 @@ def _expand_chunk(
                 created_at=now,
             )
             for event in events
-            for endpoint_id, patterns in targets
+            for endpoint_id, patterns in targets.get(event.tenant, ())
             if event_type_matches(patterns, event.event_type)
         ],
         ignore_conflicts=True,

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import conf, redaction, signing, validators
 from webhooks_app.ids import new_event_id
+from webhooks_app.tenancy import TENANT_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,13 @@ class Endpoint(models.Model):
         validators=[URLValidator(schemes=["http", "https"]), validators.validate_endpoint_url],
     )
     description = models.CharField(_("description"), max_length=255, blank=True)
+    tenant = models.CharField(
+        _("tenant"),
+        max_length=TENANT_MAX_LENGTH,
+        blank=True,
+        default="",
+        help_text=_("The customer who owns it; empty for the operator's own endpoints."),
+    )
     secret = models.CharField(
         _("secret"),
         max_length=100,
@@ -105,6 +113,10 @@ class Endpoint(models.Model):
         ordering = ["-created_at"]
         permissions = [
             ("view_endpoint_secret", _("Can view endpoint secrets and credentials")),
+        ]
+        indexes = [
+            # The fan-out's query: a tenant's active endpoints.
+            models.Index(fields=["tenant", "is_active"], name="webhooks_endpoint_tenant"),
         ]
 
     def __str__(self) -> str:
@@ -190,9 +202,11 @@ class Event(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=new_event_id, editable=False)
     event_type = models.CharField(_("event type"), max_length=255, db_index=True)
     payload = models.JSONField(_("payload"), encoder=DjangoJSONEncoder)
-    idempotency_key = models.CharField(
-        _("idempotency key"), max_length=255, null=True, blank=True, unique=True
+    tenant = models.CharField(
+        _("tenant"), max_length=TENANT_MAX_LENGTH, blank=True, default="", editable=False
     )
+    # Unique per tenant (the constraint below); null when not given.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     # The outbox marker: null until the event's deliveries have been written.
     fanned_out_at = models.DateTimeField(_("fanned out at"), null=True, blank=True, editable=False)
@@ -201,12 +215,18 @@ class Event(models.Model):
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"], name="webhooks_event_idempotency"
+            ),
+        ]
         indexes = [
             models.Index(
                 fields=["created_at"],
                 condition=Q(fanned_out_at__isnull=True),
                 name="webhooks_event_unexpanded",
             ),
+            models.Index(fields=["tenant", "-created_at"], name="webhooks_event_tenant"),
         ]
 
     def __str__(self) -> str:

@@ -19,7 +19,7 @@ TEST_EVENT_TYPE = "webhooks.test"
 def send_test_event(
     endpoint: Endpoint, payload: dict | None = None, *, enqueue: bool = True
 ) -> Delivery:
-    """Record a ``webhooks.test`` event for this endpoint alone and enqueue it.
+    """Record a ``webhooks.test`` event for this endpoint alone (and its tenant) and enqueue it.
 
     It is sent even when the endpoint's event-type filter would not match.
     A disabled endpoint's test delivery waits, like its other deliveries,
@@ -30,6 +30,7 @@ def send_test_event(
     with transaction.atomic():
         event = Event.objects.create(
             event_type=TEST_EVENT_TYPE,
+            tenant=endpoint.tenant,
             payload=payload if payload is not None else {"message": "This is a test webhook."},
             created_at=now,
             fanned_out_at=now,  # its one delivery is written here, not by the fan-out

@@ -17,22 +17,32 @@ from django.utils import timezone
 
 from webhooks_app.dispatch import wake_up
 from webhooks_app.models import Event
+from webhooks_app.tenancy import tenant_key
 
 
-def send_event(event_type: str, payload: Any, *, idempotency_key: str | None = None) -> Event:
-    """Record an event for the matching active endpoints; they get it after commit.
+def send_event(
+    event_type: str,
+    payload: Any,
+    *,
+    tenant: Any = None,
+    idempotency_key: str | None = None,
+) -> Event:
+    """Record an event for the matching active endpoints of ``tenant``; they get it after commit.
 
-    Runs one query (an INSERT) without an ``idempotency_key``. With one
-    already used, the existing event is returned and nothing new is created
-    or sent.
+    ``tenant`` is a string key or a model instance (standing for its pk); None
+    means the operator's own endpoints (tenant ``""``). Runs one query (an
+    INSERT) without an ``idempotency_key``. With one this tenant already used,
+    the existing event is returned and nothing new is created or sent.
     """
+    tenant = tenant_key(tenant)
     if idempotency_key is not None:
-        existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+        existing = Event.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
     fields = {
         "event_type": event_type,
         "payload": payload,
+        "tenant": tenant,
         "idempotency_key": idempotency_key,
         "created_at": timezone.now(),
     }
@@ -43,7 +53,7 @@ def send_event(event_type: str, payload: Any, *, idempotency_key: str | None = N
             with transaction.atomic():
                 event = Event.objects.create(**fields)
         except IntegrityError:  # a concurrent caller used the same key first
-            return Event.objects.get(idempotency_key=idempotency_key)
+            return Event.objects.get(tenant=tenant, idempotency_key=idempotency_key)
     _wake_up_on_commit()
     return event
 
