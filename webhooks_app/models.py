@@ -205,8 +205,11 @@ class Event(models.Model):
     tenant = models.CharField(
         _("tenant"), max_length=TENANT_MAX_LENGTH, blank=True, default="", editable=False
     )
-    # Unique per tenant (the constraint below); null when not given.
-    idempotency_key = models.CharField(_("idempotency key"), max_length=255, null=True, blank=True)
+    # Unique per tenant (the constraint below). Null when not given, not "": nulls never
+    # collide in a unique constraint, so events without a key need no key of their own.
+    idempotency_key = models.CharField(  # noqa: DJ001
+        _("idempotency key"), max_length=255, null=True, blank=True
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     # The outbox marker: null until the event's deliveries have been written.
     fanned_out_at = models.DateTimeField(_("fanned out at"), null=True, blank=True, editable=False)

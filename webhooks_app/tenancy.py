@@ -54,7 +54,8 @@ def resolver():
     try:
         return import_string(path)
     except ImportError as exc:
-        raise ImproperlyConfigured(f'WEBHOOKS["TENANT_RESOLVER"] cannot be imported: {exc}') from exc
+        message = f'WEBHOOKS["TENANT_RESOLVER"] cannot be imported: {exc}'
+        raise ImproperlyConfigured(message) from exc
 
 
 def resolve(request: HttpRequest) -> str | None:
