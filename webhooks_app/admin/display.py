@@ -51,6 +51,13 @@ def pre(text: str, limit: int | None = None) -> SafeString | str:
     return format_html('<pre style="{}">{}</pre>', PRE_STYLE, text)
 
 
+def tenant(key: str) -> SafeString | str:
+    """A tenant key as listed: the key itself, or "operator" (quiet) for the operator's own."""
+    if key:
+        return key
+    return format_html('<span class="quiet">{}</span>', gettext("operator"))
+
+
 def badge(value: str, label: str) -> SafeString:
     """A status in its colour: succeeded/processed green, pending amber, failed red."""
     colour = COLOURS.get(value, "inherit")

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import conf, operations, redaction
 from webhooks_app.admin import display
-from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter
+from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
 from webhooks_app.models import Delivery, Endpoint
 
 # Shown on the list: how far back the delivery statistics look.
@@ -114,6 +114,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "success_rate_display",
         "last_status",
         "failure_streak_display",
+        "tenant_display",  # last, so that sort links (?o=N) kept their meaning
     )
     list_display_links = ("url_display",)
     form = EndpointForm
@@ -121,8 +122,8 @@ class EndpointAdmin(admin.ModelAdmin):
         models.URLField: {"assume_scheme": "https"},
         models.JSONField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 60})},
     }
-    list_filter = ("is_active", HealthFilter, SubscriptionFilter)
-    search_fields = ("url", "description")
+    list_filter = ("is_active", HealthFilter, SubscriptionFilter, tenant_filter(Endpoint))
+    search_fields = ("url", "description", "=tenant")
     actions = (
         "send_test_event",
         "rotate_secret",
@@ -133,7 +134,17 @@ class EndpointAdmin(admin.ModelAdmin):
     add_fieldsets = (
         (
             None,
-            {"fields": ("url", "description", "secret", "event_types", "headers", "rate_limit")},
+            {
+                "fields": (
+                    "url",
+                    "description",
+                    "tenant",
+                    "secret",
+                    "event_types",
+                    "headers",
+                    "rate_limit",
+                )
+            },
         ),
         (None, {"fields": ("is_active",)}),
     )
@@ -159,6 +170,10 @@ class EndpointAdmin(admin.ModelAdmin):
         if obj.description:
             return format_html('{}<br><span class="quiet">{}</span>', url, obj.description)
         return url
+
+    @admin.display(description=_("tenant"), ordering="tenant")
+    def tenant_display(self, obj: Endpoint):
+        return display.tenant(obj.tenant)
 
     @admin.display(description=_("state"), ordering="is_active")
     def state(self, obj: Endpoint):
@@ -268,7 +283,17 @@ class EndpointAdmin(admin.ModelAdmin):
         return (
             (
                 None,
-                {"fields": (url, "description", "event_types", headers, "rate_limit", "is_active")},
+                {
+                    "fields": (
+                        url,
+                        "description",
+                        "tenant",
+                        "event_types",
+                        headers,
+                        "rate_limit",
+                        "is_active",
+                    )
+                },
             ),
             (
                 _("Signing secret"),

@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import operations
 from webhooks_app.admin import display
-from webhooks_app.admin.filters import event_type_filter
-from webhooks_app.models import Attempt, Delivery, Event
+from webhooks_app.admin.filters import event_type_filter, tenant_filter
+from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.redaction import mask_text
 
 
@@ -53,11 +53,22 @@ class EventAdmin(admin.ModelAdmin):
     """Events are immutable: nothing to add, change or delete here."""
 
     empty_value_display = display.EMPTY
-    list_display = ("id", "event_type", "deliveries_summary", "created_at")
-    list_filter = (event_type_filter(Event), ("created_at", DateFieldListFilter))
-    search_fields = ("=id", "event_type", "=idempotency_key")
+    list_display = ("id", "event_type", "deliveries_summary", "created_at", "tenant_display")
+    list_filter = (
+        event_type_filter(Event),
+        tenant_filter(Event),
+        ("created_at", DateFieldListFilter),
+    )
+    search_fields = ("=id", "event_type", "=idempotency_key", "=tenant")
     date_hierarchy = "created_at"
-    fields = ("id", "event_type", "idempotency_key", "created_at", "payload_display")
+    fields = (
+        "id",
+        "event_type",
+        "tenant_display",
+        "idempotency_key",
+        "created_at",
+        "payload_display",
+    )
     readonly_fields = fields
     inlines = (DeliveryInline,)
 
@@ -85,6 +96,10 @@ class EventAdmin(admin.ModelAdmin):
                 ),
             )
         )
+
+    @admin.display(description=_("tenant"), ordering="tenant")
+    def tenant_display(self, obj: Event):
+        return display.tenant(obj.tenant)
 
     @admin.display(description=_("deliveries"))
     def deliveries_summary(self, obj: Event):
@@ -156,15 +171,17 @@ class DeliveryAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
         "last_status",
         "next_attempt_at",
         "created_at",
+        "tenant_display",
     )
     list_filter = (
         "status",
         "endpoint",
         event_type_filter(Event, "event__event_type"),
+        tenant_filter(Endpoint, "endpoint__tenant"),
         ("created_at", DateFieldListFilter),
     )
     list_select_related = ("event", "endpoint")
-    search_fields = ("=event__id", "event__event_type", "endpoint__url")
+    search_fields = ("=event__id", "event__event_type", "endpoint__url", "=endpoint__tenant")
     date_hierarchy = "created_at"
     fields = (
         "event_link",
@@ -197,6 +214,10 @@ class DeliveryAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
     @admin.display(description=_("endpoint"), ordering="endpoint__url")
     def endpoint_link(self, obj: Delivery):
         return display.admin_link(obj.endpoint)
+
+    @admin.display(description=_("tenant"), ordering="endpoint__tenant")
+    def tenant_display(self, obj: Delivery):
+        return display.tenant(obj.endpoint.tenant)
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, obj: Delivery):

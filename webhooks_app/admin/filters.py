@@ -40,6 +40,40 @@ def event_type_filter(model: type[Model], field_path: str = "event_type"):
     return EventTypeFilter
 
 
+def tenant_filter(model: type[Model], field_path: str = "tenant"):
+    """A filter on ``field_path`` (a tenant key): the operator's own, or one tenant.
+
+    Its choices are the operator and the first tenants of ``model`` by key
+    (from the tenant index); any other tenant is reached by the search box
+    (``=key``) or by ``?tenant=key`` in the URL.
+    """
+
+    class TenantFilter(admin.SimpleListFilter):
+        title = _("tenant")
+        parameter_name = "tenant"
+
+        def lookups(self, request, model_admin):
+            tenants = (
+                model.objects.exclude(tenant="")
+                .order_by("tenant")
+                .values_list("tenant", flat=True)
+                .distinct()[:MAX_CHOICES]
+            )
+            return [(OPERATOR_CHOICE, _("The operator's own")), *((t, t) for t in tenants)]
+
+        def queryset(self, request, queryset):
+            value = self.value()
+            if value is None:
+                return queryset
+            return queryset.filter(**{field_path: "" if value == OPERATOR_CHOICE else value})
+
+    return TenantFilter
+
+
+OPERATOR_CHOICE = "__operator__"
+"""The filter's value for tenant "" (an empty query-string value would mean "all")."""
+
+
 def _patterns(event_types) -> list[str]:
     """The string patterns of a stored filter; nothing of a value no form could save."""
     if not isinstance(event_types, list):
