@@ -14,6 +14,9 @@
 4. Creates one endpoint per receiver and places a batch of orders: each order and its
    ``order.created`` webhook commit in one transaction. One order rolls back and so
    sends nothing; one event is sent again with its idempotency key and is not duplicated.
+   Two merchants on the shop (tenants ``acme`` and ``globex``) have endpoints of their own:
+   their orders' webhooks reach their endpoint only, and the shop's own endpoints never
+   see them.
 5. Prints every delivery attempt as the worker records it, with the receiver's answer,
    and progress lines: delivered, retrying, failed, duplicates suppressed at the receiver.
 6. Prints a summary of both sides and checks that every webhook was delivered and
@@ -61,6 +64,11 @@ RECEIVERS = {
     # path and source: what the receiver does
     "shop": "ShopReceiver: records each order once",
     "flaky": "FlakyReceiver: fails on purpose for two orders in three (see below)",
+}
+# The shop's merchants (tenants), each with an endpoint of its own, and their orders.
+MERCHANT_ORDERS = {
+    "acme": [("Alan", "20.00"), ("Edsger", "31.40")],
+    "globex": [("Frances", "64.00")],
 }
 ADMIN_USERNAME = "admin"
 
@@ -245,9 +253,23 @@ def place_orders(port: int):
         )
         endpoints.append(endpoint)
         say(f"  endpoint #{endpoint.pk} {endpoint.url:<36} {what}")
+    for merchant in MERCHANT_ORDERS:
+        endpoint = Endpoint.objects.create(
+            url=f"http://127.0.0.1:{port}/hooks/shop/",
+            secret=secret,
+            event_types=["order.*"],
+            tenant=merchant,
+            description=f"demo: shop receiver, the endpoint of merchant {merchant}",
+        )
+        endpoints.append(endpoint)
+        say(f"  endpoint #{endpoint.pk} {endpoint.url:<36} merchant {merchant}'s own endpoint")
 
     events_before = Event.objects.count()
     orders = [place_order(customer, Decimal(total)) for customer, total in ORDERS]
+    for merchant, placed in MERCHANT_ORDERS.items():
+        for customer, total in placed:
+            order = place_order(customer, Decimal(total), merchant=merchant)
+            say(f"  placed {order!s:<32} with merchant {merchant}: to its endpoint alone")
     staged = {
         HANDLER_ERROR: "flaky: its handler fails the first time (500, rolled back)",
         LOST_ANSWER: "flaky: processes it, then answers 503 once (a lost answer)",
@@ -263,7 +285,8 @@ def place_orders(port: int):
             raise PermissionError("payment declined")
     except PermissionError as exc:
         say(f"  an order for Mallory rolled back ({exc}): no event, nothing sent")
-    assert Event.objects.count() - events_before == len(orders)
+    merchants_orders = sum(len(placed) for placed in MERCHANT_ORDERS.values())
+    assert Event.objects.count() - events_before == len(orders) + merchants_orders
     assert not Order.objects.filter(customer="Mallory", pk__gt=orders[-1].pk).exists()
 
     # An idempotency key already used returns the first event and sends nothing new.
@@ -275,6 +298,17 @@ def place_orders(port: int):
         "the same event came back, no new deliveries"
     )
     return endpoints, orders
+
+
+def expected_webhooks(endpoint) -> int:
+    """The shop's own endpoints get the shop's orders; a merchant's, that merchant's."""
+    return len(MERCHANT_ORDERS[endpoint.tenant] if endpoint.tenant else ORDERS)
+
+
+def endpoint_name(endpoint) -> str:
+    """The receiver it points at, and whose it is: "shop", "flaky", "shop@acme"."""
+    name = endpoint.description.removeprefix("demo: ").split()[0]
+    return f"{name}@{endpoint.tenant}" if endpoint.tenant else name
 
 
 def receiver_answer(attempt) -> str:
@@ -343,11 +377,11 @@ class Watcher:
                 self.counts["handler errors"] += 1
             if attempt.number > 1:
                 self.counts["retries"] += 1
-            name = delivery.endpoint.description.removeprefix("demo: ").split()[0]
+            name = endpoint_name(delivery.endpoint)
             seconds = attempt.created_at.timestamp() - self.started
             order = delivery.event.payload.get("order_id", "?")
             say(
-                f"  {f'+{seconds:.1f}s':>6} order #{order:<3} -> {name:<5} try {attempt.number}:"
+                f"  {f'+{seconds:.1f}s':>6} order #{order:<3} -> {name:<11} try {attempt.number}:"
                 f" {attempt.status_code or '---'} {answer:<48} {result}"
             )
         progress = {"delivered": 0, "retrying": 0, "queued": 0, "failed": 0}
@@ -426,7 +460,7 @@ def summarize(deliveries, watcher: Watcher) -> tuple[bool, str]:
         "\nOrderNotification rows its handler wrote)"
     )
     say(
-        f"  {'order':<6} {'webhook-id':<30} {'to':<5} {'status':<9} {'tries':<14}"
+        f"  {'order':<6} {'webhook-id':<30} {'to':<11} {'status':<9} {'tries':<14}"
         f" {'copies':>6} {'runs':>4} {'dupes':>5}  {'inbound':<9} {'rows':>4}"
     )
     problems: list[str] = []
@@ -446,7 +480,8 @@ def summarize(deliveries, watcher: Watcher) -> tuple[bool, str]:
         totals["errors"] += runs - (status == "processed")
         say(
             f"  #{delivery.event.payload.get('order_id', '?'):<5} {delivery.event_id:<30}"
-            f" {source:<5} {delivery.status:<9} {tries:<14} {copies:>6} {runs:>4}"
+            f" {endpoint_name(delivery.endpoint):<11} {delivery.status:<9} {tries:<14}"
+            f" {copies:>6} {runs:>4}"
             f" {suppressed:>5}  {status:<9} {rows:>4}"
         )
         label = f"{delivery.event_id} to {source}"
@@ -461,6 +496,16 @@ def summarize(deliveries, watcher: Watcher) -> tuple[bool, str]:
     }
     if stray:
         problems.append(f"order notifications without a delivery: {sorted(stray)}")
+    # Each endpoint got its own tenant's orders, all of them and nothing else.
+    for endpoint in {d.endpoint for d in deliveries}:
+        tenants = {d.event.tenant for d in deliveries if d.endpoint == endpoint}
+        got = sum(d.endpoint == endpoint for d in deliveries)
+        expected = expected_webhooks(endpoint)
+        if tenants != {endpoint.tenant} or got != expected:
+            problems.append(
+                f"endpoint #{endpoint.pk} (tenant {endpoint.tenant!r}) got {got} webhooks"
+                f" of tenants {sorted(tenants)}, not {expected} of its own"
+            )
     # The live count (from the receivers' answers) and the receivers' rows must agree.
     if watcher.counts["duplicates suppressed"] != totals["suppressed"]:
         problems.append("the receivers' answers and their rows disagree on duplicates")
@@ -520,7 +565,7 @@ def admin_access(port: int, endpoints) -> bool:
         path = f"/api/webhooks/deliveries/?endpoint={endpoint.pk}&status=succeeded"
         status, body = http(base + path, auth=(ADMIN_USERNAME, password))
         count = json.loads(body).get("count") if status == 200 else None
-        ok &= count == len(ORDERS)
+        ok &= count == expected_webhooks(endpoint)
         say(f"  checked: GET {path} as {ADMIN_USERNAME} -> {status}, {count} deliveries")
     return ok
 

@@ -8,8 +8,12 @@ from shop.models import Order
 from webhooks_app import send_event
 
 
-def place_order(customer: str, total: Decimal) -> Order:
+def place_order(customer: str, total: Decimal, *, merchant: str = "") -> Order:
     """Create an order and record its ``order.created`` webhook.
+
+    ``merchant`` is the shop's business customer the order was placed with (a
+    tenant): its webhook goes to that merchant's endpoints only; "" is the
+    shop's own.
 
     ``send_event`` writes the event and its deliveries in this transaction (a
     transactional outbox): if anything below raises, neither the order nor
@@ -21,6 +25,7 @@ def place_order(customer: str, total: Decimal) -> Order:
         send_event(
             "order.created",
             {"order_id": order.pk, "customer": order.customer, "total": str(order.total)},
+            tenant=merchant,
             # The same key twice returns the first event and sends nothing new.
             idempotency_key=f"order-{order.pk}-created",
         )
