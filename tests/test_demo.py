@@ -120,7 +120,8 @@ def test_exits_0_when_every_webhook_was_delivered_and_processed_once(demo):
     assert demo.returncode == 0, demo.output
     result = RESULT.search(demo.output)
     assert result, demo.output
-    assert int(result["delivered"]) == int(result["total"]) == 12
+    # 6 orders to two receivers, plus 3 merchants' orders to their own endpoint alone.
+    assert int(result["delivered"]) == int(result["total"]) == 15
     assert int(result["retries"]) >= 1
     assert int(result["errors"]) >= 1
     assert int(result["suppressed"]) >= 1
@@ -130,19 +131,21 @@ def test_shows_live_progress(demo):
     output = demo.output
     # One line per attempt, as the worker records it, with the receiver's answer.
     assert re.search(r"order #\d+\s+-> shop\s+try 1: 200 processed\s+delivered", output)
-    assert re.search(r"-> flaky try 1: 500 handler error: rolled back.*retry scheduled", output)
-    assert re.search(r"-> flaky try 1: 503 processed, answered 503 on purpose", output)
-    assert re.search(r"-> flaky try 2: 200 processed\s+delivered", output)
-    assert re.search(r"-> flaky try 2: 200 duplicate: already processed, nothing run", output)
+    assert re.search(r"order #\d+\s+-> shop@acme\s+try 1: 200 processed\s+delivered", output)
+    assert re.search(r"order #\d+\s+-> shop@globex\s+try 1: 200 processed\s+delivered", output)
+    assert re.search(r"-> flaky\s+try 1: 500 handler error: rolled back.*retry scheduled", output)
+    assert re.search(r"-> flaky\s+try 1: 503 processed, answered 503 on purpose", output)
+    assert re.search(r"-> flaky\s+try 2: 200 processed\s+delivered", output)
+    assert re.search(r"-> flaky\s+try 2: 200 duplicate: already processed, nothing run", output)
     # Progress lines, ending with everything delivered.
     progress = re.findall(
-        r"\] (\d+)/12 delivered, (\d+) retrying, \d+ queued or in flight, (\d+) failed;"
+        r"\] (\d+)/15 delivered, (\d+) retrying, \d+ queued or in flight, (\d+) failed;"
         r" duplicates suppressed at the receiver: (\d+)",
         output,
     )
     assert progress, output
     assert any(int(retrying) for _, retrying, _, _ in progress)
-    assert progress[-1][0] == "12" and progress[-1][2] == "0" and int(progress[-1][3]) >= 1
+    assert progress[-1][0] == "15" and progress[-1][2] == "0" and int(progress[-1][3]) >= 1
     # The transactional outbox: a rolled-back order sends nothing; a repeated key, no copy.
     assert "an order for Mallory rolled back (payment declined): no event, nothing sent" in output
     assert "the same event came back, no new deliveries" in output
@@ -165,6 +168,12 @@ def test_prints_admin_credentials_and_checks_the_api(demo):
         demo.output,
     )
     assert len(checks) == 2, demo.output
+    merchants = re.findall(
+        r"checked: GET /api/webhooks/deliveries/\?endpoint=\d+&status=succeeded as admin"
+        r" -> 200, ([12]) deliveries",
+        demo.output,
+    )
+    assert sorted(merchants) == ["1", "2"], demo.output  # globex's one order, acme's two
     assert "Not interactive" in demo.output
     assert "stopped the worker" in demo.output and "stopped the server" in demo.output
 
@@ -183,12 +192,19 @@ def test_the_database_agrees_with_the_output(demo):
         ).fetchall()
         deliveries = db.execute("SELECT status FROM webhooks_app_delivery").fetchall()
         orders = db.execute("SELECT customer FROM shop_order").fetchall()
-    assert len(notifications) == 12
+        merchants = db.execute(
+            "SELECT e.tenant, d.tenant FROM webhooks_app_delivery AS x"
+            " JOIN webhooks_app_event AS e ON e.id = x.event_id"
+            " JOIN webhooks_app_endpoint AS d ON d.id = x.endpoint_id"
+            " WHERE d.tenant != ''"
+        ).fetchall()
+    assert sorted(merchants) == [("acme", "acme")] * 2 + [("globex", "globex")]
+    assert len(notifications) == 15
     assert {count for _, _, count in notifications} == {1}
     assert {source for source, _, _ in notifications} == {"shop", "flaky"}
-    assert len(inbound) == 12
+    assert len(inbound) == 15
     assert {status for _, status, _, _ in inbound} == {"processed"}
     suppressed = sum(1 + duplicates - runs for _, _, duplicates, runs in inbound)
     assert suppressed == int(RESULT.search(demo.output)["suppressed"]) >= 1
-    assert [status for (status,) in deliveries] == ["succeeded"] * 12
+    assert [status for (status,) in deliveries] == ["succeeded"] * 15
     assert ("Mallory",) not in orders
