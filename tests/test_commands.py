@@ -31,7 +31,7 @@ def test_sweep_enqueues_due_deliveries_and_says_how_many(http_server, celery_wor
     other = Event.objects.create(event_type="order.paid", payload={})
     Delivery.objects.create(event=other, endpoint=endpoint, next_attempt_at="2999-01-01T00:00Z")
 
-    assert run("webhooks_sweep") == "Woke workers for 1 due deliveries.\n"
+    assert run("webhooks_sweep") == "Woke workers for 1 due delivery.\n"
 
     (request,) = http_server.wait_for(1)
     assert request.headers["webhook-id"] == str(event.pk)
@@ -162,7 +162,7 @@ def test_retry_filters_and_requeues_failed_deliveries(spy_enqueue):
         "webhooks_retry", "--endpoint", str(a.pk), "--since", "24h", "--event-type", "order.paid"
     )
 
-    assert output == "Retrying 1 failed deliveries.\n"
+    assert output == "Retrying 1 failed delivery.\n"
     assert spy_enqueue == [wanted.pk]
     wanted.refresh_from_db()
     assert wanted.status == "pending" and wanted.next_attempt_at is not None
@@ -171,7 +171,7 @@ def test_retry_filters_and_requeues_failed_deliveries(spy_enqueue):
 def test_retry_dry_run_changes_nothing(spy_enqueue):
     endpoint = Endpoint.objects.create(url="https://a.invalid/")
     make(endpoint, "failed")
-    assert run("webhooks_retry", "--dry-run") == "1 failed deliveries would be retried.\n"
+    assert run("webhooks_retry", "--dry-run") == "1 failed delivery would be retried.\n"
     assert spy_enqueue == []
     assert Delivery.objects.get().status == "failed"
 
@@ -218,7 +218,9 @@ def test_prune_deletes_old_finished_history_in_batches():
 
     err = StringIO()
     out = StringIO()
-    call_command("webhooks_prune", "--days", "30", "--batch-size", "2", stdout=out, stderr=err)
+    call_command(
+        "webhooks_prune", "--days", "30", "--batch-size", "2", verbosity=2, stdout=out, stderr=err
+    )
 
     assert set(Event.objects.values_list("pk", flat=True)) == {stuck.pk, fresh.pk}
     assert Attempt.objects.count() == 0
@@ -231,7 +233,7 @@ def test_prune_deletes_old_finished_history_in_batches():
 def test_prune_dry_run_deletes_nothing():
     Event.objects.create(event_type="t", payload={}, created_at=timezone.now() - timedelta(99))
     output = run("webhooks_prune", "--days", "30", "--dry-run")
-    assert "Would delete 1 events" in output
+    assert "Would delete 1 event and 0 inbound events" in output
     assert Event.objects.count() == 1
 
 

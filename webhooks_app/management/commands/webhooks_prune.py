@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from webhooks_app.management.commands._base import WebhooksCommand
 from webhooks_app.models import Attempt, Delivery, Event, InboundEvent
 
 
-class Command(BaseCommand):
+class Command(WebhooksCommand):
     help = (
         "Delete events older than --days whose deliveries are all finished (with their "
         "deliveries and attempts), and inbound events older than --days that are not pending."
@@ -25,9 +28,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, days: float, batch_size: int, dry_run: bool, **options) -> None:
         if days <= 0:
-            raise CommandError("--days must be positive")
+            raise CommandError(_("--days must be positive"))
         if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1")
+            raise CommandError(_("--batch-size must be at least 1"))
         cutoff = timezone.now() - timedelta(days=days)
         events = Event.objects.filter(created_at__lt=cutoff).exclude(
             deliveries__status=Delivery.Status.PENDING
@@ -35,22 +38,44 @@ class Command(BaseCommand):
         inbound = InboundEvent.objects.filter(received_at__lt=cutoff).exclude(
             status=InboundEvent.Status.PENDING
         )
+        when = f"{cutoff:%Y-%m-%d %H:%M}"
         if dry_run:
-            self.stdout.write(
-                f"Would delete {events.count()} events and {inbound.count()} inbound events "
-                f"older than {cutoff:%Y-%m-%d %H:%M}."
+            count, inbound_count = events.count(), inbound.count()
+            self.report(
+                ngettext(
+                    "Would delete %(events)d event",
+                    "Would delete %(events)d events",
+                    count,
+                )
+                % {"events": count}
+                + ngettext(
+                    " and %(inbound)d inbound event older than %(when)s.",
+                    " and %(inbound)d inbound events older than %(when)s.",
+                    inbound_count,
+                )
+                % {"inbound": inbound_count, "when": when}
             )
             return
-        deleted_events = self.in_batches("Events", events, batch_size, delete_events)
+        deleted_events = self.in_batches(_("Events"), events, batch_size, delete_events)
         deleted_inbound = self.in_batches(
-            "Inbound events",
+            _("Inbound events"),
             inbound,
             batch_size,
             lambda ids: InboundEvent.objects.filter(pk__in=ids).delete(),
         )
-        self.stdout.write(
-            f"Deleted {deleted_events} events (with their deliveries and attempts) and "
-            f"{deleted_inbound} inbound events older than {cutoff:%Y-%m-%d %H:%M}."
+        self.report(
+            ngettext(
+                "Deleted %(events)d event (with its deliveries and attempts)",
+                "Deleted %(events)d events (with their deliveries and attempts)",
+                deleted_events,
+            )
+            % {"events": deleted_events}
+            + ngettext(
+                " and %(inbound)d inbound event older than %(when)s.",
+                " and %(inbound)d inbound events older than %(when)s.",
+                deleted_inbound,
+            )
+            % {"inbound": deleted_inbound, "when": when}
         )
 
     def in_batches(self, label: str, rows: QuerySet, batch_size: int, delete) -> int:
@@ -63,7 +88,8 @@ class Command(BaseCommand):
             with transaction.atomic():
                 delete(ids)
             done += len(ids)
-            self.progress(label, done, total)
+            if self.shows_progress():
+                self.progress(label, done, total)
         return done
 
     def progress(self, label: str, done: int, total: int, width: int = 30) -> None:

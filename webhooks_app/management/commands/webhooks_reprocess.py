@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from webhooks_app.management.commands._base import WebhooksCommand
 from webhooks_app.models import InboundEvent
 from webhooks_app.receivers.processing import reprocess
 
 
-class Command(BaseCommand):
+class Command(WebhooksCommand):
     help = "Process failed inbound events again with their receivers' handlers."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,15 +40,28 @@ class Command(BaseCommand):
             events = events.filter(event_type=event_type)
         if since_hours is not None:
             if since_hours <= 0:
-                raise CommandError("--since-hours must be positive")
+                raise CommandError(_("--since-hours must be positive"))
             events = events.filter(received_at__gte=timezone.now() - timedelta(hours=since_hours))
         if ids:
             events = events.filter(pk__in=ids)
         if dry_run:
-            self.stdout.write(f"{events.count()} inbound events would be reprocessed.")
+            count = events.count()
+            self.report(
+                ngettext(
+                    "%(count)d inbound event would be reprocessed.",
+                    "%(count)d inbound events would be reprocessed.",
+                    count,
+                )
+                % {"count": count}
+            )
             return
         counts = reprocess(events)
-        self.stdout.write(
-            f"Reprocessed {sum(counts.values())} inbound events: "
-            f"{counts['processed']} processed, {counts['failed']} failed."
+        total = sum(counts.values())
+        self.report(
+            ngettext(
+                "Reprocessed %(count)d inbound event: %(processed)d processed, %(failed)d failed.",
+                "Reprocessed %(count)d inbound events: %(processed)d processed, %(failed)d failed.",
+                total,
+            )
+            % {"count": total, **counts}
         )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from webhooks_app.management.commands._base import WebhooksCommand
 from webhooks_app.management.commands._options import parse_since
 from webhooks_app.models import Delivery, Endpoint
 from webhooks_app.operations import retry_deliveries
 
 
-class Command(BaseCommand):
+class Command(WebhooksCommand):
     help = "Make failed deliveries due now and enqueue them (filters narrow the selection)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,14 +31,24 @@ class Command(BaseCommand):
         deliveries = Delivery.objects.filter(status=status)
         if endpoint is not None:
             if not Endpoint.objects.filter(pk=endpoint).exists():
-                raise CommandError(f"No endpoint with id {endpoint}.")
+                raise CommandError(_("No endpoint with id %(id)s.") % {"id": endpoint})
             deliveries = deliveries.filter(endpoint_id=endpoint)
         if since:
             deliveries = deliveries.filter(created_at__gte=parse_since(since))
         if event_type:
             deliveries = deliveries.filter(event__event_type=event_type)
         if dry_run:
-            self.stdout.write(f"{deliveries.count()} {status} deliveries would be retried.")
-            return
-        count = retry_deliveries(deliveries)
-        self.stdout.write(f"Retrying {count} {status} deliveries.")
+            count = deliveries.count()
+            message = ngettext(
+                "%(count)d %(status)s delivery would be retried.",
+                "%(count)d %(status)s deliveries would be retried.",
+                count,
+            )
+        else:
+            count = retry_deliveries(deliveries)
+            message = ngettext(
+                "Retrying %(count)d %(status)s delivery.",
+                "Retrying %(count)d %(status)s deliveries.",
+                count,
+            )
+        self.report(message % {"count": count, "status": status})

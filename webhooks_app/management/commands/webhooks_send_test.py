@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from webhooks_app import delivery
+from webhooks_app.management.commands._base import WebhooksCommand
 from webhooks_app.models import Endpoint
 from webhooks_app.operations import send_test_event
 from webhooks_app.redaction import mask_text
 
 
-class Command(BaseCommand):
+class Command(WebhooksCommand):
     help = "Send a webhooks.test event to one endpoint now and print the outcome."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,7 +28,7 @@ class Command(BaseCommand):
             raise CommandError(f"No endpoint with id {endpoint_id}.")
         test = send_test_event(endpoint, enqueue=queue)
         if queue:
-            self.stdout.write(f"Queued test delivery {test.pk} to {endpoint}.")
+            self.report(f"Queued test delivery {test.pk} to {endpoint}.")
             return
         if not endpoint.is_active:
             raise CommandError(
@@ -42,11 +43,11 @@ class Command(BaseCommand):
             )
         attempt = outcome.attempt
         result = f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error_type
-        self.stdout.write(
+        self.report(
             f"Test delivery {test.pk} to {endpoint}: {result} in {attempt.duration_ms} ms "
             f"({outcome.decision.verdict})."
         )
         if attempt.error:
-            self.stdout.write(f"Error: {mask_text(attempt.error)}")
+            self.report(f"Error: {mask_text(attempt.error)}")
         if outcome.decision.verdict != "succeeded":
             raise CommandError("The test delivery did not succeed.", returncode=1)

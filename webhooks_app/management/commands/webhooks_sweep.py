@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from webhooks_app.delivery import sweep
+from webhooks_app.management.commands._base import WebhooksCommand
 from webhooks_app.receivers.processing import sweep_pending
 
 
-class Command(BaseCommand):
+class Command(WebhooksCommand):
     help = (
         "Fan out events left unexpanded, wake workers for every due, unleased pending "
         "delivery, and re-enqueue inbound events left pending (one pass, or --loop)."
@@ -27,15 +30,30 @@ class Command(BaseCommand):
 
     def handle(self, *args, loop: bool, interval: float, max_passes: int | None, **options):
         if interval <= 0:
-            self.stderr.write("--interval must be positive")
-            raise SystemExit(2)
+            raise CommandError(_("--interval must be positive"))
+        if max_passes is not None and max_passes < 1:
+            raise CommandError(_("--max-passes must be at least 1"))
         passes = 0
         while True:
             count, inbound = sweep(), sweep_pending()
             passes += 1
-            self.stdout.write(f"Woke workers for {count} due deliveries.")
+            self.report(
+                ngettext(
+                    "Woke workers for %(count)d due delivery.",
+                    "Woke workers for %(count)d due deliveries.",
+                    count,
+                )
+                % {"count": count}
+            )
             if inbound:
-                self.stdout.write(f"Enqueued {inbound} pending inbound events.")
+                self.report(
+                    ngettext(
+                        "Enqueued %(count)d pending inbound event.",
+                        "Enqueued %(count)d pending inbound events.",
+                        inbound,
+                    )
+                    % {"count": inbound}
+                )
             if not loop or (max_passes is not None and passes >= max_passes):
                 return
             try:
