@@ -156,9 +156,10 @@ def test_many_sweepers_and_workers_deliver_each_once(http_server, celery_worker,
 
 def test_queue_setting_routes_the_tasks(monkeypatch):
     calls = []
-    monkeypatch.setattr(tasks.deliver, "apply_async", lambda *a, **kw: calls.append(kw))
+    monkeypatch.setattr(tasks.deliver.app, "send_task", lambda *a, **kw: calls.append(kw))
     with override_settings(WEBHOOKS={"QUEUE": "webhooks"}):
         dispatch.enqueue_delivery(1)
+        dispatch.wake_up()
+        dispatch.enqueue_inbound(1)
     dispatch.enqueue_delivery(2)
-    assert calls[0]["queue"] == "webhooks"
-    assert "queue" not in calls[1]
+    assert [kw.get("queue") for kw in calls] == ["webhooks", "webhooks", "webhooks", None]

@@ -10,14 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from webhooks_app import conf
-
 logger = logging.getLogger(__name__)
-
-
-def task_options() -> dict[str, str]:
-    queue = conf.get("QUEUE")
-    return {"queue": queue} if queue else {}
 
 
 def wake_up(*, countdown: float | None = None) -> bool:
@@ -25,7 +18,7 @@ def wake_up(*, countdown: float | None = None) -> bool:
     from webhooks_app.tasks import deliver_due
 
     try:
-        deliver_due.apply_async(countdown=countdown, **task_options())
+        deliver_due.apply_async(countdown=countdown)  # to WEBHOOKS["QUEUE"], see tasks
     except Exception:  # the broker is down or unreachable: the sweep recovers it
         logger.warning("Could not send a wake-up; the sweep will pick its work up", exc_info=True)
         return False
@@ -41,7 +34,7 @@ def enqueue_delivery(delivery_id: int, *, countdown: float | None = None, manual
 
     kwargs = {"manual": True} if manual else {}
     try:
-        deliver.apply_async((delivery_id,), kwargs, countdown=countdown, **task_options())
+        deliver.apply_async((delivery_id,), kwargs, countdown=countdown)
     except Exception:  # the broker is down or unreachable: the sweep recovers it
         logger.warning(
             "Could not enqueue delivery %s; the sweep will pick it up", delivery_id, exc_info=True
@@ -55,7 +48,7 @@ def enqueue_inbound(event_pk: int) -> bool:
     from webhooks_app.tasks import process_inbound
 
     try:
-        process_inbound.apply_async((event_pk,), **task_options())
+        process_inbound.apply_async((event_pk,))
     except Exception:  # the broker is down: the sweep picks up stale pending events
         logger.warning(
             "Could not enqueue inbound event %s; the sweep will pick it up",

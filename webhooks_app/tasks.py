@@ -8,26 +8,49 @@ sweep to beat, e.g.::
     app.conf.beat_schedule = {
         "webhooks-sweep": {"task": "webhooks_app.tasks.sweep", "schedule": 30.0},
     }
+
+Every task goes to ``WEBHOOKS["QUEUE"]`` when it is set, however it is sent (by
+the app, by beat, by ``.delay()`` in a shell), unless the sender names a queue.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from webhooks_app import delivery, dispatch, engine
+from webhooks_app import conf, delivery, dispatch, engine
+
+
+class QueuedTask(Task):
+    """A task sent to ``WEBHOOKS["QUEUE"]`` unless its sender names a queue.
+
+    Routing in ``apply_async`` rather than in ``shared_task(queue=...)``
+    reads the setting when the task is sent, not when this module is imported,
+    and it covers the sends the app does not make itself: beat's sweep above
+    (``options={"queue": ...}`` in a beat entry still wins).
+    """
+
+    def apply_async(self, args=None, kwargs=None, *positional, **options):
+        queue = conf.get("QUEUE")
+        if queue and "queue" not in options:
+            options["queue"] = queue
+        return super().apply_async(args, kwargs, *positional, **options)
 
 
 class InboundProcessingFailed(Exception):
     """The handler raised; the task is retried with backoff."""
 
 
-@shared_task(name="webhooks_app.tasks.deliver_due", acks_late=True, ignore_result=True)
+@shared_task(
+    name="webhooks_app.tasks.deliver_due", base=QueuedTask, acks_late=True, ignore_result=True
+)
 def deliver_due() -> int:
     """Fan out new events, then claim and send due deliveries until none is left."""
     return engine.run()
 
 
-@shared_task(name="webhooks_app.tasks.deliver", acks_late=True, ignore_result=True)
+@shared_task(
+    name="webhooks_app.tasks.deliver", base=QueuedTask, acks_late=True, ignore_result=True
+)
 def deliver(delivery_id: int, manual: bool = False) -> str:
     """Try one delivery now if it is due and unleased; a duplicate message is a no-op."""
     outcome = delivery.deliver(delivery_id, manual=manual)
@@ -39,7 +62,9 @@ def deliver(delivery_id: int, manual: bool = False) -> str:
     return outcome.decision.verdict.value
 
 
-@shared_task(name="webhooks_app.tasks.sweep", acks_late=True, ignore_result=True)
+@shared_task(
+    name="webhooks_app.tasks.sweep", base=QueuedTask, acks_late=True, ignore_result=True
+)
 def sweep() -> int:
     """Fan out unexpanded events, wake workers for due deliveries and pending inbound events."""
     from webhooks_app.receivers.processing import sweep_pending
@@ -49,6 +74,7 @@ def sweep() -> int:
 
 @shared_task(
     name="webhooks_app.tasks.process_inbound",
+    base=QueuedTask,
     acks_late=True,
     ignore_result=True,
     autoretry_for=(InboundProcessingFailed,),
