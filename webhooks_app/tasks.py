@@ -48,9 +48,7 @@ def deliver_due() -> int:
     return engine.run()
 
 
-@shared_task(
-    name="webhooks_app.tasks.deliver", base=QueuedTask, acks_late=True, ignore_result=True
-)
+@shared_task(name="webhooks_app.tasks.deliver", base=QueuedTask, acks_late=True, ignore_result=True)
 def deliver(delivery_id: int, manual: bool = False) -> str:
     """Try one delivery now if it is due and unleased; a duplicate message is a no-op."""
     outcome = delivery.deliver(delivery_id, manual=manual)
@@ -62,9 +60,7 @@ def deliver(delivery_id: int, manual: bool = False) -> str:
     return outcome.decision.verdict.value
 
 
-@shared_task(
-    name="webhooks_app.tasks.sweep", base=QueuedTask, acks_late=True, ignore_result=True
-)
+@shared_task(name="webhooks_app.tasks.sweep", base=QueuedTask, acks_late=True, ignore_result=True)
 def sweep() -> int:
     """Fan out unexpanded events, wake workers for due deliveries and pending inbound events."""
     from webhooks_app.receivers.processing import sweep_pending
