@@ -4,7 +4,8 @@ Redis when DATABASE_URL and CELERY_BROKER_URL are set (the services run)."""
 import json
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+
+import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -64,17 +65,10 @@ def _database(url: str | None) -> dict:
                 "transaction_mode": os.environ.get("WEBHOOKS_TEST_SQLITE_MODE", "IMMEDIATE"),
             },
         }
-    parts = urlsplit(url)
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parts.path.lstrip("/") or "test",
-        "USER": parts.username or "postgres",
-        "PASSWORD": parts.password or "",
-        "HOST": parts.hostname or "127.0.0.1",
-        "PORT": parts.port or 5432,
-        # A subprocess worker is pointed at the test database by this variable.
-        "TEST": {"NAME": os.environ.get("WEBHOOKS_TEST_DB_NAME")},
-    }
+    database = dj_database_url.parse(url)
+    # A subprocess worker is pointed at the test database by this variable.
+    database["TEST"] = {"NAME": os.environ.get("WEBHOOKS_TEST_DB_NAME")}
+    return database
 
 
 DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}

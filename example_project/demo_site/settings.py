@@ -11,7 +11,8 @@ Not for production: DEBUG is on and the secret key is public.
 
 import os
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+
+import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent  # example_project/
 
@@ -62,7 +63,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 def database(url: str | None) -> dict:
-    """SQLite by default; PostgreSQL from a ``postgres://`` URL."""
+    """SQLite by default; otherwise what ``DATABASE_URL`` names (dj-database-url)."""
     if not url:
         return {
             "ENGINE": "django.db.backends.sqlite3",
@@ -76,17 +77,7 @@ def database(url: str | None) -> dict:
                 "init_command": "PRAGMA journal_mode=WAL;",
             },
         }
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parts.path.lstrip("/") or "postgres",
-        "USER": unquote(parts.username or "postgres"),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "127.0.0.1",
-        "PORT": parts.port or 5432,
-    }
+    return dj_database_url.parse(url)
 
 
 DATABASES = {"default": database(os.environ.get("DATABASE_URL"))}
