@@ -826,3 +826,19 @@ def test_action_delete_inbound_events(admin_client):
     event = inbound("msg_1")
     run_action(admin_client, InboundEvent, "delete_selected", [event], post="yes")
     assert not InboundEvent.objects.exists()
+
+
+def test_the_secret_page_marks_breadcrumbs_up_as_the_running_admin_does(admin_client):
+    """Django 6.1 styles only <ol class="breadcrumbs">, earlier versions <div class=...>:
+    the app's own page uses whatever the running admin's change form uses."""
+    endpoint = Endpoint.objects.create(url="https://example.com/hook")
+    change = admin_client.get(reverse("admin:webhooks_app_endpoint_change", args=[endpoint.pk]))
+    secret = admin_client.get(
+        reverse("admin:webhooks_app_endpoint_secret", args=[endpoint.pk])
+    ).content.decode()
+    django_uses = "ol" if '<ol class="breadcrumbs">' in change.content.decode() else "div"
+    assert f'<{django_uses} class="breadcrumbs">' in secret
+    crumbs = secret.split('class="breadcrumbs">', 1)[1].split(f"</{django_uses}>", 1)[0]
+    assert reverse("admin:webhooks_app_endpoint_changelist") in crumbs
+    assert reverse("admin:webhooks_app_endpoint_change", args=[endpoint.pk]) in crumbs
+    assert "Signing secret" in crumbs

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import django
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_permission_codename
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, IntegerField, Model, QuerySet, Subquery
@@ -13,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext
 
 from webhooks_app.redaction import mask_text
@@ -49,6 +52,47 @@ def pre(text: str, limit: int | None = None) -> SafeString | str:
         more = gettext("… (%(count)d more characters)") % {"count": len(text) - limit}
         return format_html('<pre style="{}">{}{}</pre>', PRE_STYLE, text[:limit], more)
     return format_html('<pre style="{}">{}</pre>', PRE_STYLE, text)
+
+
+BREADCRUMBS_AS_LIST = django.VERSION >= (6, 1)
+"""Django 6.1's admin marks breadcrumbs up as ``<ol class="breadcrumbs">`` and styles
+only that; earlier versions use ``<div class="breadcrumbs">``."""
+
+
+def object_page_context(model_admin, obj: Model, page: str) -> dict[str, Any]:
+    """Breadcrumbs for a page of the app's own about ``obj``: Home > app > list > obj > page.
+
+    Rendered by ``admin/webhooks_app/breadcrumbs.html`` in the running admin's markup.
+    """
+    opts = model_admin.opts
+    crumbs = [
+        (reverse("admin:index", current_app=model_admin.admin_site.name), gettext("Home")),
+        (
+            reverse(
+                "admin:app_list",
+                kwargs={"app_label": opts.app_label},
+                current_app=model_admin.admin_site.name,
+            ),
+            opts.app_config.verbose_name,
+        ),
+        (
+            reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_changelist",
+                current_app=model_admin.admin_site.name,
+            ),
+            capfirst(opts.verbose_name_plural),
+        ),
+        (
+            reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change",
+                args=[quote(obj.pk)],
+                current_app=model_admin.admin_site.name,
+            ),
+            Truncator(str(obj)).words(18),
+        ),
+        (None, page),
+    ]
+    return {"crumbs": crumbs, "breadcrumbs_as_list": BREADCRUMBS_AS_LIST}
 
 
 def tenant(key: str) -> SafeString | str:

@@ -432,6 +432,7 @@ class EndpointAdmin(admin.ModelAdmin):
             "secret": obj.secret,
             "previous_secret": obj.previous_secret if expires and expires > timezone.now() else "",
             "previous_secret_expires_at": expires,
+            **display.object_page_context(self, obj, gettext("Signing secret")),
         }
         return TemplateResponse(request, "admin/webhooks_app/endpoint/secret.html", context)
 
