@@ -35,6 +35,8 @@ VALID = {
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "API_PAGE_SIZE": 20,
     "INBOUND_HEADERS": ["Content-Type", "X-Request-Id"],
+    "VALIDATE_PAYLOADS": True,
+    "CATALOG_INFO": {"title": "Shop webhooks", "version": "2.1.0", "contact": {"name": "Ops"}},
 }
 
 
@@ -59,6 +61,8 @@ def test_valid_config_sets_every_known_key():
         {"ALLOWED_NETWORKS": ()},
         {"QUEUE": None, "USER_AGENT": None},
         {"RETRY_CLIENT_ERRORS": False},
+        {"CATALOG_INFO": {}},
+        {"CATALOG_INFO": {"description": "Ours."}},
     ],
 )
 def test_valid_config_has_no_problems(webhooks):
@@ -160,6 +164,13 @@ INVALID = [
     ("API_PAGE_SIZE", "50"),
     ("INBOUND_HEADERS", "Content-Type"),
     ("INBOUND_HEADERS", [None]),
+    ("VALIDATE_PAYLOADS", 1),
+    ("VALIDATE_PAYLOADS", "yes"),
+    ("CATALOG_INFO", None),
+    ("CATALOG_INFO", "Shop webhooks"),
+    ("CATALOG_INFO", {"title": ""}),
+    ("CATALOG_INFO", {"version": 2}),
+    ("CATALOG_INFO", {1: "x"}),
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from webhooks_app import conf, event_types
 from webhooks_app.dispatch import wake_up
 from webhooks_app.models import Event
 
@@ -24,8 +25,11 @@ def send_event(event_type: str, payload: Any, *, idempotency_key: str | None = N
 
     Runs one query (an INSERT) without an ``idempotency_key``. With one
     already used, the existing event is returned and nothing new is created
-    or sent.
+    or sent. With ``WEBHOOKS["VALIDATE_PAYLOADS"]``, a payload that the type's
+    registered schema refuses raises ``InvalidPayload`` first, before any query.
     """
+    if conf.get("VALIDATE_PAYLOADS"):
+        event_types.validate_payload(event_type, payload)
     if idempotency_key is not None:
         existing = Event.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
