@@ -189,17 +189,23 @@ def _operation_ids(names: list[str]) -> dict[str, str]:
     return found
 
 
-def _relocated(schema: Any, pointer: str) -> Any:
+def _relocated(schema: Any, pointer: str, *, root: bool = True) -> Any:
     """The schema with its local references (``#/$defs/...``) pointing where it now lives.
 
-    A (sub)schema with an ``$id`` is a resource of its own: references in it resolve
-    against that id and are left alone.
+    The root's ``$id`` is left out, so that every reader resolves those references
+    within the document (few OpenAPI tools honour ``$id``). A nested schema with an
+    ``$id`` is a resource of its own: references in it resolve against that id and
+    are left alone.
     """
     if isinstance(schema, list):
-        return [_relocated(item, pointer) for item in schema]
-    if not isinstance(schema, dict) or "$id" in schema:
+        return [_relocated(item, pointer, root=False) for item in schema]
+    if not isinstance(schema, dict) or ("$id" in schema and not root):
         return schema
-    moved = {key: _relocated(value, pointer) for key, value in schema.items()}
+    moved = {
+        key: _relocated(value, pointer, root=False)
+        for key, value in schema.items()
+        if not (root and key == "$id")
+    }
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#"):
         moved["$ref"] = pointer + ref[1:]
