@@ -1,4 +1,4 @@
-"""Threads or asyncio for the engine's concurrent sends: four clients, one receiver; markdown.
+"""Threads or asyncio for the engine's concurrent sends, one receiver; a markdown report.
 
     python benchmarks/senders.py [--quick] [--rounds 5] [--requests 10000]
                                  [--concurrency 8,32] [--contenders a,b,...] [--profile]
@@ -16,7 +16,10 @@ receiver (``benchmarks/engine_support/receiver.py``, its own process) on
 4. ``asyncio-streams``: a minimal hand-written HTTP/1.1 client on asyncio streams
    (benchmark-only, no guard, no deadline): the floor of what asyncio costs;
 5. ``asyncio-streams-guarded``: that client plus a connect-time SSRF guard and a
-   per-request deadline: the least an asyncio rewrite of our transport would do.
+   per-request deadline: the least an asyncio rewrite of our transport would do;
+6. ``asyncio-bridged``: client 5 on one event-loop thread, fed by a synchronous
+   loop of ``concurrent.futures`` futures (``run_coroutine_threadsafe``): the shape
+   asyncio would take in our engine, whose database work stays synchronous.
 
 Every run is a fresh process (``benchmarks/senders_support/run_one.py``) that
 warms up, then sends ``--requests`` in a sliding window (requests/s, its own
@@ -27,8 +30,8 @@ rotates); figures are medians over the rounds, each with its ratio to ours in
 the same run. Raw results go to ``benchmarks/results/senders-*.json``;
 ``--profile`` adds one py-spy'd run of ours per concurrency level, written there
 too. ``--quick`` is a CI smoke run (tiny N, one round, a few seconds). The exit
-status is 1 when any run failed, answered anything but 200 or sent fewer
-requests than the receiver saw.
+status is 1 when any run failed, got anything but 200, or the receiver did not
+count exactly the requests that were sent.
 """
 
 from __future__ import annotations
@@ -271,7 +274,7 @@ def report(args, results, started_load, seconds: float, raw_path: Path) -> str:
             f"cores (of {os.cpu_count()})."
         )
         section.text()
-        for name in ("asyncio-aiohttp", "asyncio-streams-guarded"):
+        for name in ("asyncio-aiohttp", "asyncio-streams-guarded", "asyncio-bridged"):
             if per.get(name) and base:
                 saved = base["sender_ms"] - per[name]["sender_ms"]
                 shorter = base["round_ms"] - per[name]["round_ms"]

@@ -1,5 +1,9 @@
 """The senders measured by ``benchmarks/senders.py``: threads or asyncio, four HTTP clients.
 
+Contenders 1 and 2 are threads (our transport, requests); 3 to 5 are asyncio
+(aiohttp, a minimal client without and with guard and deadline); 6 is client 5
+on one event-loop thread fed by the engine's synchronous window.
+
 Every contender does the same per request, inside the measured time: sign the
 body (Standard Webhooks headers, :func:`webhooks_app.signing.sign`, as the
 engine does on each try), POST it over a keep-alive connection, read the
@@ -13,10 +17,12 @@ Each is imported lazily, so a run loads only its own client.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +74,21 @@ class Contender:
 # -- threads -------------------------------------------------------------------------------
 
 
+def sync_window(
+    submit: Callable[[Job], Future[str]], jobs: Iterable[Job], concurrency: int
+) -> Counter[str]:
+    """The engine's loop without the database: submit, wait for any, top up."""
+    pending = iter(jobs)
+    statuses: Counter[str] = Counter()
+    in_flight = {submit(job) for job in islice(pending, concurrency)}
+    while in_flight:
+        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            statuses[outcome(future)] += 1
+        in_flight |= {submit(job) for job in islice(pending, len(done))}
+    return statuses
+
+
 class ThreadsContender(Contender):
     """A ThreadPoolExecutor of ``concurrency`` threads, each sending one request at a time."""
 
@@ -79,19 +100,7 @@ class ThreadsContender(Contender):
         raise NotImplementedError
 
     def send_all(self, jobs: Iterable[Job]) -> Counter[str]:
-        """The engine's loop without the database: submit, wait for any, top up."""
-        pending = iter(jobs)
-        statuses: Counter[str] = Counter()
-        submit = self.executor.submit
-        in_flight: set[Future[str]] = {
-            submit(self.send_one, job) for job in islice(pending, self.concurrency)
-        }
-        while in_flight:
-            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                statuses[outcome(future)] += 1
-            in_flight |= {submit(self.send_one, job) for job in islice(pending, len(done))}
-        return statuses
+        return sync_window(partial(self.executor.submit, self.send_one), jobs, self.concurrency)
 
     def close(self) -> None:
         self.executor.shutdown()
@@ -267,7 +276,39 @@ class GuardedStreams(Streams):
     guarded = True
 
 
+class Bridged(Contender):
+    """The shape asyncio would take in our engine, whose loop and database work stay
+    synchronous: the calling thread keeps its window of ``concurrent.futures`` futures and
+    hands each request to one event-loop thread (``run_coroutine_threadsafe``), which sends
+    it with the guarded minimal client. The difference from 5 is the bridge's cost."""
+
+    name = "asyncio-bridged"
+    label = "6. engine's sync loop + one asyncio thread (client of 5)"
+
+    def open(self, url: str, concurrency: int) -> None:
+        super().open(url, concurrency)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bench-loop")
+        self.thread.start()
+        self.client = GuardedStreams()
+        self.client.url, self.client.concurrency = url, concurrency
+        asyncio.run_coroutine_threadsafe(self.client.setup(), self.loop).result()
+
+    def submit(self, job: Job) -> Future[str]:
+        return asyncio.run_coroutine_threadsafe(self.client.send_one(job), self.loop)
+
+    def send_all(self, jobs: Iterable[Job]) -> Counter[str]:
+        return sync_window(self.submit, jobs, self.concurrency)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.client.teardown(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
 CONTENDERS: dict[str, type[Contender]] = {
-    cls.name: cls for cls in (OurTransport, RequestsSession, Aiohttp, Streams, GuardedStreams)
+    cls.name: cls
+    for cls in (OurTransport, RequestsSession, Aiohttp, Streams, GuardedStreams, Bridged)
 }
 BASELINE = OurTransport.name
