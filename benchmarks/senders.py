@@ -51,7 +51,10 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmarks.engine_support.processes import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,7 +102,15 @@ class RunFailed(RuntimeError):
     """A run's process failed or timed out; the message says what it printed."""
 
 
-def run_once(args, receiver, contender: str, concurrency: int, *, profile: Path | None = None):
+def run_once(
+    args: argparse.Namespace,
+    receiver: Receiver,
+    contender: str,
+    concurrency: int,
+    log_dir: Path,
+    *,
+    profile: Path | None = None,
+) -> dict[str, Any]:
     """One fresh process: warm up, (attach py-spy,) measure; the result with its problems."""
     from benchmarks.engine_support.processes import clean_environment, stop_process
 
@@ -114,32 +125,34 @@ def run_once(args, receiver, contender: str, concurrency: int, *, profile: Path 
         "round_requests": rounds,
         "receiver_pid": receiver.pid,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.senders_support.run_one", json.dumps(config)],
-        cwd=ROOT, env=clean_environment({}), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
+    log = log_dir / f"{contender}-c{concurrency}.log"
+    with open(log, "a") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.senders_support.run_one", json.dumps(config)],
+            cwd=ROOT, env=clean_environment({}), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=stderr, text=True, start_new_session=True,
+        )  # fmt: skip
     profiler = None
     try:
         ready, _, _ = select.select([process.stdout], [], [], args.timeout)
         line = process.stdout.readline() if ready else ""
         if line.strip() != "READY":
             stop_process(process, grace=5)
-            raise RunFailed(f"no READY from {contender} (got {line!r}): {process.stderr.read()}")
+            raise RunFailed(f"no READY from {contender} (got {line!r}): {tail(log)}")
         if profile is not None:
             from benchmarks.engine_support.profiling import Profiler
 
             # --gil: only the thread holding the GIL, i.e. where the Python time goes.
             profiler = Profiler(process.pid, profile, rate=250, extra=["--gil"])
         try:
-            out, err = process.communicate("GO\n", timeout=args.timeout)
+            out, _ = process.communicate("GO\n", timeout=args.timeout)
         except subprocess.TimeoutExpired:
             stop_process(process, grace=5)
             raise RunFailed(f"{contender} ran longer than {args.timeout:.0f} s") from None
     finally:
         summary = profiler.stop() if profiler is not None else None
     if process.returncode != 0:
-        raise RunFailed(f"{contender} exited with {process.returncode}: {err[-3000:]}")
+        raise RunFailed(f"{contender} exited with {process.returncode}: {tail(log)}")
     result = json.loads(out.splitlines()[-1])
     result.update(contender=contender, concurrency=concurrency, config=config)
     sent = config["warmup"] + config["requests"] + rounds // concurrency * concurrency
@@ -158,6 +171,10 @@ def run_once(args, receiver, contender: str, concurrency: int, *, profile: Path 
     if summary is not None:
         result["profile"] = str(summary)
     return result
+
+
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
 
 
 def figures(run: dict) -> dict[str, float]:
@@ -307,6 +324,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     started_load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     from benchmarks.engine_support.processes import Receiver
+    from benchmarks.senders_support.contenders import BASELINE
 
     results_dir = ROOT / "benchmarks" / "results"
     results_dir.mkdir(exist_ok=True)
@@ -320,7 +338,7 @@ def main(argv: list[str]) -> int:
             for level in args.concurrency:
                 for name in order:
                     try:
-                        run = run_once(args, receiver, name, level)
+                        run = run_once(args, receiver, name, level, log_dir)
                     except Exception:
                         run = {"problems": [f"{name} at {level}: {traceback.format_exc(limit=-3)}"]}
                     # A failed run's figures are not a contender's: kept apart, reported.
@@ -335,7 +353,7 @@ def main(argv: list[str]) -> int:
         if args.profile:
             for level in args.concurrency:
                 output = results_dir / f"senders-profile-c{level}.pyspy.txt"
-                run = run_once(args, receiver, "threads-transport", level, profile=output)
+                run = run_once(args, receiver, BASELINE, level, log_dir, profile=output)
                 results[level]["profile"].append(run)
     finally:
         receiver.stop()

@@ -22,6 +22,10 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from benchmarks.senders_support.contenders import Contender, Job
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -50,7 +54,7 @@ def machine_busy() -> float:
     return (user + nice + system + irq + softirq + steal) / TICK
 
 
-def jobs(tag: str, count: int) -> list[tuple[str, bytes]]:
+def jobs(tag: str, count: int) -> list[Job]:
     """``count`` distinct ~1 KiB Standard Webhooks bodies (built before the clock starts)."""
     from benchmarks.receiver_support.traffic import body
 
@@ -94,7 +98,9 @@ def main(config: dict) -> dict:
     }
 
 
-def round_times(contender, batch: list, config: dict) -> list[tuple[float, Counter[str]]]:
+def round_times(
+    contender: Contender, batch: list[Job], config: dict
+) -> list[tuple[float, Counter[str]]]:
     """The engine's round at one endpoint: ``concurrency`` requests out, wait for them all.
 
     Each round's wall time, and its statuses. (The engine then records them and claims
