@@ -29,9 +29,9 @@ engine's round at one endpoint). Contenders alternate round by round (the order
 rotates); figures are medians over the rounds, each with its ratio to ours in
 the same run. Raw results go to ``benchmarks/results/senders-*.json``;
 ``--profile`` adds one py-spy'd run of ours per concurrency level (``--gil``,
-3 × ``--requests``), written there too. ``--quick`` is a CI smoke run (tiny N, one round, a few seconds). The exit
-status is 1 when any run failed, got anything but 200, or the receiver did not
-count exactly the requests that were sent.
+three times ``--requests``), written there too. ``--quick`` is a CI smoke run
+(tiny N, one round, a few seconds). The exit status is 1 when any run failed,
+got anything but 200, or the receiver did not count exactly the requests sent.
 """
 
 from __future__ import annotations
