@@ -3,7 +3,8 @@
 It records collapsed stacks (``--format raw``: one ``frame;frame;... count``
 line per stack; speedscope.app and flamegraph tools read it) and writes a text
 summary of where the samples fell, next to it. ``--nonblocking`` keeps py-spy
-from pausing the worker to sample it, which would slow what is measured.
+from pausing the worker to sample it, which would slow what is measured;
+``extra`` passes more py-spy options (``--gil``: only the thread holding the GIL).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.engine_support.processes import ROOT
@@ -24,14 +26,14 @@ def py_spy() -> str:
 
 
 class Profiler:
-    def __init__(self, pid: int, output: Path, rate: int = 100) -> None:
+    def __init__(self, pid: int, output: Path, rate: int = 100, extra: Sequence[str] = ()) -> None:
         self.output = output
         self.log = output.with_suffix(".log")
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [
                     py_spy(), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
-                    "--rate", str(rate), "--nonblocking", "--output", str(output),
+                    "--rate", str(rate), "--nonblocking", "--output", str(output), *extra,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
