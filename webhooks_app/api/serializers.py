@@ -9,9 +9,10 @@ its extra headers, its URL's password and query-string values are masked
 (``********``); a masked value sent back unchanged keeps the stored one. Error
 texts are always shown with query-string values and URL passwords masked.
 
-In the customer-facing API the views put the tenant in the serializer context
-(``context["tenant"]``) and serialize that tenant's objects only: the owner sees
-the secrets and credentials it set, and cannot write an endpoint's ``tenant``.
+The customer-facing API's views put the request's tenant in the serializer context
+(``context["tenant"]``, None while the schema is generated) and serialize that
+tenant's objects alone: there an endpoint's ``tenant`` is read-only, and the owner
+sees the secrets and credentials it set.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class EndpointSerializer(serializers.ModelSerializer):
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
-        if self.context.get("tenant"):
+        if "tenant" in self.context:
             # A customer's endpoints stay its own: the tenant is never read from the body.
             help_text = Endpoint._meta.get_field("tenant").help_text
             fields["tenant"] = serializers.CharField(read_only=True, help_text=help_text)
