@@ -115,6 +115,8 @@ WEBHOOKS = {
     # Retry after about 1, 2 and 4 seconds (real deployments wait far longer).
     "RETRY_SCHEDULE": [1, 2, 4],
     "TIMEOUT": (2, 5),
+    # Whom a request to the customer-facing API (/api/customer/webhooks/) acts for.
+    "TENANT_RESOLVER": "shop.tenancy.customer_of",
 }
 
 # The receiving side (shop.views): the secret shared with the sender out of
