@@ -116,7 +116,7 @@ WEBHOOKS = {
     "RETRY_SCHEDULE": [1, 2, 4],
     "TIMEOUT": (2, 5),
     # Whom a request to the customer-facing API (/api/customer/webhooks/) acts for.
-    "TENANT_RESOLVER": "shop.tenancy.customer_of",
+    "TENANT_RESOLVER": "shop.tenancy.merchant_of",
 }
 
 # The receiving side (shop.views): the secret shared with the sender out of

@@ -1,15 +1,15 @@
-"""Which customer a request to the customer-facing webhooks API acts for.
+"""Which merchant a request to the customer-facing webhooks API acts for.
 
-``WEBHOOKS["TENANT_RESOLVER"]`` points here. The demo has no organisations, so a
-user's first group stands for the customer it works for (a model instance stands
-for its pk). A SaaS would return something like ``request.user.organisation``.
+``WEBHOOKS["TENANT_RESOLVER"]`` points here. The demo keeps no merchant model: a
+user's first group, by name (``acme``, ``globex``), stands for the merchant it
+works for. A SaaS would return something like ``request.user.organisation`` (a
+model instance stands for its pk).
 """
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
 
-
-def customer_of(request) -> Group | None:
-    """The customer ``request.user`` (as the REST framework authenticated it) acts for."""
-    return request.user.groups.order_by("pk").first()
+def merchant_of(request) -> str | None:
+    """The tenant ``request.user`` (as the REST framework authenticated it) acts for."""
+    group = request.user.groups.order_by("pk").first()
+    return group.name if group else None
