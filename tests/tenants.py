@@ -8,3 +8,10 @@ NOT_CALLABLE = "not a function"
 def tenant_from_header(request) -> str | None:
     """The tenant named by an ``X-Tenant`` header: how tests act for a customer."""
     return request.headers.get("X-Tenant")
+
+
+def tenant_from_user_group(request) -> str | None:
+    """The name of the user's first group: a resolver reading ``request.user`` (as DRF
+    authenticated it), the way a project reads ``request.user.organisation``."""
+    group = request.user.groups.order_by("pk").first()
+    return group.name if group else None

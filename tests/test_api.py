@@ -967,6 +967,96 @@ def test_reprocess_records_a_missing_receiver(api):
     assert "LookupError" in response.json()["error"]
 
 
+# --- tenants: staff see and manage every tenant's objects -------------------------------
+
+
+def test_staff_set_and_change_an_endpoints_tenant(api):
+    created = api.post(API + "endpoints/", {"url": LOCAL_URL, "tenant": "acme"}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["tenant"] == "acme"
+    endpoint = Endpoint.objects.get()
+    assert endpoint.tenant == "acme"
+    moved = api.patch(API + f"endpoints/{endpoint.pk}/", {"tenant": "globex"}, format="json")
+    assert moved.status_code == 200
+    endpoint.refresh_from_db()
+    assert endpoint.tenant == "globex"
+    operator = api.post(API + "endpoints/", {"url": LOCAL_URL}, format="json")
+    assert operator.json()["tenant"] == ""
+    too_long = api.post(API + "endpoints/", {"url": LOCAL_URL, "tenant": "t" * 256}, "json")
+    assert too_long.status_code == 400
+    assert "tenant" in too_long.json()
+
+
+def test_staff_create_events_for_a_tenant(api):
+    acme = Endpoint.objects.create(url=LOCAL_URL, tenant="acme")
+    operator = Endpoint.objects.create(url=LOCAL_URL)  # the operator's: not reached
+    response = api.post(
+        API + "events/",
+        {"event_type": "order.paid", "payload": {}, "tenant": "acme"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["tenant"] == "acme"
+    assert [(d["endpoint"], d["tenant"]) for d in body["deliveries"]] == [(acme.pk, "acme")]
+    assert Event.objects.get().tenant == "acme"
+    default = api.post(API + "events/", {"event_type": "order.paid", "payload": {}}, "json")
+    assert default.json()["tenant"] == ""
+    assert [d["endpoint"] for d in default.json()["deliveries"]] == [operator.pk]
+
+
+def test_idempotency_keys_are_per_tenant_in_the_staff_api(api):
+    def post(tenant, payload):
+        body = {"event_type": "order.paid", "payload": payload, "idempotency_key": "k1"}
+        if tenant is not None:
+            body["tenant"] = tenant
+        return api.post(API + "events/", body, format="json")
+
+    acme = post("acme", {"n": 1})
+    globex = post("globex", {"n": 2})  # another tenant's key: a new event, not a 422
+    operator = post(None, {"n": 3})
+    again = post("acme", {"n": 1})
+    reused = post("acme", {"n": 9})
+    assert (acme.status_code, globex.status_code, operator.status_code) == (201, 201, 201)
+    assert again.status_code == 200
+    assert again.json()["id"] == acme.json()["id"]
+    assert reused.status_code == 422
+    assert len({acme.json()["id"], globex.json()["id"], operator.json()["id"]}) == 3
+    assert Event.objects.count() == 3
+
+
+def test_staff_filter_by_tenant(api):
+    acme = Endpoint.objects.create(url=LOCAL_URL, tenant="acme")
+    globex = Endpoint.objects.create(url=LOCAL_URL, tenant="globex")
+    operator = Endpoint.objects.create(url=LOCAL_URL)
+    acme_delivery = make_delivery(acme, make_event(tenant="acme"))
+    globex_delivery = make_delivery(globex, make_event(tenant="globex"))
+    make_delivery(operator, make_event())
+
+    def ids(collection, **params):
+        response = api.get(API + collection, params)
+        assert response.status_code == 200, response.content
+        return {item["id"] for item in response.json()["results"]}
+
+    assert ids("endpoints/", tenant="acme") == {acme.pk}
+    assert ids("endpoints/", tenant="globex", is_active="true") == {globex.pk}
+    assert ids("events/", tenant="acme") == {acme_delivery.event_id}
+    assert ids("deliveries/", tenant="globex") == {globex_delivery.pk}
+    assert ids("deliveries/", tenant="initech") == set()
+    assert len(ids("endpoints/")) == 3  # no filter: every tenant's
+    listed = api.get(API + "deliveries/", {"tenant": "acme"}).json()["results"]
+    assert [d["tenant"] for d in listed] == ["acme"]
+    assert api.get(API + "events/", {"tenant": "t" * 256}).status_code == 400
+
+
+def test_a_deliverys_tenant_is_read_only_and_its_endpoints(api):
+    endpoint = Endpoint.objects.create(url=LOCAL_URL, tenant="acme")
+    delivery = make_delivery(endpoint, make_event(tenant="acme"))
+    assert api.get(API + f"deliveries/{delivery.pk}/").json()["tenant"] == "acme"
+    Endpoint.objects.filter(pk=endpoint.pk).update(tenant="globex")
+    assert api.get(API + f"deliveries/{delivery.pk}/").json()["tenant"] == "globex"
+
+
 # --- pagination and query counts ---------------------------------------------------------
 
 
@@ -1140,7 +1230,12 @@ def test_the_schema_describes_secrets_filters_and_idempotency(api):
     assert "secret" in components["EndpointSecret"]["properties"]
     deliveries = schema["paths"][API + "deliveries/"]["get"]
     names = {p["name"] for p in deliveries["parameters"]}
-    assert {"page", "status", "endpoint", "event_type"} <= names
+    assert {"page", "status", "endpoint", "event_type", "tenant"} <= names
+    for collection in ("endpoints/", "events/"):
+        listed = schema["paths"][API + collection]["get"]
+        assert "tenant" in {p["name"] for p in listed["parameters"]}
+    assert "tenant" in components["EventCreate"]["properties"]
+    assert "readOnly" not in components["Endpoint"]["properties"]["tenant"]
     create_event = schema["paths"][API + "events/"]["post"]
     assert {"201", "200"} <= set(create_event["responses"])
     assert "Idempotency-Key" in {p["name"] for p in create_event["parameters"]}

@@ -108,6 +108,8 @@ WEBHOOKS = {
     "TIMEOUT": (2, 5),
     # send_event refuses payloads that their type's schema (shop/webhooks.py) refuses.
     "VALIDATE_PAYLOADS": True,
+    # Whom a request to the customer-facing API (/api/customer/webhooks/) acts for.
+    "TENANT_RESOLVER": "shop.tenancy.merchant_of",
 }
 
 # The receiving side (shop.views): the secret shared with the sender out of

@@ -7,6 +7,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The REST API (staff only by default): /api/webhooks/endpoints/, deliveries/, ...
     path("api/webhooks/", include("webhooks_app.api.urls")),
+    # The same, for customers: their own endpoints, events and deliveries only (the
+    # tenant is found by WEBHOOKS["TENANT_RESOLVER"]).
+    path("api/customer/webhooks/", include("webhooks_app.api.tenant_urls")),
     # Where the demo's endpoints point: this project receives its own webhooks.
     path("hooks/shop/", ShopReceiver.as_view(), name="shop-hook"),
     path("hooks/flaky/", FlakyReceiver.as_view(), name="flaky-hook"),

@@ -10,15 +10,21 @@ Two checks, both on every request:
   in the admin), ``add``, ``change`` and ``delete`` to write, and for the actions the
   permissions listed in the view's ``action_permissions``. Revealing a secret needs
   ``webhooks_app.view_endpoint_secret``. An action without an entry is refused.
+
+The customer-facing API (:mod:`webhooks_app.api.tenant_urls`) asks neither: customers
+hold no model permissions. :class:`TenantPermission` lets in an authenticated user whose
+request ``WEBHOOKS["TENANT_RESOLVER"]`` finds a tenant for, and the views show that
+tenant's objects alone.
 """
 
 from __future__ import annotations
 
 from django.apps import apps
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
-from webhooks_app import conf
+from webhooks_app import conf, tenancy
 
 APP_LABEL = "webhooks_app"
 
@@ -95,3 +101,24 @@ class ConfiguredPermissionsMixin:
 
     def get_permissions(self) -> list[BasePermission]:
         return [*configured_permissions(), ModelPermissions()]
+
+
+class TenantPermission(BasePermission):
+    """An authenticated user (by DRF's configured authentication) acting for a tenant.
+
+    The view's ``tenant`` is what the resolver found (None: refused with 403). An
+    anonymous request is refused before the resolver runs (401 or 403, as DRF's
+    authentication classes answer it).
+    """
+
+    NO_TENANT = _("This account does not act for a customer of this service.")
+    NO_RESOLVER = _('The customer API needs WEBHOOKS["TENANT_RESOLVER"]; none is set.')
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if view.tenant is None:
+            self.message = self.NO_RESOLVER if tenancy.resolver() is None else self.NO_TENANT
+            return False
+        return True

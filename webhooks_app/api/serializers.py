@@ -8,6 +8,11 @@ The same permission shows an endpoint's credentials: without it, the values of
 its extra headers, its URL's password and query-string values are masked
 (``********``); a masked value sent back unchanged keeps the stored one. Error
 texts are always shown with query-string values and URL passwords masked.
+
+The customer-facing API's views put the request's tenant in the serializer context
+(``context["tenant"]``, None while the schema is generated) and serialize that
+tenant's objects alone: there an endpoint's ``tenant`` is read-only, and the owner
+sees the secrets and credentials it set.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from rest_framework import serializers
 from webhooks_app import conf, event_types, redaction, validators
 from webhooks_app.api.validators import check_endpoint_url
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
+from webhooks_app.tenancy import OPERATOR, TENANT_MAX_LENGTH
 
 
 def validate_event_type_pattern(value: str) -> str:
@@ -30,7 +36,13 @@ def validate_event_type_pattern(value: str) -> str:
 
 
 def sees_secrets(serializer: serializers.Serializer) -> bool:
-    """Whether the request's user may read secrets and credentials (no request: no)."""
+    """Whether the reader may read secrets and credentials (no request: no).
+
+    The owning tenant may (the tenant views serialize nothing else); staff need
+    the ``view_endpoint_secret`` permission.
+    """
+    if serializer.context.get("tenant"):
+        return True
     request = serializer.context.get("request")
     return request is not None and redaction.may_see_secrets(getattr(request, "user", None))
 
@@ -94,6 +106,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         model = Endpoint
         fields = [
             "id",
+            "tenant",
             "url",
             "description",
             "event_types",
@@ -123,6 +136,14 @@ class EndpointSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        if "tenant" in self.context:
+            # A customer's endpoints stay its own: the tenant is never read from the body.
+            help_text = Endpoint._meta.get_field("tenant").help_text
+            fields["tenant"] = serializers.CharField(read_only=True, help_text=help_text)
+        return fields
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -242,12 +263,16 @@ class DeliverySerializer(serializers.ModelSerializer):
     )
     event_type = serializers.CharField(source="event.event_type", read_only=True)
     endpoint_url = serializers.CharField(source="endpoint.url", read_only=True)
+    tenant = serializers.CharField(
+        source="endpoint.tenant", read_only=True, help_text=_("The endpoint's tenant.")
+    )
     last_error = MaskedErrorField(read_only=True)
 
     class Meta:
         model = Delivery
         fields = [
             "id",
+            "tenant",
             "event",
             "event_type",
             "endpoint",
@@ -283,7 +308,7 @@ class DeliveryDetailSerializer(DeliverySerializer):
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
-        fields = ["id", "event_type", "payload", "idempotency_key", "created_at"]
+        fields = ["id", "tenant", "event_type", "payload", "idempotency_key", "created_at"]
         read_only_fields = fields
 
 
@@ -302,11 +327,18 @@ class EventCreateSerializer(serializers.Serializer):
 
     event_type = serializers.CharField(max_length=255)
     payload = serializers.JSONField(help_text=_("The event's data, any JSON value."))
+    tenant = serializers.CharField(
+        max_length=TENANT_MAX_LENGTH,
+        allow_blank=True,
+        default=OPERATOR,
+        help_text=_("Whose endpoints receive it; left out or empty: the operator's own."),
+    )
     idempotency_key = serializers.CharField(
         max_length=255,
         required=False,
         help_text=_(
-            "A repeated key returns the event first created with it (200) and sends nothing."
+            "A repeated key (for the same tenant) returns the event first created with it "
+            "(200) and sends nothing."
         ),
     )
 

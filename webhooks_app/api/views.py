@@ -41,6 +41,7 @@ from webhooks_app.api.serializers import (
 )
 from webhooks_app.models import Delivery, Endpoint, Event, InboundEvent
 from webhooks_app.receivers.processing import reprocess
+from webhooks_app.tenancy import TENANT_MAX_LENGTH
 
 DEFAULT_DISABLED_REASON = _("Disabled through the API")
 CANCELLED_REASON = _("Cancelled through the API")
@@ -63,6 +64,10 @@ def _datetime_filter(help_text: str) -> serializers.DateTimeField:
     return serializers.DateTimeField(help_text=help_text)
 
 
+def _tenant_filter() -> serializers.CharField:
+    return serializers.CharField(max_length=TENANT_MAX_LENGTH, help_text=_("Tenant key."))
+
+
 class WebhooksViewSetMixin(ConfiguredPermissionsMixin):
     pagination_class = WebhooksPagination
     filter_backends = [QueryFilterBackend]
@@ -76,9 +81,8 @@ class WebhooksAPIRootView(ConfiguredPermissionsMixin, APIRootView):
     """Links to the API's collections."""
 
 
-def _secret_response(endpoint: Endpoint, request) -> Response:
+def _secret_response(endpoint: Endpoint, context: dict) -> Response:
     """The secret, in a response that no cache may keep."""
-    context = {"request": request}
     response = Response(EndpointSecretSerializer(endpoint, context=context).data)
     add_never_cache_headers(response)
     return response
@@ -96,6 +100,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
     schema = WebhooksAutoSchema(singular="Endpoint", plural="Endpoints", tags=["endpoints"])
     query_filters = {
         "is_active": ("is_active", serializers.BooleanField(help_text=_("Active or disabled."))),
+        "tenant": ("tenant", _tenant_filter()),
     }
     schema_actions = {
         "create": ActionSchema(response=EndpointCreatedSerializer),
@@ -126,8 +131,9 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = serializer.save()
-        data = EndpointCreatedSerializer(endpoint, context=self.get_serializer_context()).data
+        self.perform_create(serializer)
+        context = self.get_serializer_context()
+        data = EndpointCreatedSerializer(serializer.instance, context=context).data
         response = Response(data, status.HTTP_201_CREATED)
         add_never_cache_headers(response)
         return response
@@ -138,7 +144,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], url_path="reveal-secret")
     def reveal_secret(self, request, pk=None):
         """The endpoint's current secret."""
-        return _secret_response(self.get_object(), request)
+        return _secret_response(self.get_object(), self.get_serializer_context())
 
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
@@ -147,7 +153,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         endpoint = self.get_object()
         operations.rotate_secrets(self._single(endpoint))
         endpoint.refresh_from_db()
-        return _secret_response(endpoint, request)
+        return _secret_response(endpoint, self.get_serializer_context())
 
     @action(detail=True, methods=["post"], url_path="send-test")
     def send_test(self, request, pk=None):
@@ -190,15 +196,13 @@ IDEMPOTENCY_HEADER = {
 }
 
 
-class EventViewSet(
+class BaseEventViewSet(
     WebhooksViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Events, immutable once recorded; creating one sends it to every matching active
-    endpoint."""
+    """Events, immutable once recorded, with their deliveries."""
 
     queryset = Event.objects.order_by("-created_at", "-pk")
     schema = WebhooksAutoSchema(singular="Event", plural="Events", tags=["events"])
@@ -206,7 +210,29 @@ class EventViewSet(
         "event_type": ("event_type", serializers.CharField(help_text=_("Exact event type."))),
         "created_after": ("created_at__gte", _datetime_filter(_("Created at or after."))),
         "created_before": ("created_at__lt", _datetime_filter(_("Created before."))),
+        "tenant": ("tenant", _tenant_filter()),
     }
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            # Prefetching sets each delivery's event: only the endpoints need a join.
+            deliveries = self.get_delivery_queryset().select_related("endpoint").order_by("pk")
+            queryset = queryset.prefetch_related(Prefetch("deliveries", queryset=deliveries))
+        return queryset
+
+    def get_delivery_queryset(self):
+        """The deliveries shown with an event."""
+        return Delivery.objects.all()
+
+    def get_serializer_class(self):
+        return EventSerializer if self.action == "list" else EventDetailSerializer
+
+
+class EventViewSet(mixins.CreateModelMixin, BaseEventViewSet):
+    """Events, immutable once recorded; creating one sends it to every matching active
+    endpoint of its tenant."""
+
     schema_actions = {
         "create": ActionSchema(
             request=EventCreateSerializer,
@@ -216,19 +242,10 @@ class EventViewSet(
         ),
     }
 
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action != "list":
-            # Prefetching sets each delivery's event: only the endpoints need a join.
-            deliveries = Delivery.objects.select_related("endpoint").order_by("pk")
-            queryset = queryset.prefetch_related(Prefetch("deliveries", queryset=deliveries))
-        return queryset
-
     def get_serializer_class(self):
-        return {
-            "list": EventSerializer,
-            "create": EventCreateSerializer,
-        }.get(self.action, EventDetailSerializer)
+        if self.action == "create":
+            return EventCreateSerializer
+        return super().get_serializer_class()
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -237,13 +254,14 @@ class EventViewSet(
         return context
 
     def create(self, request, *args, **kwargs):
-        """Record an event and send it; a repeated idempotency key (the ``Idempotency-Key``
-        header or the ``idempotency_key`` field) returns the first event with 200."""
+        """Record an event for a tenant (the operator by default) and send it; an idempotency
+        key (the ``Idempotency-Key`` header or the ``idempotency_key`` field) that tenant
+        used already returns the first event with 200."""
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        key = data.get("idempotency_key")
-        existing = Event.objects.filter(idempotency_key=key).first() if key else None
+        key, tenant = data.get("idempotency_key"), data["tenant"]
+        existing = Event.objects.filter(tenant=tenant, idempotency_key=key).first() if key else None
         if existing is not None:
             if (existing.event_type, existing.payload) != (data["event_type"], data["payload"]):
                 raise IdempotencyKeyReused()
@@ -252,7 +270,9 @@ class EventViewSet(
             # A concurrent request with the same key may win the race: send_event then
             # returns its event, answered here with 201 all the same.
             try:
-                event = send_event(data["event_type"], data["payload"], idempotency_key=key)
+                event = send_event(
+                    data["event_type"], data["payload"], tenant=tenant, idempotency_key=key
+                )
             except InvalidPayload as exc:  # WEBHOOKS["VALIDATE_PAYLOADS"] is on
                 raise serializers.ValidationError({"payload": [str(exc)]}) from None
             fanout.expand_event(event.pk)  # so that the answer lists its deliveries
@@ -262,7 +282,7 @@ class EventViewSet(
         return Response(data, status=code)
 
 
-class DeliveryViewSet(
+class BaseDeliveryViewSet(
     WebhooksViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -286,12 +306,10 @@ class DeliveryViewSet(
         ),
         "created_after": ("created_at__gte", _datetime_filter(_("Created at or after."))),
         "created_before": ("created_at__lt", _datetime_filter(_("Created before."))),
+        "tenant": ("endpoint__tenant", _tenant_filter()),
     }
-    schema_actions = {
-        "retry": ActionSchema(request=NO_BODY, statuses=("202",)),
-        "cancel": ActionSchema(request=NO_BODY, statuses=("200",)),
-    }
-    action_permissions = {"retry": ("change_delivery",), "cancel": ("change_delivery",)}
+    schema_actions = {"retry": ActionSchema(request=NO_BODY, statuses=("202",))}
+    action_permissions = {"retry": ("change_delivery",)}
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -312,6 +330,16 @@ class DeliveryViewSet(
         if not operations.retry_deliveries(Delivery.objects.filter(pk=delivery.pk)):
             raise Conflict(_("A delivery that succeeded is not sent again."))
         return Response(self._refreshed(delivery), status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryViewSet(BaseDeliveryViewSet):
+    """Deliveries, each one event to one endpoint, with the attempts made."""
+
+    schema_actions = {
+        **BaseDeliveryViewSet.schema_actions,
+        "cancel": ActionSchema(request=NO_BODY, statuses=("200",)),
+    }
+    action_permissions = {**BaseDeliveryViewSet.action_permissions, "cancel": ("change_delivery",)}
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
