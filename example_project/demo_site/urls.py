@@ -7,6 +7,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The REST API (staff only by default): /api/webhooks/endpoints/, deliveries/, ...
     path("api/webhooks/", include("webhooks_app.api.urls")),
+    # The customer portal: a tenant's own endpoints, opened by a signed link (portal_link).
+    path("portal/", include("webhooks_app.portal.urls")),
     # Where the demo's endpoints point: this project receives its own webhooks.
     path("hooks/shop/", ShopReceiver.as_view(), name="shop-hook"),
     path("hooks/flaky/", FlakyReceiver.as_view(), name="flaky-hook"),
