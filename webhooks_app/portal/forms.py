@@ -54,6 +54,7 @@ class EndpointForm(forms.ModelForm):
         labels = {"rate_limit": _("Rate limit (requests per second)")}
 
     def __init__(self, *args, tenant: str, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.instance.tenant = tenant
         self.fields["event_types"].choices = self.type_choices()
