@@ -13,7 +13,8 @@
    kombu's filesystem broker in example_project/.broker/, which needs no server.
 4. Creates one endpoint per receiver and places a batch of orders: each order and its
    ``order.created`` webhook commit in one transaction. One order rolls back and so
-   sends nothing; one event is sent again with its idempotency key and is not duplicated.
+   sends nothing; one event is sent again with its idempotency key and is not duplicated;
+   a payload that its event type's schema refuses (shop/webhooks.py) is not written at all.
 5. Prints every delivery attempt as the worker records it, with the receiver's answer,
    and progress lines: delivered, retrying, failed, duplicates suppressed at the receiver.
 6. Prints a summary of both sides and checks that every webhook was delivered and
@@ -231,7 +232,7 @@ def place_orders(port: int):
     from shop.orders import place_order
     from shop.views import HANDLER_ERROR, LOST_ANSWER
 
-    from webhooks_app import send_event
+    from webhooks_app import InvalidPayload, send_event
     from webhooks_app.models import Endpoint, Event
 
     # Deliveries of earlier runs (on a kept PostgreSQL database) must not go to dead ports.
@@ -270,12 +271,21 @@ def place_orders(port: int):
 
     # An idempotency key already used returns the first event and sends nothing new.
     first = Event.objects.get(idempotency_key=f"order-{orders[0].pk}-created")
-    again = send_event("order.created", {}, idempotency_key=first.idempotency_key)
+    again = send_event("order.created", first.payload, idempotency_key=first.idempotency_key)
     assert again.pk == first.pk
     say(
         f"  order #{orders[0].pk}'s event sent again with its idempotency key: "
         "the same event came back, no new deliveries"
     )
+
+    # A payload that its type's schema (shop/webhooks.py) refuses is never written.
+    try:
+        send_event("order.created", {"order_id": "forty-two", "customer": "Eve", "total": "1.00"})
+    except InvalidPayload as exc:
+        say(f"  a malformed order.created payload was refused, nothing written: {exc.detail}")
+    else:
+        raise AssertionError("VALIDATE_PAYLOADS let a malformed payload through")
+    assert Event.objects.count() - events_before == len(orders)
     return endpoints, orders
 
 

@@ -13,6 +13,7 @@ import json
 import socket
 import warnings
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -25,9 +26,10 @@ from django.utils import timezone
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
-from webhooks_app import operations, signals
+from webhooks_app import event_types, operations, signals
 from webhooks_app.api import validators
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
+from webhooks_app.testing import isolated_event_types
 
 API = "/api/webhooks/"
 LOCAL_URL = "http://127.0.0.1:9/hook"  # never contacted: on_commit callbacks do not run here
@@ -155,8 +157,8 @@ def make_inbound(event_id="evt_1", **kwargs) -> InboundEvent:
 
 # --- every route, every permission level -------------------------------------------------
 
-# (method, path template, request body, status for staff). "{id}" is filled with the id of
-# an object of the collection the path names.
+# (method, path template, request body, status for staff). "{id}" (or "{name}") is filled
+# with the id of an object of the collection the path names.
 ROUTES = [
     ("get", "", None, 200),
     ("get", "schema/", None, 200),
@@ -181,25 +183,36 @@ ROUTES = [
     ("get", "inbound-events/", None, 200),
     ("get", "inbound-events/{id}/", None, 200),
     ("post", "inbound-events/{id}/reprocess/", None, 200),
+    ("get", "event-types/", None, 200),
+    ("get", "event-types/{name}/", None, 200),
 ]
 ROUTE_IDS = [f"{method.upper()} {template or '/'}" for method, template, _, _ in ROUTES]
 
 
 @pytest.fixture
 def objects(endpoint):
-    """One object per collection, in a state where every action applies."""
+    """One object per collection, in a state where every action applies (the catalog's
+    "objects" are registered types, named by their pk here)."""
     delivery = make_delivery(endpoint, status=Delivery.Status.PENDING)
-    return {
-        "endpoints": endpoint,
-        "events": delivery.event,
-        "deliveries": delivery,
-        "inbound-events": make_inbound(),
-    }
+    with isolated_event_types():
+        event_types.register("order.paid", schema={"type": "object"}, example={"id": 1})
+        yield {
+            "endpoints": endpoint,
+            "events": delivery.event,
+            "deliveries": delivery,
+            "inbound-events": make_inbound(),
+            "event-types": SimpleNamespace(pk="order.paid"),
+        }
+
+
+def fill(template: str, objects: dict) -> str:
+    """The path of a route template, "{id}" and "{name}" being its collection's object's."""
+    pk = objects[template.split("/", 1)[0]].pk if "{" in template else ""
+    return template.format(id=pk, name=pk)
 
 
 def call(client, method, template, body, objects):
-    collection = template.split("/", 1)[0]
-    path = API + template.format(id=objects[collection].pk if "{id}" in template else "")
+    path = API + fill(template, objects)
     return getattr(client, method)(path, body, format="json")
 
 
@@ -1012,6 +1025,88 @@ def test_details_run_a_constant_number_of_queries(api, endpoint):
     )
 
 
+# --- the event-type catalog --------------------------------------------------------------
+
+
+@pytest.fixture
+def catalog():
+    with isolated_event_types():
+        event_types.register(
+            "order.paid",
+            description="An order was paid.",
+            schema={"type": "object", "properties": {"id": {"type": "integer"}}},
+            example={"id": 7},
+        )
+        event_types.register("order.legacy", deprecated=True)
+        event_types.register("account.closed")
+        yield
+
+
+def test_the_catalog_lists_every_type_by_name(api, catalog):
+    response = api.get(API + "event-types/")
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "name": "account.closed",
+            "description": "",
+            "schema": None,
+            "example": None,
+            "deprecated": False,
+        },
+        {
+            "name": "order.legacy",
+            "description": "",
+            "schema": None,
+            "example": None,
+            "deprecated": True,
+        },
+        {
+            "name": "order.paid",
+            "description": "An order was paid.",
+            "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+            "example": {"id": 7},
+            "deprecated": False,
+        },
+    ]
+
+
+def test_a_type_is_retrieved_by_its_dotted_name(api, catalog):
+    response = api.get(API + "event-types/order.paid/")
+    assert response.status_code == 200
+    assert response.json()["example"] == {"id": 7}
+    assert api.get(API + "event-types/order.refunded/").status_code == 404
+    assert api.get(API + "event-types/order.*/").status_code == 404
+
+
+def test_endpoints_show_the_deprecated_types_they_name(api, catalog):
+    endpoint = Endpoint.objects.create(
+        url=LOCAL_URL, event_types=["order.paid", "order.legacy", "order.*"]
+    )
+    data = api.get(API + f"endpoints/{endpoint.pk}/").json()
+    assert data["deprecated_event_types"] == ["order.legacy"]
+    listed = api.get(API + "endpoints/").json()["results"]
+    assert listed[0]["deprecated_event_types"] == ["order.legacy"]
+    response = api.patch(
+        API + f"endpoints/{endpoint.pk}/",
+        {"event_types": ["order.paid"], "deprecated_event_types": ["x"]},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["deprecated_event_types"] == []  # read-only, computed
+
+
+def test_creating_an_event_with_a_refused_payload_is_a_400(api, catalog):
+    body = {"event_type": "order.paid", "payload": {"id": "seven"}}
+    with webhooks(VALIDATE_PAYLOADS=True):
+        response = api.post(API + "events/", body, format="json")
+        assert response.status_code == 400
+        assert "at $.id" in response.json()["payload"][0]
+        assert not Event.objects.exists()
+        ok = api.post(API + "events/", {**body, "payload": {"id": 7}}, format="json")
+        assert ok.status_code == 201
+    assert api.post(API + "events/", body, format="json").status_code == 201  # validation off
+
+
 # --- OpenAPI schema ----------------------------------------------------------------------
 
 
@@ -1051,6 +1146,17 @@ def test_the_schema_describes_secrets_filters_and_idempotency(api):
     assert "Idempotency-Key" in {p["name"] for p in create_event["parameters"]}
     send_test = schema["paths"][API + "endpoints/{id}/send-test/"]["post"]
     assert set(send_test["responses"]) == {"202"}
+    assert components["Endpoint"]["properties"]["deprecated_event_types"]["readOnly"] is True
+    catalog = schema["paths"][API + "event-types/"]["get"]
+    assert catalog["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array"
+    assert not catalog.get("parameters")  # neither pages nor filters
+    assert set(components["EventType"]["properties"]) == {
+        "name",
+        "description",
+        "schema",
+        "example",
+        "deprecated",
+    }
 
 
 def test_the_schema_follows_the_permission_settings(member):
@@ -1068,8 +1174,7 @@ PAGES = [(template, expected) for method, template, _, expected in ROUTES if met
 
 @pytest.mark.parametrize(("template", "expected"), PAGES, ids=[t or "/" for t, _ in PAGES])
 def test_the_browsable_api_renders(objects, api, template, expected):
-    collection = template.split("/", 1)[0]
-    path = API + template.format(id=objects[collection].pk if "{id}" in template else "")
+    path = API + fill(template, objects)
     response = api.get(path, HTTP_ACCEPT=BROWSER_ACCEPT)
     assert response.status_code == expected
     html = response["Content-Type"].startswith("text/html")

@@ -9,15 +9,19 @@ the route's permissions (and with each one of them missing) and staff with every
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver
 from rest_framework.test import APIClient
 
-from tests.test_api import API, LOCAL_URL, make_delivery, make_inbound, webhooks
+from tests.test_api import API, LOCAL_URL, fill, make_delivery, make_inbound, webhooks
+from webhooks_app import event_types
 from webhooks_app.api import urls
 from webhooks_app.models import Attempt, Delivery, Endpoint
 from webhooks_app.redaction import MASK
+from webhooks_app.testing import isolated_event_types
 
 pytestmark = pytest.mark.django_db
 
@@ -85,6 +89,9 @@ ROUTES = {
         ["change_inboundevent"],
         200,
     ),
+    # The catalog is no model: like the root, any one permission of the app opens it.
+    ("event-type-list", "get"): ("event-types/", None, ["view_event"], 200),
+    ("event-type-detail", "get"): ("event-types/{name}/", None, ["view_event"], 200),
 }
 KEYS = list(ROUTES)
 IDS = [f"{method.upper()} {name}" for name, method in KEYS]
@@ -152,21 +159,24 @@ def make_client(django_user_model):
 
 @pytest.fixture
 def objects(db):
-    """One object per collection, in a state where every action applies."""
+    """One object per collection, in a state where every action applies (a registered
+    event type, named by its pk, for the catalog)."""
     endpoint = Endpoint.objects.create(url=LOCAL_URL, description="orders")
     delivery = make_delivery(endpoint, status=Delivery.Status.PENDING)
-    return {
-        "endpoints": endpoint,
-        "events": delivery.event,
-        "deliveries": delivery,
-        "inbound-events": make_inbound(),
-    }
+    with isolated_event_types():
+        event_types.register("order.paid")
+        yield {
+            "endpoints": endpoint,
+            "events": delivery.event,
+            "deliveries": delivery,
+            "inbound-events": make_inbound(),
+            "event-types": SimpleNamespace(pk="order.paid"),
+        }
 
 
 def call(client: APIClient, key, objects):
     template, body, _, _ = ROUTES[key]
-    collection = template.split("/", 1)[0]
-    path = API + template.format(id=objects[collection].pk if "{id}" in template else "")
+    path = API + fill(template, objects)
     return getattr(client, key[1])(path, body, format="json")
 
 

@@ -37,6 +37,8 @@ VALID = {
     "INBOUND_HEADERS": ["Content-Type", "X-Request-Id"],
     "TENANT_RESOLVER": "tests.tenants.tenant_from_header",
     "MAX_ENDPOINTS_PER_TENANT": 10,
+    "VALIDATE_PAYLOADS": True,
+    "CATALOG_INFO": {"title": "Shop webhooks", "version": "2.1.0", "contact": {"name": "Ops"}},
 }
 
 
@@ -61,6 +63,8 @@ def test_valid_config_sets_every_known_key():
         {"ALLOWED_NETWORKS": ()},
         {"QUEUE": None, "USER_AGENT": None},
         {"RETRY_CLIENT_ERRORS": False},
+        {"CATALOG_INFO": {}},
+        {"CATALOG_INFO": {"description": "Ours."}},
     ],
 )
 def test_valid_config_has_no_problems(webhooks):
@@ -168,6 +172,13 @@ INVALID = [
     ("TENANT_RESOLVER", 5),
     ("MAX_ENDPOINTS_PER_TENANT", 0),
     ("MAX_ENDPOINTS_PER_TENANT", "10"),
+    ("VALIDATE_PAYLOADS", 1),
+    ("VALIDATE_PAYLOADS", "yes"),
+    ("CATALOG_INFO", None),
+    ("CATALOG_INFO", "Shop webhooks"),
+    ("CATALOG_INFO", {"title": ""}),
+    ("CATALOG_INFO", {"version": 2}),
+    ("CATALOG_INFO", {1: "x"}),
 ]
 
 

@@ -1,15 +1,18 @@
 """Send and receive webhooks from Django.
 
-The public face is :func:`send_event`; see ``webhooks_app.receivers`` for the
-receiving side.
+The public face is :func:`send_event` (and :class:`InvalidPayload`, which it raises
+when ``WEBHOOKS["VALIDATE_PAYLOADS"]`` is on); see ``webhooks_app.event_types`` for
+the catalog of event types and ``webhooks_app.receivers`` for the receiving side.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from webhooks_app.event_types import InvalidPayload
+
 __version__ = "0.1.0"
-__all__ = ["__version__", "send_event"]
+__all__ = ["InvalidPayload", "__version__", "send_event"]
 
 if TYPE_CHECKING:
     from webhooks_app.models import Event

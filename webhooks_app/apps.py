@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,3 +10,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from webhooks_app import checks  # noqa: F401 - registers the system checks
+
+        # Each installed app's webhooks.py registers its event types (as admin.py
+        # registers models); importing runs no query.
+        autodiscover_modules("webhooks")

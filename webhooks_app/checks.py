@@ -60,6 +60,15 @@ def _callable_path(value: Any) -> bool:
         return False
 
 
+def _catalog_info(value: Any) -> bool:
+    """A partial OpenAPI info object: string keys; title and version, if given, non-empty."""
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        return False
+    return all(
+        isinstance(value[key], str) and value[key] for key in ("title", "version") if key in value
+    )
+
+
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "RETRY_SCHEDULE": (_schedule, "a list of non-negative numbers of seconds"),
     "TIMEOUT": (_timeout, "a positive number or a (connect, read) pair of them"),
@@ -94,6 +103,12 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "INBOUND_HEADERS": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
         "a list of header names",
+    ),
+    "VALIDATE_PAYLOADS": (lambda v: isinstance(v, bool), "True or False"),
+    "CATALOG_INFO": (
+        _catalog_info,
+        'a dict such as {"title": "Shop webhooks", "version": "2.1.0"} (an OpenAPI info '
+        "object; title and version non-empty strings)",
     ),
 }
 

@@ -67,6 +67,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ENDPOINTS_PER_TENANT": None,
     # Page size of the REST API's lists.
     "API_PAGE_SIZE": 50,
+    # send_event raises InvalidPayload when a registered event type's schema refuses
+    # the payload (webhooks_app.event_types); unregistered types are never refused.
+    "VALIDATE_PAYLOADS": False,
+    # The "info" object of the catalog's OpenAPI document (manage.py webhooks_catalog);
+    # given keys replace these, the command's --title and --api-version replace both.
+    "CATALOG_INFO": {"title": "Webhooks", "version": "1.0.0"},
     # Inbound headers stored with an InboundEvent (and shown), compared without case: an
     # allow-list, so that credentials a sender adds (X-Auth-Key, ...) are never kept.
     # Signatures are left out too.

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from webhooks_app import event_types
 from webhooks_app.dispatch import enqueue_delivery
 from webhooks_app.models import Delivery, Endpoint, Event
 
@@ -26,12 +27,31 @@ def send_test_event(
     until the endpoint is enabled again. With ``enqueue=False`` the caller
     delivers it (``webhooks_send_test`` does, to print the outcome).
     """
+    if payload is None:
+        payload = {"message": "This is a test webhook."}
+    return _send_to_one(endpoint, TEST_EVENT_TYPE, payload, enqueue=enqueue)
+
+
+def send_example(endpoint: Endpoint, event_type_name: str) -> Event:
+    """Record an event of a registered type, with its example as the payload, for this
+    endpoint alone and enqueue it, as :func:`send_test_event` does.
+
+    Raises ``LookupError`` when the type is not registered or has no example.
+    """
+    event_type = event_types.get(event_type_name)
+    if event_type is None or event_type.example is None:
+        raise LookupError(f"No registered event type {event_type_name!r} with an example.")
+    return _send_to_one(endpoint, event_type.name, event_type.example).event
+
+
+def _send_to_one(endpoint: Endpoint, event_type: str, payload, *, enqueue: bool = True) -> Delivery:
+    """An event already fanned out to ``endpoint`` alone, its delivery due now."""
     now = timezone.now()
     with transaction.atomic():
         event = Event.objects.create(
-            event_type=TEST_EVENT_TYPE,
+            event_type=event_type,
             tenant=endpoint.tenant,
-            payload=payload if payload is not None else {"message": "This is a test webhook."},
+            payload=payload,
             created_at=now,
             fanned_out_at=now,  # its one delivery is written here, not by the fan-out
         )

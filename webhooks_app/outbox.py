@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from webhooks_app import conf, event_types
 from webhooks_app.dispatch import wake_up
 from webhooks_app.models import Event
 from webhooks_app.tenancy import tenant_key
@@ -32,9 +33,13 @@ def send_event(
     ``tenant`` is a string key or a model instance (standing for its pk); None
     means the operator's own endpoints (tenant ``""``). Runs one query (an
     INSERT) without an ``idempotency_key``. With one this tenant already used,
-    the existing event is returned and nothing new is created or sent.
+    the existing event is returned and nothing new is created or sent. With
+    ``WEBHOOKS["VALIDATE_PAYLOADS"]``, a payload that the type's registered
+    schema refuses raises ``InvalidPayload`` first, before any query.
     """
     tenant = tenant_key(tenant)
+    if conf.get("VALIDATE_PAYLOADS"):
+        event_types.validate_payload(event_type, payload)
     if idempotency_key is not None:
         existing = Event.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
         if existing is not None:

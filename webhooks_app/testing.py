@@ -13,6 +13,12 @@ Or, with pytest, add ``from webhooks_app.testing import webhook_client  # noqa``
 to your ``conftest.py`` and take the ``webhook_client`` fixture.
 
 The ``*_headers`` functions return the headers alone, for any HTTP client.
+
+:func:`isolated_event_types` gives a test its own event-type catalog::
+
+    with isolated_event_types():
+        event_types.register("order.paid", schema={...})
+        ...                       # afterwards the catalog is as it was
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.test import Client
 
-from webhooks_app import signing
+from webhooks_app import event_types, signing
 
 try:  # pytest is optional: only the fixture needs it
     import pytest
@@ -83,6 +91,22 @@ def slack_headers(secret: str, body: bytes, *, timestamp: int | None = None) -> 
     timestamp = int(time.time()) if timestamp is None else timestamp
     signature = _hex_hmac(secret, f"v0:{timestamp}:".encode() + body)
     return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={signature}"}
+
+
+@contextmanager
+def isolated_event_types(*, empty: bool = True) -> Iterator[None]:
+    """Run a block with its own event-type catalog, restored as it was afterwards.
+
+    It starts empty, or with the types registered so far when ``empty=False``;
+    types registered inside it, with any arguments, are forgotten at the end.
+    """
+    saved = event_types._snapshot()
+    if empty:
+        event_types._restore({})
+    try:
+        yield
+    finally:
+        event_types._restore(saved)
 
 
 class WebhookClient(Client):

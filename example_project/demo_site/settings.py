@@ -115,6 +115,8 @@ WEBHOOKS = {
     # Retry after about 1, 2 and 4 seconds (real deployments wait far longer).
     "RETRY_SCHEDULE": [1, 2, 4],
     "TIMEOUT": (2, 5),
+    # send_event refuses payloads that their type's schema (shop/webhooks.py) refuses.
+    "VALIDATE_PAYLOADS": True,
 }
 
 # The receiving side (shop.views): the secret shared with the sender out of

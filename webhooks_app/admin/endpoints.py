@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import conf, operations, redaction
 from webhooks_app.admin import display
+from webhooks_app.admin.catalog import CatalogAdminMixin, deprecated_note
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter
 from webhooks_app.models import Delivery, Endpoint
 
@@ -104,7 +105,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(CatalogAdminMixin, admin.ModelAdmin):
     empty_value_display = display.EMPTY
     list_display = (
         "url_display",
@@ -217,7 +218,7 @@ class EndpointAdmin(admin.ModelAdmin):
             shown += " " + gettext("and %(more)s") % {
                 "more": more % {"count": len(types) - MAX_TYPES_SHOWN}
             }
-        return shown
+        return format_html("{}{}", shown, deprecated_note(obj))
 
     @admin.display(description=_("deliveries (24 h)"), ordering="deliveries_24h")
     def deliveries_24h_display(self, obj: Endpoint):

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from webhooks_app import conf, redaction, validators
+from webhooks_app import conf, event_types, redaction, validators
 from webhooks_app.api.validators import check_endpoint_url
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
 
@@ -42,6 +42,16 @@ class MaskedErrorField(serializers.CharField):
         return redaction.mask_text(super().to_representation(value))
 
 
+class DeprecatedTypesField(serializers.ListField):
+    """The deprecated types of the catalog that an endpoint's event types name."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=serializers.CharField(), read_only=True, **kwargs)
+
+    def get_attribute(self, instance):
+        return event_types.deprecated_in(instance.event_types)
+
+
 class EndpointSerializer(serializers.ModelSerializer):
     """An endpoint as listed and edited; the secret can be set on create, never read."""
 
@@ -49,6 +59,12 @@ class EndpointSerializer(serializers.ModelSerializer):
         child=serializers.CharField(max_length=255, validators=[validate_event_type_pattern]),
         required=False,
         help_text=_('Event types to send, e.g. ["order.paid", "user.*"]; empty means all.'),
+    )
+    deprecated_event_types = DeprecatedTypesField(
+        help_text=_(
+            "The event types named in event_types that the catalog marks as deprecated "
+            "(wildcards are not flagged)."
+        )
     )
     headers = serializers.DictField(
         # Not trimmed: a value is sent as given, or refused as the model refuses it.
@@ -81,6 +97,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "url",
             "description",
             "event_types",
+            "deprecated_event_types",
             "headers",
             "secret",
             "is_active",
@@ -316,6 +333,20 @@ class EventCreateSerializer(serializers.Serializer):
                 )
             attrs["idempotency_key"] = header
         return attrs
+
+
+class EventTypeSerializer(serializers.Serializer):
+    """A type of the event-type catalog (``webhooks_app.event_types``)."""
+
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    schema = serializers.JSONField(
+        read_only=True, help_text=_("The JSON Schema of the payload (data); null without one.")
+    )
+    example = serializers.JSONField(
+        read_only=True, help_text=_("An example payload (data); null without one.")
+    )
+    deprecated = serializers.BooleanField(read_only=True)
 
 
 class KeptHeadersField(serializers.JSONField):

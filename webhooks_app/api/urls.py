@@ -23,6 +23,7 @@ router.register("endpoints", views.EndpointViewSet, basename="endpoint")
 router.register("events", views.EventViewSet, basename="event")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")
 router.register("inbound-events", views.InboundEventViewSet, basename="inbound-event")
+router.register("event-types", views.EventTypeViewSet, basename="event-type")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(patterns=router.urls), name="schema"),

@@ -1,4 +1,5 @@
-"""Viewsets of the REST API: endpoints, events, deliveries and inbound events.
+"""Viewsets of the REST API: endpoints, events, deliveries, inbound events and the
+event-type catalog.
 
 Every view takes its permissions from ``WEBHOOKS["API_PERMISSION_CLASSES"]`` and
 the model permissions of what it does (``action_permissions`` for the actions,
@@ -15,11 +16,11 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
-from webhooks_app import fanout, operations, send_event
+from webhooks_app import InvalidPayload, event_types, fanout, operations, send_event
 from webhooks_app.api.filters import QueryFilterBackend
 from webhooks_app.api.pagination import WebhooksPagination
 from webhooks_app.api.permissions import ConfiguredPermissionsMixin
@@ -34,6 +35,7 @@ from webhooks_app.api.serializers import (
     EventCreateSerializer,
     EventDetailSerializer,
     EventSerializer,
+    EventTypeSerializer,
     InboundEventSerializer,
     SendTestSerializer,
 )
@@ -249,7 +251,10 @@ class EventViewSet(
         else:
             # A concurrent request with the same key may win the race: send_event then
             # returns its event, answered here with 201 all the same.
-            event = send_event(data["event_type"], data["payload"], idempotency_key=key)
+            try:
+                event = send_event(data["event_type"], data["payload"], idempotency_key=key)
+            except InvalidPayload as exc:  # WEBHOOKS["VALIDATE_PAYLOADS"] is on
+                raise serializers.ValidationError({"payload": [str(exc)]}) from None
             fanout.expand_event(event.pk)  # so that the answer lists its deliveries
             code = status.HTTP_201_CREATED
         event = self.get_queryset().get(pk=event.pk)
@@ -353,3 +358,35 @@ class InboundEventViewSet(
         reprocess(InboundEvent.objects.filter(pk=event.pk))
         event.refresh_from_db()
         return Response(self.get_serializer(event).data)
+
+
+class EventTypeViewSet(WebhooksViewSetMixin, viewsets.GenericViewSet):
+    """The event-type catalog: the types registered in code, sorted by name.
+
+    The catalog is not a model: like the API's root, it is open to whoever may use
+    the API and holds any one permission of the app.
+    """
+
+    serializer_class = EventTypeSerializer
+    pagination_class = None  # a short list, defined in code
+    filter_backends = []
+    lookup_field = "name"
+    lookup_value_regex = r"[a-zA-Z0-9_.]+"
+    # No queryset: DjangoModelPermissions, when configured, has no model to read.
+    _ignore_model_permissions = True
+    schema = WebhooksAutoSchema(singular="EventType", plural="EventTypes", tags=["event-types"])
+
+    def get_queryset(self):
+        """The collection: a list, as the catalog is not a model (the browsable API asks)."""
+        return event_types.all()
+
+    def list(self, request):
+        """Every registered event type."""
+        return Response(self.get_serializer(self.get_queryset(), many=True).data)
+
+    def retrieve(self, request, name=None):
+        """One registered event type, by name."""
+        found = event_types.get(name)
+        if found is None:
+            raise NotFound(_("No event type of that name is registered."))
+        return Response(self.get_serializer(found).data)
