@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,9 +17,11 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, get_resolver, reverse
 from django.utils import timezone
 
+from webhooks_app import event_types
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.portal import access, links, portal_link
 from webhooks_app.portal import urls as portal_urls
+from webhooks_app.testing import isolated_event_types
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +48,26 @@ def url(name: str, **kwargs) -> str:
 @pytest.fixture
 def acme() -> Client:
     return enter(Client())
+
+
+@pytest.fixture
+def catalog() -> Iterator[None]:
+    with isolated_event_types():
+        event_types.register(
+            "order.paid",
+            description="An order was paid in full.",
+            schema={
+                "type": "object",
+                "properties": {"order_id": {"type": "integer"}},
+                "required": ["order_id"],
+            },
+            example={"order_id": 42},
+        )
+        event_types.register("order.refunded", description="Money went back.")
+        event_types.register(
+            "order.updated", description="Use order.paid instead.", example={}, deprecated=True
+        )
+        yield
 
 
 @pytest.fixture
@@ -227,7 +250,7 @@ def test_after_a_link_expires_the_resolver_decides_again(monkeypatch):
 # --- every route --------------------------------------------------------------------------
 
 OBJECT_ROUTES = {"endpoint_id", "delivery_id"}  # the parameters that name a tenant's object
-NOT_OBJECT_ROUTES = {"enter", "leave", "endpoints", "endpoint_add"}
+NOT_OBJECT_ROUTES = {"enter", "leave", "endpoints", "endpoint_add", "event_types"}
 POST_ROUTES = {
     "leave",
     "endpoint_add",
@@ -239,6 +262,7 @@ POST_ROUTES = {
     "endpoint_reveal",
     "endpoint_test",
     "endpoint_retry",
+    "endpoint_example",
     "delivery_retry",
 }
 
@@ -267,7 +291,7 @@ def test_every_route_is_known_to_these_tests():
     assert POST_ROUTES <= names
 
 
-def test_another_tenants_objects_are_not_found_on_every_route_and_method(acme, endpoint):
+def test_another_tenants_objects_are_not_found_on_every_route_and_method(acme, endpoint, catalog):
     theirs = Endpoint.objects.create(url="https://globex.example.com/", tenant="globex")
     their_delivery = delivery_for(theirs, status_code=500)
     operator = Endpoint.objects.create(url="https://operator.example.com/")
@@ -284,12 +308,13 @@ def test_another_tenants_objects_are_not_found_on_every_route_and_method(acme, e
                 continue
             path = url(pattern.name, **{name: objects[name] for name in parameters})
             for method in ("get", "post"):
-                response = getattr(acme, method)(path, {"since": "2020-01-01"})
+                data = {"since": "2020-01-01", "event_type": "order.paid"}
+                response = getattr(acme, method)(path, data)
                 if response.status_code == 405:  # this route does not take this method
                     continue
                 assert response.status_code == 404, (method, pattern.name)
                 checked += 1
-    assert checked >= 3 * 12
+    assert checked >= 3 * 13
     theirs.refresh_from_db()
     assert theirs.is_active and Endpoint.objects.filter(pk=theirs.pk).exists()
     assert Event.objects.filter(tenant="globex").count() == 1  # no test event sent to them
@@ -297,7 +322,7 @@ def test_another_tenants_objects_are_not_found_on_every_route_and_method(acme, e
 
 
 @pytest.mark.parametrize("middleware", [True, False])
-def test_every_post_needs_a_csrf_token(endpoint, settings, middleware):
+def test_every_post_needs_a_csrf_token(endpoint, settings, catalog, middleware):
     """With the project's CSRF middleware, and without it: the portal's own POST views
     check the token themselves (the others only answer 405)."""
     if not middleware:
@@ -313,7 +338,8 @@ def test_every_post_needs_a_csrf_token(endpoint, settings, middleware):
         parameters = route_parameters(pattern)
         kwargs = {"endpoint_id": endpoint.pk, "delivery_id": failed.pk, "token": "x"}
         path = url(pattern.name, **{name: kwargs[name] for name in parameters})
-        response = client.post(path, {"since": "2020-01-01", "url": "https://x.example.com/"})
+        data = {"since": "2020-01-01", "url": "https://x.example.com/", "event_type": "order.paid"}
+        response = client.post(path, data)
         assert response.status_code in (403, 405), pattern.name
         if response.status_code == 403:
             assert b"CSRF verification failed" in response.content, pattern.name
@@ -350,7 +376,7 @@ def state() -> list:
     ]
 
 
-def test_get_changes_nothing_on_any_route(acme, endpoint):
+def test_get_changes_nothing_on_any_route(acme, endpoint, catalog):
     failed = delivery_for(endpoint, status_code=500)
     before = state()
     for pattern in portal_patterns():
@@ -358,7 +384,8 @@ def test_get_changes_nothing_on_any_route(acme, endpoint):
             continue
         kwargs = {"endpoint_id": endpoint.pk, "delivery_id": failed.pk}
         path = url(pattern.name, **{name: kwargs[name] for name in route_parameters(pattern)})
-        response = acme.get(path, {"since": "2020-01-01", "status": "failed"})
+        data = {"since": "2020-01-01", "status": "failed", "event_type": "order.paid"}
+        response = acme.get(path, data)
         assert response.status_code in (200, 405), pattern.name
     assert state() == before
 
@@ -641,3 +668,99 @@ def test_templates_can_be_overridden_and_themed(acme, endpoint, tmp_path, settin
         assert "acme.example.com" in html
         delete = page(acme, url("endpoint_delete", endpoint_id=endpoint.pk))
         assert delete == "<p>Our own confirmation page</p>"
+
+
+# --- the event-type catalog -------------------------------------------------------------------
+
+
+def test_the_form_offers_the_catalogs_types(acme, catalog):
+    html = page(acme, url("endpoint_add"))
+    assert 'value="order.paid"' in html and "An order was paid in full." in html
+    assert 'value="order.refunded"' in html
+    assert 'value="order.updated"' not in html  # deprecated: not offered for a new endpoint
+    response = acme.post(
+        url("endpoint_add"),
+        {"url": "https://acme.example.com/", "event_types": ["order.paid", "order.refunded"]},
+    )
+    assert response.status_code == 302
+    endpoint = Endpoint.objects.get()
+    assert endpoint.event_types == ["order.paid", "order.refunded"]
+    # Editing: the picked types are checked, a pattern of one's own stays in the text field.
+    endpoint.event_types = ["order.paid", "user.*"]
+    endpoint.save()
+    html = page(acme, url("endpoint_edit", endpoint_id=endpoint.pk))
+    assert re.search(r'value="order.paid"[^>]*checked', html)
+    assert not re.search(r'value="order.refunded"[^>]*checked', html)
+    assert 'name="patterns" value="user.*"' in html
+
+
+def test_a_type_outside_the_catalog_is_not_a_checkbox(acme, catalog):
+    response = acme.post(
+        url("endpoint_add"), {"url": "https://acme.example.com/", "event_types": ["user.created"]}
+    )
+    assert response.status_code == 200
+    assert "not one of the available choices" in response.content.decode()
+    assert not Endpoint.objects.exists()
+
+
+def test_the_catalog_page(acme, catalog):
+    html = page(acme, url("event_types"))
+    for text in ("order.paid", "An order was paid in full.", "order.refunded", "Money went back."):
+        assert text in html
+    assert "&quot;order_id&quot;: 42" in html  # the example
+    assert "&quot;required&quot;" in html  # the schema
+    deprecated = html[html.index('id="type-order.updated"') :]
+    assert 'class="wp-badge wp-deprecated"' in deprecated[: deprecated.index("</section>")]
+    assert html.count('class="wp-badge wp-deprecated"') == 1
+
+
+def test_endpoints_naming_a_deprecated_type_are_flagged(acme, endpoint, catalog):
+    endpoint.event_types = ["order.paid", "order.updated"]
+    endpoint.save()
+    flag = 'class="wp-badge wp-deprecated"'
+    listed = page(acme, url("endpoints"))
+    assert listed.count(flag) == 1
+    detail = page(acme, url("endpoint", endpoint_id=endpoint.pk))
+    assert "This endpoint receives a deprecated event type: order.updated" in detail
+    # Still offered on its edit form, so it can be kept or dropped.
+    edit = page(acme, url("endpoint_edit", endpoint_id=endpoint.pk))
+    assert re.search(r'value="order.updated"[^>]*checked', edit)
+    endpoint.event_types = ["order.paid"]
+    endpoint.save()
+    assert flag not in page(acme, url("endpoints"))
+
+
+def test_sending_an_example(acme, endpoint, catalog, django_capture_on_commit_callbacks):
+    endpoint.event_types = ["order.*"]
+    endpoint.save()
+    html = page(acme, url("endpoint", endpoint_id=endpoint.pk))
+    assert '<option value="order.paid">' in html  # types with an example it subscribes to
+    assert '<option value="order.updated">' in html
+    assert '<option value="order.refunded">' not in html  # no example
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = acme.post(
+            url("endpoint_example", endpoint_id=endpoint.pk),
+            {"event_type": "order.paid"},
+            follow=True,
+        )
+    assert "An example order.paid event was sent" in response.content.decode()
+    event = Event.objects.get()
+    assert (event.event_type, event.payload, event.tenant) == (
+        "order.paid",
+        {"order_id": 42},
+        "acme",
+    )
+    assert Delivery.objects.get().endpoint == endpoint
+    assert len(callbacks) == 1
+
+
+def test_an_example_only_of_a_type_the_endpoint_receives(acme, endpoint, catalog):
+    endpoint.event_types = ["order.refunded"]
+    endpoint.save()
+    html = page(acme, url("endpoint", endpoint_id=endpoint.pk))
+    assert "Send an example" not in html
+    response = acme.post(
+        url("endpoint_example", endpoint_id=endpoint.pk), {"event_type": "order.paid"}, follow=True
+    )
+    assert "Pick one of the event types this endpoint receives." in response.content.decode()
+    assert not Event.objects.exists()

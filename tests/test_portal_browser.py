@@ -17,9 +17,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import Reply, wait_until
-from webhooks_app import signing
+from webhooks_app import event_types, signing
 from webhooks_app.models import Delivery, Endpoint
 from webhooks_app.portal import portal_link
+from webhooks_app.testing import isolated_event_types
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -154,6 +155,44 @@ def test_click_through_the_portal(page, django_server, celery_worker, http_serve
     expect(attempts.nth(1).locator(".wp-badge")).to_have_text("200")
     expect(attempts.nth(1)).to_contain_text("manual")
     expect(attempts.nth(1)).to_contain_text("ok again")
+
+
+def test_pick_types_from_the_catalog_and_send_an_example(
+    page, django_server, celery_worker, http_server
+):
+    with isolated_event_types():  # the server runs in this process: it sees this catalog
+        event_types.register(
+            "order.paid",
+            description="An order was paid in full.",
+            schema={"type": "object", "properties": {"order_id": {"type": "integer"}}},
+            example={"order_id": 42},
+        )
+        event_types.register("order.shipped", description="An order left the warehouse.")
+        page.goto(django_server + portal_link("acme"))
+
+        # The catalog page: each type, its description and its example.
+        page.get_by_role("link", name="Event types").click()
+        paid = page.locator("#type-order\\.paid")
+        expect(paid).to_contain_text("An order was paid in full.")
+        expect(paid.locator("pre").first).to_contain_text('"order_id": 42')
+
+        # An endpoint for order.paid alone, picked from the catalog's checkboxes.
+        page.get_by_role("link", name="Endpoints").click()
+        page.get_by_role("link", name="Add an endpoint").click()
+        page.get_by_label("URL").fill(http_server.url("/paid"))
+        page.get_by_label("All event types").uncheck()
+        page.get_by_label("order.paid").check()
+        page.get_by_role("button", name="Add the endpoint").click()
+        expect(page.get_by_text("The endpoint was added.")).to_be_visible()
+        assert Endpoint.objects.get(tenant="acme").event_types == ["order.paid"]
+
+        # Its example, sent to it alone through the worker.
+        page.get_by_label("Event type").select_option("order.paid")
+        page.get_by_role("button", name="Send an example").click()
+        expect(page.get_by_text("An example order.paid event was sent")).to_be_visible()
+        received = http_server.wait_for(1)[0]
+        assert received.json()["type"] == "order.paid"
+        assert received.json()["data"] == {"order_id": 42}
 
 
 def test_a_tampered_link_is_refused_in_the_browser(page, django_server, transactional_db):

@@ -125,8 +125,34 @@ def portal_sample_data() -> None:
 
     from django.utils import timezone
 
+    from webhooks_app import event_types
     from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 
+    order = {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "integer"},
+            "amount": {"type": "string", "pattern": "^[0-9]+[.][0-9]{2}$"},
+            "currency": {"type": "string", "minLength": 3, "maxLength": 3},
+        },
+        "required": ["order_id", "amount", "currency"],
+    }
+    example = {"order_id": 1042, "amount": "99.00", "currency": "EUR"}
+    event_types.register(
+        "order.paid", description="An order was paid in full.", schema=order, example=example
+    )
+    event_types.register(
+        "order.refunded",
+        description="An order was refunded, in part or in full.",
+        schema=order,
+        example=example,
+    )
+    event_types.register(
+        "order.updated",
+        description="Anything about an order changed. Use order.paid and order.refunded.",
+        example={"order_id": 1042},
+        deprecated=True,
+    )
     now = timezone.now()
     orders = Endpoint.objects.create(
         url="https://hooks.acme.example/webhooks/orders?key=ak_live_88",
@@ -137,6 +163,7 @@ def portal_sample_data() -> None:
     Endpoint.objects.create(
         url="https://crm.acme.example/incoming",
         description="CRM",
+        event_types=["order.updated"],
         tenant="acme",
         is_active=False,
         disabled_reason="Disabled in the portal",
@@ -209,6 +236,7 @@ def portal_pages() -> dict[str, str]:
         "portal-endpoint": f"/portal/endpoints/{orders.pk}/",
         "portal-delivery": f"/portal/deliveries/{retried.pk}/",
         "portal-endpoint-add": "/portal/endpoints/add/",
+        "portal-event-types": "/portal/event-types/",
     }
 
 
@@ -224,8 +252,11 @@ def portal_shots(browser, base: str, pages: dict[str, str]) -> None:
         page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
         print(f"{name}.png  {path}  (portal, as acme)")
     # Adding an endpoint: its secret is shown once, on the page the form leads to.
+    page.goto(base + pages["portal-endpoint-add"])
     page.get_by_label("URL").fill("https://billing.acme.example/webhooks")
     page.get_by_label("Description").fill("Billing")
+    page.get_by_label("All event types").uncheck()
+    page.get_by_label("order.paid").check()
     page.get_by_role("button", name="Add the endpoint").click()
     page.wait_for_selector("#wp-secret-value")
     page.screenshot(path=str(OUT / "portal-secret-once.png"), full_page=True)

@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import redaction
+from webhooks_app import event_types, operations, redaction
 from webhooks_app.models import Endpoint
 
 # "order.*, user.created" or one per line.
@@ -69,8 +69,14 @@ class EndpointForm(forms.ModelForm):
         self.initial["patterns"] = ", ".join(str(name) for name in stored if name not in offered)
 
     def type_choices(self) -> list[tuple[str, str]]:
-        """The event types offered as checkboxes."""
-        return []
+        """The catalog's event types, as checkboxes: deprecated ones only while this
+        endpoint still receives them (so they can be kept or dropped, not newly picked)."""
+        stored = self.instance.event_types if isinstance(self.instance.event_types, list) else []
+        return [
+            (event_type.name, event_type.name)
+            for event_type in event_types.all()
+            if not event_type.deprecated or event_type.name in stored
+        ]
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -89,6 +95,18 @@ class EndpointForm(forms.ModelForm):
             )
         cleaned["event_types"] = picked
         return cleaned
+
+
+class SendExampleForm(forms.Form):
+    """Send the catalog's example of one of the types an endpoint subscribes to."""
+
+    event_type = forms.ChoiceField(label=_("Event type"))
+
+    def __init__(self, *args, endpoint: Endpoint, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["event_type"].choices = [
+            (event_type.name, event_type.name) for event_type in operations.example_types(endpoint)
+        ]
 
 
 class RetrySinceForm(forms.Form):

@@ -20,6 +20,8 @@ urlpatterns = [
     path("endpoints/<int:endpoint_id>/secret/", views.endpoint_reveal, name="endpoint_reveal"),
     path("endpoints/<int:endpoint_id>/test/", views.endpoint_test, name="endpoint_test"),
     path("endpoints/<int:endpoint_id>/retry/", views.endpoint_retry, name="endpoint_retry"),
+    path("endpoints/<int:endpoint_id>/example/", views.endpoint_example, name="endpoint_example"),
     path("deliveries/<int:delivery_id>/", views.delivery_detail, name="delivery"),
     path("deliveries/<int:delivery_id>/retry/", views.delivery_retry, name="delivery_retry"),
+    path("event-types/", views.catalog, name="event_types"),
 ]

@@ -25,10 +25,10 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from webhooks_app import conf, operations, tenancy
+from webhooks_app import conf, event_types, operations, tenancy
 from webhooks_app.models import Attempt, Delivery, Endpoint
 from webhooks_app.portal import access
-from webhooks_app.portal.forms import EndpointForm, RetrySinceForm
+from webhooks_app.portal.forms import EndpointForm, RetrySinceForm, SendExampleForm
 from webhooks_app.portal.links import InvalidLink, read_token
 
 DELIVERIES_PER_PAGE = 20
@@ -195,6 +195,7 @@ def endpoint_detail(request: HttpRequest, tenant: str, endpoint_id: int) -> Http
             "status": status if status in Delivery.Status.values else "",
             "statuses": Delivery.Status.choices,
             "retry_form": RetrySinceForm(initial={"since": timezone.localdate()}),
+            "example_form": SendExampleForm(endpoint=endpoint),
         },
     )
 
@@ -269,6 +270,35 @@ def endpoint_test(request: HttpRequest, tenant: str, endpoint_id: int) -> HttpRe
             request, gettext("A test event waits until the endpoint is enabled again.")
         )
     return to_endpoint(endpoint)
+
+
+@portal_view(["POST"])
+def endpoint_example(request: HttpRequest, tenant: str, endpoint_id: int) -> HttpResponse:
+    """Send the catalog's example of one of the types the endpoint subscribes to."""
+    endpoint = tenant_endpoint(tenant, endpoint_id)
+    form = SendExampleForm(request.POST, endpoint=endpoint)
+    if not form.is_valid():
+        messages.error(request, gettext("Pick one of the event types this endpoint receives."))
+        return to_endpoint(endpoint)
+    name = form.cleaned_data["event_type"]
+    operations.send_example(endpoint, name)
+    messages.success(
+        request,
+        gettext("An example %(type)s event was sent; its delivery is listed below.")
+        % {"type": name},
+    )
+    return to_endpoint(endpoint)
+
+
+# --- the catalog ----------------------------------------------------------------------
+
+
+@portal_view(["GET"])
+def catalog(request: HttpRequest, tenant: str) -> HttpResponse:
+    """The event types sent, with their descriptions, schemas and examples."""
+    return render(
+        request, "event_types.html", {"event_types": event_types.all(), "section": "event_types"}
+    )
 
 
 # --- deliveries -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext
 
-from webhooks_app import redaction
+from webhooks_app import event_types, redaction
 
 register = template.Library()
 
@@ -46,6 +46,18 @@ def excerpt(text: str, limit: int = 300) -> str:
 def pretty_json(value: Any) -> str:
     """A JSON value, indented (for a <pre> block)."""
     return json.dumps(value, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder)
+
+
+@register.filter
+def catalog_entry(name: str) -> event_types.EventType | None:
+    """The registered event type of that name (its description, whether it is deprecated)."""
+    return event_types.get(name) if isinstance(name, str) else None
+
+
+@register.filter
+def deprecated_types(patterns) -> list[str]:
+    """The deprecated registered types that an endpoint's event types name."""
+    return event_types.deprecated_in(patterns)
 
 
 @register.filter
