@@ -23,9 +23,10 @@
 6. Prints a summary of both sides and checks that every webhook was delivered and
    processed exactly once by each receiver.
 7. Creates a superuser (``admin``, with a random password it prints) and prints the
-   admin and API URLs. In a terminal it keeps serving until Ctrl-C; run non-interactively
-   (stdin not a terminal, ``--no-serve``, or ``CI`` set) it stops and exits: 0 when every
-   webhook was delivered and processed exactly once, 1 otherwise.
+   admin and API URLs, and a customer's signed link into the portal at /portal/. In a
+   terminal it keeps serving until Ctrl-C; run non-interactively (stdin not a terminal,
+   ``--no-serve``, or ``CI`` set) it stops and exits: 0 when every webhook was delivered
+   and processed exactly once, 1 otherwise.
 
 All traffic stays on 127.0.0.1. Logs of the server and the worker are in
 example_project/.broker/. With DATABASE_URL or CELERY_BROKER_URL set, those are used
@@ -72,6 +73,7 @@ MERCHANT_ORDERS = {
     "globex": [("Frances", "64.00")],
 }
 ADMIN_USERNAME = "admin"
+PORTAL_TENANT = "demo-customer"  # a customer of the shop's, with a link into the portal
 
 sys.path.insert(0, str(HERE))
 # Always this project's settings, whatever the environment says (e.g. under pytest).
@@ -580,6 +582,20 @@ def admin_access(port: int, endpoints) -> bool:
     return ok
 
 
+def portal_access(port: int) -> bool:
+    """A customer's signed link into the portal; check that it opens their endpoints page."""
+    from webhooks_app.portal import portal_link
+
+    link = f"http://127.0.0.1:{port}" + portal_link(PORTAL_TENANT, expires_in=8 * 3600)
+    say(f"  Portal: {link}")
+    say(f"         (a link for the tenant {PORTAL_TENANT!r}, valid for 8 hours)")
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with opener.open(link, timeout=5) as response:  # the redirect carries the session cookie
+        status, page = response.status, response.read()
+    say(f"  checked: GET the portal link -> {status}, the customer's endpoints page")
+    return status == 200 and b"<h1>Endpoints</h1>" in page
+
+
 def serve(processes: list[Process]) -> None:
     """Until Ctrl-C (or a subprocess dies)."""
     while True:
@@ -623,8 +639,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         watcher = watch(deliveries, started)
         ok, result = summarize(deliveries, watcher)
-        say("\n6. Look around: the admin and the REST API")
+        say("\n6. Look around: the admin, the REST API and the customer portal")
         ok &= admin_access(port, endpoints)
+        ok &= portal_access(port)
         if interactive:
             say("\nServing (the worker too: try an endpoint's actions in the admin).")
             say("Press Ctrl-C to stop.")

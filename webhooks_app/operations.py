@@ -32,6 +32,16 @@ def send_test_event(
     return _send_to_one(endpoint, TEST_EVENT_TYPE, payload, enqueue=enqueue)
 
 
+def example_types(endpoint: Endpoint) -> list[event_types.EventType]:
+    """The registered types with an example that ``endpoint`` subscribes to: what
+    :func:`send_example` offers (in the admin and the portal)."""
+    return [
+        event_type
+        for event_type in event_types.all()
+        if event_type.example is not None and endpoint.accepts(event_type.name)
+    ]
+
+
 def send_example(endpoint: Endpoint, event_type_name: str) -> Event:
     """Record an event of a registered type, with its example as the payload, for this
     endpoint alone and enqueue it, as :func:`send_test_event` does.

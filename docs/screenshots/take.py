@@ -1,4 +1,4 @@
-"""Screenshots of the admin pages in docs/screenshots/, taken in a real browser.
+"""Screenshots of the admin and the customer portal in docs/screenshots/, taken in a real browser.
 
     .venv/bin/pip install -e ".[test]" playwright
     apt-get install chromium          # Debian's; Playwright drives it, it downloads nothing
@@ -7,7 +7,8 @@
 The test project (tests/settings.py, plus static files) runs on a scratch SQLite
 database and a server on 127.0.0.1; the data shows what an operator meets: a
 credential in an endpoint's URL and headers (masked), a failing delivery with
-its attempts, an inbound event. Pages are 1400 px wide.
+its attempts, an inbound event; in the portal, the endpoints of one tenant
+("acme"), opened through a portal link as its customer would. Pages are 1400 px wide.
 """
 
 from __future__ import annotations
@@ -117,6 +118,152 @@ def sample_data() -> None:
     )
 
 
+def portal_sample_data() -> None:
+    """A tenant's endpoints: one healthy with a credential in its URL, one disabled; a
+    delivery that failed, was retried and succeeded, one that timed out twice."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks_app import event_types
+    from webhooks_app.models import Attempt, Delivery, Endpoint, Event
+
+    order = {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "integer"},
+            "amount": {"type": "string", "pattern": "^[0-9]+[.][0-9]{2}$"},
+            "currency": {"type": "string", "minLength": 3, "maxLength": 3},
+        },
+        "required": ["order_id", "amount", "currency"],
+    }
+    example = {"order_id": 1042, "amount": "99.00", "currency": "EUR"}
+    event_types.register(
+        "order.paid", description="An order was paid in full.", schema=order, example=example
+    )
+    event_types.register(
+        "order.refunded",
+        description="An order was refunded, in part or in full.",
+        schema=order,
+        example=example,
+    )
+    event_types.register(
+        "order.updated",
+        description="Anything about an order changed. Use order.paid and order.refunded.",
+        example={"order_id": 1042},
+        deprecated=True,
+    )
+    now = timezone.now()
+    orders = Endpoint.objects.create(
+        url="https://hooks.acme.example/webhooks/orders?key=ak_live_88",
+        description="Order sync",
+        event_types=["order.paid", "order.refunded"],
+        tenant="acme",
+    )
+    Endpoint.objects.create(
+        url="https://crm.acme.example/incoming",
+        description="CRM",
+        event_types=["order.updated"],
+        tenant="acme",
+        is_active=False,
+        disabled_reason="Disabled in the portal",
+        disabled_at=now,
+    )
+    Endpoint.objects.create(url="https://globex.example/hooks", tenant="globex")  # not shown
+    history = [
+        # (event type, minutes ago, final status, [(status, error type, error, ms, body)])
+        ("order.paid", 3, "succeeded", [(200, "", "", 38, '{"received": true}')]),
+        (
+            "order.refunded",
+            42,
+            "succeeded",
+            [
+                (503, "", "HTTP 503", 121, "<html><body>Service Unavailable</body></html>"),
+                (200, "", "", 45, '{"received": true}'),
+            ],
+        ),
+        (
+            "order.paid",
+            95,
+            "failed",
+            [
+                (None, "timeout", "Read timed out after 15 s", 15000, ""),
+                (None, "timeout", "Read timed out after 15 s", 15000, ""),
+            ],
+        ),
+    ]
+    for event_type, minutes, status, attempts in history:
+        created = now - timedelta(minutes=minutes)
+        event = Event.objects.create(
+            event_type=event_type,
+            tenant="acme",
+            payload={"order_id": 1042 + minutes, "amount": "99.00", "currency": "EUR"},
+            created_at=created,
+        )
+        delivery = Delivery.objects.create(
+            event=event,
+            endpoint=orders,
+            status=status,
+            attempt_count=len(attempts),
+            last_status_code=attempts[-1][0],
+            last_error=attempts[-1][2],
+            created_at=created,
+            finished_at=created + timedelta(minutes=1),
+        )
+        for number, (code, error_type, error, ms, body) in enumerate(attempts, start=1):
+            Attempt.objects.create(
+                delivery=delivery,
+                number=number,
+                status_code=code,
+                error_type=error_type,
+                error=error,
+                duration_ms=ms,
+                response_body=body,
+                trigger="manual" if number > 1 and code == 200 else "scheduled",
+                created_at=created + timedelta(seconds=30 * (number - 1)),
+            )
+
+
+def portal_pages() -> dict[str, str]:
+    """The portal's pages to take (read before Playwright starts its event loop, which
+    Django's ORM refuses to run beside)."""
+    from webhooks_app.models import Delivery, Endpoint
+
+    orders = Endpoint.objects.get(description="Order sync")
+    retried = Delivery.objects.get(event__event_type="order.refunded")
+    return {
+        "portal-endpoints": "/portal/",
+        "portal-endpoint": f"/portal/endpoints/{orders.pk}/",
+        "portal-delivery": f"/portal/deliveries/{retried.pk}/",
+        "portal-endpoint-add": "/portal/endpoints/add/",
+        "portal-event-types": "/portal/event-types/",
+    }
+
+
+def portal_shots(browser, base: str, pages: dict[str, str]) -> None:
+    """The portal's pages, as the tenant "acme" sees them through a portal link."""
+    from webhooks_app.portal import portal_link
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(base + portal_link("acme"))
+    for name, path in pages.items():
+        page.goto(base + path)
+        page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+        print(f"{name}.png  {path}  (portal, as acme)")
+    # Adding an endpoint: its secret is shown once, on the page the form leads to.
+    page.goto(base + pages["portal-endpoint-add"])
+    page.get_by_label("URL").fill("https://billing.acme.example/webhooks")
+    page.get_by_label("Description").fill("Billing")
+    page.get_by_label("All event types").uncheck()
+    page.get_by_label("order.paid").check()
+    page.get_by_role("button", name="Add the endpoint").click()
+    page.wait_for_selector("#wp-secret-value")
+    page.screenshot(path=str(OUT / "portal-secret-once.png"), full_page=True)
+    print("portal-secret-once.png  after adding an endpoint  (portal, as acme)")
+    context.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -128,6 +275,7 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         sample_data()
+        portal_sample_data()
         server = make_server(
             "127.0.0.1", 0, StaticFilesHandler(get_wsgi_application()), handler_class=QuietHandler
         )
@@ -144,10 +292,18 @@ def main() -> None:
             "admin-delivery-change": f"/admin/webhooks_app/delivery/{failing.pk}/change/",
             "admin-inbound-event-list": "/admin/webhooks_app/inboundevent/",
         }
+        portal = portal_pages()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
             )
             shots = [("admin", name, path) for name, path in pages.items()]
             # Staff without webhooks_app.view_endpoint_secret: credentials masked.
@@ -165,6 +321,7 @@ def main() -> None:
                     page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
                     print(f"{name}.png  {path}  (as {user})")
                 context.close()
+            portal_shots(browser, base, portal)
             browser.close()
         server.shutdown()
 

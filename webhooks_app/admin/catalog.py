@@ -29,15 +29,6 @@ from webhooks_app.event_types import EventType
 from webhooks_app.models import Endpoint
 
 
-def example_types(endpoint: Endpoint) -> list[EventType]:
-    """The registered types with an example that ``endpoint`` subscribes to."""
-    return [
-        event_type
-        for event_type in event_types.all()
-        if event_type.example is not None and endpoint.accepts(event_type.name)
-    ]
-
-
 def deprecated_note(endpoint: Endpoint) -> SafeString | str:
     """The deprecated types an endpoint names, as a warning line (or nothing)."""
     names = event_types.deprecated_in(endpoint.event_types)
@@ -115,7 +106,7 @@ class CatalogAdminMixin:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.may_send_example(request, obj):
             raise PermissionDenied
-        types = example_types(obj)
+        types = operations.example_types(obj)
         form = SendExampleForm(request.POST if request.method == "POST" else None, types=types)
         if form.is_valid():
             event = operations.send_example(obj, form.cleaned_data["event_type"])

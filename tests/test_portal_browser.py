@@ -1,0 +1,204 @@
+"""The portal in a real browser: Debian's Chromium, driven by Playwright for Python.
+
+Playwright cannot download browsers here, so it launches /usr/bin/chromium
+(``apt-get install chromium``); without it these tests are skipped. Deliveries
+really go out: the test project is served on 127.0.0.1 (``django_server``), a
+real Celery worker sends them (``celery_worker``), and ``http_server``
+receives them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import Reply, wait_until
+from webhooks_app import event_types, signing
+from webhooks_app.models import Delivery, Endpoint
+from webhooks_app.portal import portal_link
+from webhooks_app.testing import isolated_event_types
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API runs an asyncio event loop in this thread, and Django
+    # refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation).
+    # The test's own queries are plain synchronous code between Playwright calls, so
+    # the guard is lifted for this module; the server and the worker run in threads
+    # of their own, without a loop.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield launched
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def verified(received, secret: str) -> bool:
+    headers = {name.lower(): value for name, value in received.headers.items()}
+    try:
+        signing.verify(
+            secret,
+            headers["webhook-id"],
+            headers["webhook-timestamp"],
+            received.body,
+            headers["webhook-signature"],
+        )
+    except signing.InvalidSignature:
+        return False
+    return True
+
+
+def test_click_through_the_portal(page, django_server, celery_worker, http_server, settings):
+    # One try per delivery, so that a 500 fails it at once and a retry is the second try.
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "RETRY_SCHEDULE": []}
+
+    # A SaaS hands its customer a link; it opens the portal for that tenant alone.
+    Endpoint.objects.create(url="https://globex.example.com/hook", tenant="globex")
+    page.goto(django_server + portal_link("acme"))
+    expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
+    expect(page.get_by_text("No endpoints yet")).to_be_visible()
+    assert "globex" not in page.content()
+
+    # Add an endpoint: the receiving server's URL, every event type.
+    page.get_by_role("link", name="Add an endpoint").click()
+    page.get_by_label("URL").fill(http_server.url("/hook"))
+    page.get_by_label("Description").fill("Acme's receiver")
+    expect(page.get_by_label("All event types")).to_be_checked()
+    page.get_by_role("button", name="Add the endpoint").click()
+    expect(page.get_by_text("The endpoint was added.")).to_be_visible()
+    endpoint = Endpoint.objects.get(tenant="acme")
+    first_secret = page.locator("#wp-secret-value").inner_text().strip()
+    assert first_secret == endpoint.secret
+
+    # Send a test event: the worker delivers it, and its attempt shows on the endpoint's page.
+    page.get_by_role("button", name="Send a test event").click()
+    expect(page.get_by_text("A test event was sent")).to_be_visible()
+    received = http_server.wait_for(1)[0]
+    assert received.json()["type"] == "webhooks.test"
+    assert verified(received, first_secret)  # signed with the secret the portal showed
+    wait_until(lambda: Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).exists())
+    page.reload()
+    delivery = page.locator("tr.wp-delivery").first
+    expect(delivery).to_contain_text("webhooks.test")
+    expect(delivery).to_contain_text("Succeeded")
+    attempt = page.locator("tr.wp-attempt").first
+    expect(attempt.locator(".wp-badge")).to_have_text("200")
+    expect(attempt).to_contain_text(re.compile(r"\d+ ms"))
+    expect(attempt).to_contain_text("ok")  # the response's excerpt
+
+    # Rotate the secret: the new one is shown once, the old one is nowhere on the page.
+    page.get_by_role("button", name="Rotate the secret").click()
+    expect(page.get_by_text("The secret was rotated.")).to_be_visible()
+    new_secret = page.locator("#wp-secret-value").inner_text().strip()
+    endpoint.refresh_from_db()
+    assert new_secret == endpoint.secret != first_secret
+    assert first_secret not in page.content()
+    page.reload()
+    expect(page.locator("#wp-secret-value")).to_have_count(0)
+    assert new_secret not in page.content()
+
+    # A delivery fails (the receiver answers 500) ...
+    http_server.default = Reply(500, b"receiver broke")
+    page.get_by_role("button", name="Send a test event").click()
+    http_server.wait_for(2)
+    wait_until(lambda: Delivery.objects.filter(status=Delivery.Status.FAILED).exists())
+    failed = Delivery.objects.get(status=Delivery.Status.FAILED)
+    page.get_by_role("link", name="Failed").click()
+    row = page.locator("tr.wp-delivery").first
+    expect(row).to_contain_text("Failed")
+    expect(page.locator("tr.wp-attempt").first.locator(".wp-badge")).to_have_text("500")
+    expect(page.get_by_text("receiver broke")).to_be_visible()
+
+    # ... and is retried from the portal: its second attempt succeeds.
+    http_server.default = Reply(200, b"ok again")
+    row.get_by_role("button", name="Retry").click()
+    expect(page.get_by_text("The delivery is being retried.")).to_be_visible()
+    http_server.wait_for(3)
+    assert verified(http_server.requests[2], new_secret)
+    wait_until(lambda: Delivery.objects.get(pk=failed.pk).status == Delivery.Status.SUCCEEDED)
+    page.get_by_role("link", name=failed.event.event_type).first.click()  # the newest delivery
+    attempts = page.locator("tr.wp-attempt")
+    expect(attempts).to_have_count(2)
+    expect(attempts.nth(0).locator(".wp-badge")).to_have_text("500")
+    expect(attempts.nth(1).locator(".wp-badge")).to_have_text("200")
+    expect(attempts.nth(1)).to_contain_text("manual")
+    expect(attempts.nth(1)).to_contain_text("ok again")
+
+
+def test_pick_types_from_the_catalog_and_send_an_example(
+    page, django_server, celery_worker, http_server
+):
+    with isolated_event_types():  # the server runs in this process: it sees this catalog
+        event_types.register(
+            "order.paid",
+            description="An order was paid in full.",
+            schema={"type": "object", "properties": {"order_id": {"type": "integer"}}},
+            example={"order_id": 42},
+        )
+        event_types.register("order.shipped", description="An order left the warehouse.")
+        page.goto(django_server + portal_link("acme"))
+
+        # The catalog page: each type, its description and its example.
+        page.get_by_role("link", name="Event types").click()
+        paid = page.locator("#type-order\\.paid")
+        expect(paid).to_contain_text("An order was paid in full.")
+        expect(paid.locator("pre").first).to_contain_text('"order_id": 42')
+
+        # An endpoint for order.paid alone, picked from the catalog's checkboxes.
+        page.get_by_role("link", name="Endpoints").click()
+        page.get_by_role("link", name="Add an endpoint").click()
+        page.get_by_label("URL").fill(http_server.url("/paid"))
+        page.get_by_label("All event types").uncheck()
+        page.get_by_label("order.paid").check()
+        page.get_by_role("button", name="Add the endpoint").click()
+        expect(page.get_by_text("The endpoint was added.")).to_be_visible()
+        assert Endpoint.objects.get(tenant="acme").event_types == ["order.paid"]
+
+        # Its example, sent to it alone through the worker.
+        page.get_by_label("Event type").select_option("order.paid")
+        page.get_by_role("button", name="Send an example").click()
+        expect(page.get_by_text("An example order.paid event was sent")).to_be_visible()
+        received = http_server.wait_for(1)[0]
+        assert received.json()["type"] == "order.paid"
+        assert received.json()["data"] == {"order_id": 42}
+
+
+def test_a_tampered_link_is_refused_in_the_browser(page, django_server, transactional_db):
+    link = portal_link("acme")
+    response = page.goto(django_server + link[:-3] + "xx/")
+    assert response.status == 403
+    expect(page.get_by_text("invalid or has expired")).to_be_visible()
+    page.goto(django_server + "/portal/")
+    expect(page.get_by_text("no access to webhook settings")).to_be_visible()

@@ -1,0 +1,66 @@
+"""Template filters of the portal's pages: masked credentials and capped excerpts.
+
+Templates that a project overrides keep to the same rules by using them:
+``{{ endpoint.url|masked_url }}``, ``{{ attempt.error|masked }}``,
+``{{ attempt.response_body|excerpt:300 }}``. Output is plain text, escaped
+by the template as usual.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext
+
+from webhooks_app import event_types, redaction
+
+register = template.Library()
+
+
+@register.filter
+def masked_url(url: str) -> str:
+    """The URL with its password and query-string values masked."""
+    return redaction.mask_url(url or "")
+
+
+@register.filter
+def masked(text: str) -> str:
+    """Free text (an error) with URL passwords and query-string values masked."""
+    return redaction.mask_text(text or "")
+
+
+@register.filter
+def excerpt(text: str, limit: int = 300) -> str:
+    """The first ``limit`` characters, with a note of how many more there are."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    more = gettext("… (%(count)d more characters)") % {"count": len(text) - limit}
+    return f"{text[:limit]}{more}"
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """A JSON value, indented (for a <pre> block)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder)
+
+
+@register.filter
+def catalog_entry(name: str) -> event_types.EventType | None:
+    """The registered event type of that name (its description, whether it is deprecated)."""
+    return event_types.get(name) if isinstance(name, str) else None
+
+
+@register.filter
+def deprecated_types(patterns) -> list[str]:
+    """The deprecated registered types that an endpoint's event types name."""
+    return event_types.deprecated_in(patterns)
+
+
+@register.filter
+def status_tone(code: int | None) -> str:
+    """``ok`` for a 2xx answer, ``bad`` otherwise: the class of a status badge."""
+    return "ok" if code and 200 <= code < 300 else "bad"
