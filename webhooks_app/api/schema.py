@@ -91,6 +91,15 @@ class WebhooksAutoSchema(AutoSchema):
             # Django's URL regex uses Python-only syntax; "format: uri" says it all.
             schema.pop("pattern", None)
 
+    def map_serializer(self, serializer):
+        schema = super().map_serializer(serializer)
+        for prop in schema.get("properties", {}).values():
+            if prop.get("readOnly"):
+                # A default tells a client what it may leave out when writing: nothing, for
+                # a field it cannot write (and some validators refuse the pair).
+                prop.pop("default", None)
+        return schema
+
     def map_field(self, field):
         if isinstance(field, serializers.JSONField):
             return {"description": "Any JSON value."}  # an object, an array, a string, ...
