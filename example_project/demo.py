@@ -73,7 +73,6 @@ MERCHANT_ORDERS = {
     "globex": [("Frances", "64.00")],
 }
 ADMIN_USERNAME = "admin"
-PORTAL_TENANT = "demo-customer"  # a customer of the shop's, with a link into the portal
 
 sys.path.insert(0, str(HERE))
 # Always this project's settings, whatever the environment says (e.g. under pytest).
@@ -582,18 +581,29 @@ def admin_access(port: int, endpoints) -> bool:
     return ok
 
 
-def portal_access(port: int) -> bool:
-    """A customer's signed link into the portal; check that it opens their endpoints page."""
+def portal_access(port: int, endpoints) -> bool:
+    """Merchant acme's signed link into the portal: it opens acme's endpoints page, which
+    lists acme's endpoint and no other merchant's."""
     from webhooks_app.portal import portal_link
 
-    link = f"http://127.0.0.1:{port}" + portal_link(PORTAL_TENANT, expires_in=8 * 3600)
+    merchant = next(iter(MERCHANT_ORDERS))
+    link = f"http://127.0.0.1:{port}" + portal_link(merchant, expires_in=8 * 3600)
     say(f"  Portal: {link}")
-    say(f"         (a link for the tenant {PORTAL_TENANT!r}, valid for 8 hours)")
+    say(f"         (merchant {merchant!r}'s own endpoints and deliveries; valid for 8 hours)")
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     with opener.open(link, timeout=5) as response:  # the redirect carries the session cookie
-        status, page = response.status, response.read()
-    say(f"  checked: GET the portal link -> {status}, the customer's endpoints page")
-    return status == 200 and b"<h1>Endpoints</h1>" in page
+        status, page = response.status, response.read().decode()
+    own = [e for e in endpoints if e.tenant == merchant]
+    others = [e for e in endpoints if e.tenant != merchant]
+    shows_own = all(f"/endpoints/{e.pk}/" in page for e in own)
+    hides_others = not any(f"/endpoints/{e.pk}/" in page for e in others)
+    say(
+        f"  checked: GET the portal link -> {status}, {merchant}'s endpoints page:"
+        f" its {len(own)} endpoint{'s' if len(own) != 1 else ''}"
+        f" {'listed' if shows_own else 'NOT listed'},"
+        f" the other {len(others)} {'hidden' if hides_others else 'SHOWN'}"
+    )
+    return status == 200 and "<h1>Endpoints</h1>" in page and shows_own and hides_others
 
 
 def serve(processes: list[Process]) -> None:
@@ -641,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         ok, result = summarize(deliveries, watcher)
         say("\n6. Look around: the admin, the REST API and the customer portal")
         ok &= admin_access(port, endpoints)
-        ok &= portal_access(port)
+        ok &= portal_access(port, endpoints)
         if interactive:
             say("\nServing (the worker too: try an endpoint's actions in the admin).")
             say("Press Ctrl-C to stop.")

@@ -174,6 +174,12 @@ def test_prints_admin_credentials_and_checks_the_api(demo):
         demo.output,
     )
     assert sorted(merchants) == ["1", "2"], demo.output  # globex's one order, acme's two
+    # A merchant's portal link opens its own endpoints, and no other's.
+    assert re.search(r"  Portal: http://127\.0\.0\.1:\d+/portal/enter/\S+/", demo.output)
+    assert (
+        "checked: GET the portal link -> 200, acme's endpoints page: its 1 endpoint listed,"
+        " the other 3 hidden" in demo.output
+    ), demo.output
     assert "Not interactive" in demo.output
     assert "stopped the worker" in demo.output and "stopped the server" in demo.output
 
