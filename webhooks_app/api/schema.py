@@ -4,10 +4,17 @@
 ``schema_actions = {action: ActionSchema(...)}``: which serializer the request
 and the response use, which status codes answer, and extra parameters (such
 as the ``Idempotency-Key`` header). Operation ids need no ``inflection``.
+
+Views declare it through :class:`ViewSchema`, which steps aside for a project
+whose ``DEFAULT_SCHEMA_CLASS`` is not DRF's own (drf-spectacular's, say): then
+the views carry the project's schema class, so the project's own schema
+(``manage.py spectacular``) includes the app's routes, described by that
+generator's introspection. The app's ``schema/`` routes always use ours.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -18,6 +25,7 @@ from rest_framework.renderers import JSONOpenAPIRenderer, OpenAPIRenderer
 from rest_framework.response import Response
 from rest_framework.schemas.openapi import AutoSchema, SchemaGenerator
 from rest_framework.schemas.views import SchemaView as DRFSchemaView
+from rest_framework.settings import api_settings
 
 from webhooks_app.api.permissions import ConfiguredPermissionsMixin
 
@@ -106,6 +114,42 @@ class WebhooksAutoSchema(AutoSchema):
         return super().map_field(field)
 
 
+class ViewSchema:
+    """A view's ``schema``: ours under DRF's generator, the project's class otherwise.
+
+    A descriptor, as DRF's own ``DefaultSchema`` is: each access returns an
+    inspector bound to the view instance. ``options`` are those of
+    :class:`WebhooksAutoSchema` (``singular``, ``plural``, ``tags``).
+    """
+
+    def __init__(self, **options) -> None:
+        self.options = options
+
+    def ours(self) -> WebhooksAutoSchema:
+        return WebhooksAutoSchema(**self.options)
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        project_class = api_settings.DEFAULT_SCHEMA_CLASS
+        if project_class is None:  # the project turned schemas off
+            return None
+        inspector = self.ours() if issubclass(project_class, AutoSchema) else project_class()
+        return inspector.__get__(instance, owner)
+
+
+class WebhooksSchemaGenerator(SchemaGenerator):
+    """DRF's generator, with each view described by :class:`WebhooksAutoSchema` whatever the
+    project's ``DEFAULT_SCHEMA_CLASS`` (the app's ``schema/`` routes are DRF documents)."""
+
+    def create_view(self, callback, method, request=None):
+        view = super().create_view(callback, method, request)
+        declared = inspect.getattr_static(view, "schema", None)
+        if isinstance(declared, ViewSchema):
+            view.schema = declared.ours().__get__(view, type(view))
+        return view
+
+
 class SchemaView(ConfiguredPermissionsMixin, DRFSchemaView):
     """Serves the OpenAPI document of the API's routes (``patterns``), JSON by default.
 
@@ -127,7 +171,7 @@ class SchemaView(ConfiguredPermissionsMixin, DRFSchemaView):
             mount = reverse(root)
         except NoReverseMatch:
             mount = "/"
-        generator = SchemaGenerator(
+        generator = WebhooksSchemaGenerator(
             title=self.title,
             description=self.description,
             version=__version__,

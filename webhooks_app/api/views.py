@@ -24,7 +24,7 @@ from webhooks_app import InvalidPayload, event_types, fanout, operations, send_e
 from webhooks_app.api.filters import QueryFilterBackend
 from webhooks_app.api.pagination import WebhooksPagination
 from webhooks_app.api.permissions import ConfiguredPermissionsMixin
-from webhooks_app.api.schema import NO_BODY, ActionSchema, WebhooksAutoSchema
+from webhooks_app.api.schema import NO_BODY, ActionSchema, ViewSchema
 from webhooks_app.api.serializers import (
     DeliveryDetailSerializer,
     DeliverySerializer,
@@ -97,7 +97,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
 
     queryset = Endpoint.objects.order_by("-created_at", "-pk")
     serializer_class = EndpointSerializer
-    schema = WebhooksAutoSchema(singular="Endpoint", plural="Endpoints", tags=["endpoints"])
+    schema = ViewSchema(singular="Endpoint", plural="Endpoints", tags=["endpoints"])
     query_filters = {
         "is_active": ("is_active", serializers.BooleanField(help_text=_("Active or disabled."))),
         "tenant": ("tenant", _tenant_filter()),
@@ -205,7 +205,7 @@ class BaseEventViewSet(
     """Events, immutable once recorded, with their deliveries."""
 
     queryset = Event.objects.order_by("-created_at", "-pk")
-    schema = WebhooksAutoSchema(singular="Event", plural="Events", tags=["events"])
+    schema = ViewSchema(singular="Event", plural="Events", tags=["events"])
     query_filters = {
         "event_type": ("event_type", serializers.CharField(help_text=_("Exact event type."))),
         "created_after": ("created_at__gte", _datetime_filter(_("Created at or after."))),
@@ -295,7 +295,7 @@ class BaseDeliveryViewSet(
         .defer("event__payload")
         .order_by("-created_at", "-pk")
     )
-    schema = WebhooksAutoSchema(singular="Delivery", plural="Deliveries", tags=["deliveries"])
+    schema = ViewSchema(singular="Delivery", plural="Deliveries", tags=["deliveries"])
     query_filters = {
         "status": ("status", serializers.ChoiceField(choices=Delivery.Status.choices)),
         "endpoint": ("endpoint_id", serializers.IntegerField(help_text=_("Endpoint id."))),
@@ -361,9 +361,7 @@ class InboundEventViewSet(
 
     queryset = InboundEvent.objects.order_by("-received_at", "-pk")
     serializer_class = InboundEventSerializer
-    schema = WebhooksAutoSchema(
-        singular="InboundEvent", plural="InboundEvents", tags=["inbound-events"]
-    )
+    schema = ViewSchema(singular="InboundEvent", plural="InboundEvents", tags=["inbound-events"])
     query_filters = {
         "source": ("source", serializers.CharField(help_text=_("The receiver's source."))),
         "status": ("status", serializers.ChoiceField(choices=InboundEvent.Status.choices)),
@@ -402,7 +400,7 @@ class EventTypeViewSet(WebhooksViewSetMixin, viewsets.GenericViewSet):
     lookup_value_regex = r"[a-zA-Z0-9_.]+"
     # No queryset: DjangoModelPermissions, when configured, has no model to read.
     _ignore_model_permissions = True
-    schema = WebhooksAutoSchema(singular="EventType", plural="EventTypes", tags=["event-types"])
+    schema = ViewSchema(singular="EventType", plural="EventTypes", tags=["event-types"])
 
     def get_queryset(self):
         """The collection: a list, as the catalog is not a model (the browsable API asks)."""
