@@ -165,7 +165,7 @@ EXPECTED_ACTIONS = {
         "retry_failed_deliveries",
     },
     Event: set(),
-    Delivery: {"delete_selected", "retry_now", "cancel"},
+    Delivery: {"retry_now", "cancel"},  # the audit trail, as events: no delete
     InboundEvent: {"delete_selected", "reprocess"},
 }
 
@@ -232,7 +232,7 @@ def test_endpoint_list_shows_health_without_revealing_secrets(admin_client):
     assert "75.0 %" in html and "(3/4)" in html
     assert "0 %" in html and "(0/1)" in html
     assert "Disabled by someone" in html and "order.*" in html and "Shop" in html
-    assert ">7</strong>" in html  # the failure streak
+    assert ">7 failures in a row</strong>" in html  # the failure streak, under last status
     for endpoint in Endpoint.objects.all():
         assert endpoint.secret not in html
         assert endpoint.previous_secret == "" or endpoint.previous_secret not in html
@@ -286,8 +286,8 @@ def test_endpoint_list_sorts_by_success_rate(admin_client):
         assert response.status_code == 200
         return [obj.pk for obj in response.context["cl"].result_list]
 
-    assert order("?o=5") == [worst.pk, best.pk, idle.pk]  # success rate, ascending
-    assert order("?o=-5")[-2:] == [best.pk, worst.pk]
+    assert order("?o=4") == [worst.pk, best.pk, idle.pk]  # success rate, ascending
+    assert order("?o=-4")[-2:] == [best.pk, worst.pk]
 
 
 def test_endpoint_add_page_generates_the_secret(admin_client):
@@ -730,14 +730,17 @@ def test_action_cancel(admin_client):
     assert notes == ["Cancelled 1 pending delivery. 1 was not pending and was left alone."]
 
 
-def test_action_delete_deliveries(admin_client):
+def test_deliveries_have_no_delete_action(admin_client):
+    """Removed with the delete button (issue 10 #7): a posted delete_selected deletes nothing."""
     endpoint = Endpoint.objects.create(url="https://a.example.com/")
     delivery = make_delivery(endpoint, Status.FAILED, (500,))
 
-    run_action(admin_client, Delivery, "delete_selected", [delivery], post="yes")
+    admin_client.post(
+        changelist(Delivery),
+        {"action": "delete_selected", "_selected_action": [delivery.pk], "post": "yes"},
+    )
 
-    assert not Delivery.objects.exists() and not Attempt.objects.exists()
-    assert Endpoint.objects.exists() and Event.objects.exists()
+    assert Delivery.objects.filter(pk=delivery.pk).exists() and Attempt.objects.exists()
 
 
 def test_deliveries_cannot_be_added_or_edited(admin_client):
@@ -842,3 +845,58 @@ def test_the_secret_page_marks_breadcrumbs_up_as_the_running_admin_does(admin_cl
     assert reverse("admin:webhooks_app_endpoint_changelist") in crumbs
     assert reverse("admin:webhooks_app_endpoint_change", args=[endpoint.pk]) in crumbs
     assert "Signing secret" in crumbs
+
+
+def test_deliveries_cannot_be_deleted_in_the_admin(admin_client):
+    """Events cannot be deleted; their deliveries (the audit trail) neither: no button, 403."""
+    endpoint = Endpoint.objects.create(url="https://a.example.com/")
+    delivery = make_delivery(endpoint, Status.FAILED, (500,))
+    page = admin_client.get(change(delivery)).content.decode()
+    assert "deletelink" not in page
+    delete = reverse("admin:webhooks_app_delivery_delete", args=[delivery.pk])
+    assert admin_client.get(delete).status_code == 403
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert Delivery.objects.filter(pk=delivery.pk).exists()
+
+
+def test_attempt_times_show_seconds_and_last_status_names_the_error(admin_client):
+    endpoint = Endpoint.objects.create(url="https://a.example.com/")
+    delivery = make_delivery(endpoint, Status.PENDING, (500,))
+    moment = timezone.now().replace(microsecond=0)
+    Attempt.objects.create(
+        delivery=delivery,
+        number=2,
+        error_type="timeout",
+        error="HTTPSConnectionPool(host='a.example.com', port=443): Read timed out.",
+        created_at=moment,
+    )
+    Attempt.objects.filter(delivery=delivery, number=2).update(created_at=moment)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        last_status_code=None, last_error="HTTPSConnectionPool(host=...): Read timed out."
+    )
+    stamp = timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+    page = admin_client.get(change(delivery)).content.decode()
+    assert stamp in page  # to the second
+    listing = admin_client.get(changelist(Delivery)).content.decode()
+    cell = listing.split('class="field-last_status"', 1)[1].split("</td>", 1)[0]
+    assert ">timeout<" in cell  # a name, not the HTTP library's text
+    assert "HTTPSConnectionPool" in cell.split("title=", 1)[1]  # which stays in the tooltip
+
+
+def test_a_due_delivery_to_a_disabled_endpoint_says_why_it_waits(admin_client):
+    endpoint = Endpoint.objects.create(url="https://a.example.com/")
+    delivery = make_delivery(endpoint, Status.PENDING, (500,))
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(hours=1)
+    )
+    endpoint.disable("Gone for maintenance")
+    listing = admin_client.get(changelist(Delivery)).content.decode()
+    assert "waits: its endpoint is disabled (Gone for maintenance)" in listing
+    page = admin_client.get(change(delivery)).content.decode()
+    assert "waits: its endpoint is disabled" in page
+
+
+@pytest.mark.parametrize("model", [Endpoint, Delivery, Event, InboundEvent])
+def test_the_lists_load_the_apps_styles(admin_client, model):
+    """The stylesheet that wraps long cells, so a list fits the page (issue 10 #7)."""
+    assert "webhooks_app/admin.css" in admin_client.get(changelist(model)).content.decode()

@@ -2,7 +2,10 @@
 
     .venv/bin/pip install -e ".[test]" playwright
     apt-get install chromium          # Debian's; Playwright drives it, it downloads nothing
-    .venv/bin/python docs/screenshots/take.py
+    .venv/bin/python docs/screenshots/take.py [--out DIR] [--suffix -django61]
+
+``--suffix`` is added to each file name (the admin on another Django version, say);
+``--out`` writes somewhere else than docs/screenshots/.
 
 The test project (tests/settings.py, plus static files) runs on a scratch SQLite
 database and a server on 127.0.0.1; the data shows what an operator meets: a
@@ -22,6 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
+SUFFIX = ""
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "screenshots"  # noqa: S105 - a throwaway database's users
 sys.path.insert(0, str(ROOT))
@@ -291,6 +295,8 @@ def main() -> None:
             "admin-delivery-list": "/admin/webhooks_app/delivery/",
             "admin-delivery-change": f"/admin/webhooks_app/delivery/{failing.pk}/change/",
             "admin-inbound-event-list": "/admin/webhooks_app/inboundevent/",
+            "admin-event-list": "/admin/webhooks_app/event/",
+            "admin-endpoint-secret": f"/admin/webhooks_app/endpoint/{shop.pk}/secret/",
         }
         portal = portal_pages()
         with sync_playwright() as playwright:
@@ -318,8 +324,8 @@ def main() -> None:
                 page.click("input[type=submit]")
                 for _, name, path in (shot for shot in shots if shot[0] == user):
                     page.goto(base + path)
-                    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
-                    print(f"{name}.png  {path}  (as {user})")
+                    page.screenshot(path=str(OUT / f"{name}{SUFFIX}.png"), full_page=True)
+                    print(f"{name}{SUFFIX}.png  {path}  (as {user})")
                 context.close()
             portal_shots(browser, base, portal)
             browser.close()
@@ -327,5 +333,13 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for the PNG files")
+    parser.add_argument("--suffix", default="", help="added to each file name")
+    options = parser.parse_args()
+    OUT, SUFFIX = options.out, options.suffix
+    OUT.mkdir(parents=True, exist_ok=True)
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
     main()

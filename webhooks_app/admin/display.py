@@ -13,10 +13,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, IntegerField, Model, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from webhooks_app.redaction import mask_text
 from webhooks_app.signing import SECRET_PREFIX
@@ -108,18 +111,48 @@ def badge(value: str, label: str) -> SafeString:
     return format_html('<strong style="color: {};">{}</strong>', colour, label)
 
 
-def http_status(code: int | None, error: str = "") -> SafeString | str:
-    """An HTTP status code in colour, or the start of the error when there was no answer."""
+ERROR_LABELS = {
+    "timeout": _("timeout"),
+    "connection": _("connection failed"),
+    "blocked_address": _("blocked address"),
+    "invalid_url": _("invalid URL"),
+    "lease_expired": _("lost (worker gone)"),
+    "not_sent": _("not sent (worker stalled)"),
+    "response_body": _("unreadable body"),
+    "invalid_header": _("invalid header"),
+    "invalid_secret": _("invalid secret"),
+    "internal_error": _("internal error"),
+}
+"""Short names of ``Attempt.error_type`` for lists; the full error is in the tooltip."""
+
+
+def http_status(code: int | None, error: str = "", kind: str = "") -> SafeString | str:
+    """An HTTP status code in colour, or what went wrong when there was no answer.
+
+    ``kind`` (an ``error_type``) gives a short name; the error's own text, which
+    may come from the HTTP library, is only in the tooltip (masked).
+    """
     if code:
         colour = COLOURS["succeeded"] if 200 <= code < 300 else COLOURS["failed"]
         return format_html('<strong style="color: {};">{}</strong>', colour, code)
-    if error:
+    if error or kind:
         error = mask_text(error)
-        short = error if len(error) <= 40 else error[:39] + "…"
+        if kind:
+            short = str(ERROR_LABELS.get(kind, kind.replace("_", " ")))
+        else:
+            short = error if len(error) <= 40 else error[:39] + "…"
         return format_html(
             '<span style="color: {};" title="{}">{}</span>', COLOURS["failed"], error, short
         )
     return EMPTY
+
+
+def moment(value) -> str:
+    """A date and time to the second, in the current time zone: retries a second apart
+    must not read the same (the admin's default format stops at minutes)."""
+    if value is None:
+        return EMPTY
+    return date_format(timezone.localtime(value), "Y-m-d H:i:s")
 
 
 def mask_secret(secret: str) -> str:
@@ -179,6 +212,13 @@ class ParentPermissionsInline(admin.TabularInline):
             request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
             for action in ("view", "change")
         )
+
+
+class ListStylesMixin:
+    """The app's list styles (wrapping long cells, webhooks_app/admin.css)."""
+
+    class Media:
+        css = {"all": ["webhooks_app/admin.css"]}
 
 
 class ReadOnlyChangeMixin:

@@ -30,7 +30,7 @@ from webhooks_app import conf, operations, redaction
 from webhooks_app.admin import display
 from webhooks_app.admin.catalog import CatalogAdminMixin, deprecated_note
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
-from webhooks_app.models import Delivery, Endpoint
+from webhooks_app.models import Attempt, Delivery, Endpoint
 
 # Shown on the list: how far back the delivery statistics look.
 WINDOW = timedelta(hours=24)
@@ -60,6 +60,11 @@ def annotate_health(queryset: QuerySet[Endpoint], now=None) -> QuerySet[Endpoint
         failed_24h=display.count_of(recent.filter(status=Delivery.Status.FAILED), "endpoint"),
         last_status_code=Subquery(latest.values("last_status_code")[:1]),
         last_error=Subquery(latest.values("last_error")[:1]),
+        last_error_type=Subquery(
+            Attempt.objects.filter(delivery__endpoint=OuterRef("pk"))
+            .order_by("-created_at", "-pk")
+            .values("error_type")[:1]
+        ),
     )
 
 
@@ -105,16 +110,14 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(CatalogAdminMixin, admin.ModelAdmin):
+class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin):
     empty_value_display = display.EMPTY
     list_display = (
         "url_display",
         "state",
         "event_types_display",
-        "deliveries_24h_display",
-        "success_rate_display",
+        "last_day_display",
         "last_status",
-        "failure_streak_display",
         "tenant_display",  # last, so that sort links (?o=N) kept their meaning
     )
     list_display_links = ("url_display",)
@@ -189,7 +192,7 @@ class EndpointAdmin(CatalogAdminMixin, admin.ModelAdmin):
             return display.badge("succeeded", gettext("Active"))
         reason = obj.disabled_reason or display.EMPTY
         return format_html(
-            '{}<br><span class="quiet" style="display: inline-block; min-width: 11em;" '
+            '{}<br><span class="quiet" style="display: inline-block; min-width: 8em;" '
             'title="{}">{}</span>',
             display.badge("failed", gettext("Disabled")),
             reason,
@@ -235,11 +238,16 @@ class EndpointAdmin(CatalogAdminMixin, admin.ModelAdmin):
             }
         return format_html("{}{}", shown, deprecated_note(obj))
 
-    @admin.display(description=_("deliveries (24 h)"), ordering="deliveries_24h")
-    def deliveries_24h_display(self, obj: Endpoint):
-        return obj.deliveries_24h
+    @admin.display(description=_("last 24 h"), ordering=SUCCESS_RATE)
+    def last_day_display(self, obj: Endpoint):
+        """Deliveries of the last 24 hours and the share of the finished ones that succeeded."""
+        count = ngettext("%(count)d delivery", "%(count)d deliveries", obj.deliveries_24h) % {
+            "count": obj.deliveries_24h
+        }
+        if not obj.succeeded_24h + obj.failed_24h:
+            return count
+        return format_html("{}<br>{}", count, self.success_rate_display(obj))
 
-    @admin.display(description=_("success rate (24 h)"), ordering=SUCCESS_RATE)
     def success_rate_display(self, obj: Endpoint):
         finished = obj.succeeded_24h + obj.failed_24h
         if not finished:
@@ -253,15 +261,18 @@ class EndpointAdmin(CatalogAdminMixin, admin.ModelAdmin):
             finished,
         )
 
-    @admin.display(description=_("last status"))
+    @admin.display(description=_("last status"), ordering="failure_streak")
     def last_status(self, obj: Endpoint):
-        return display.http_status(obj.last_status_code, obj.last_error or "")
-
-    @admin.display(description=_("failure streak"), ordering="failure_streak")
-    def failure_streak_display(self, obj: Endpoint):
+        """The latest try's answer, and the failures in a row when there are any."""
+        status = display.http_status(
+            obj.last_status_code, obj.last_error or "", obj.last_error_type or ""
+        )
         if not obj.failure_streak:
-            return 0
-        return display.badge("failed", str(obj.failure_streak))
+            return status
+        streak = ngettext(
+            "%(count)d failure in a row", "%(count)d failures in a row", obj.failure_streak
+        ) % {"count": obj.failure_streak}
+        return format_html("{}<br>{}", status, display.badge("failed", streak))
 
     # --- the change page ----------------------------------------------------
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
-from django.db.models import OuterRef
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +18,34 @@ from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.redaction import mask_text
 
 
+def with_last_error_type(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """Add the latest attempt's ``error_type``: what "last status" names when no answer came."""
+    latest = Attempt.objects.filter(delivery=OuterRef("pk")).order_by("-number")
+    return deliveries.annotate(last_error_type=Subquery(latest.values("error_type")[:1]))
+
+
+def waiting_reason(delivery: Delivery, now=None) -> str:
+    """Why a pending delivery whose time has come has not gone out, or ""."""
+    now = now or timezone.now()
+    due = delivery.next_attempt_at
+    if delivery.status != Delivery.Status.PENDING or due is None or due > now:
+        return ""
+    endpoint = delivery.endpoint
+    if not endpoint.is_active:
+        return gettext("waits: its endpoint is disabled (%(reason)s)") % {
+            "reason": mask_text(endpoint.disabled_reason) or display.EMPTY
+        }
+    if delivery.locked_until and delivery.locked_until > now:
+        return gettext("in flight: leased until %(time)s") % {
+            "time": display.moment(delivery.locked_until)
+        }
+    if endpoint.paused_until and endpoint.paused_until > now:
+        return gettext("waits: its endpoint is paused until %(time)s") % {
+            "time": display.moment(endpoint.paused_until)
+        }
+    return gettext("due now")
+
+
 class DeliveryInline(display.ParentPermissionsInline):
     """An event's deliveries, one per endpoint, linking to their attempts."""
 
@@ -25,15 +55,23 @@ class DeliveryInline(display.ParentPermissionsInline):
         "status_display",
         "attempt_count",
         "last_status",
-        "next_attempt_at",
-        "finished_at",
+        "next_attempt_display",
+        "finished_display",
     )
     readonly_fields = fields
     show_change_link = True
     verbose_name_plural = _("deliveries")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("endpoint")
+        return with_last_error_type(super().get_queryset(request).select_related("endpoint"))
+
+    @admin.display(description=_("next attempt"))
+    def next_attempt_display(self, obj: Delivery):
+        return next_attempt(obj)
+
+    @admin.display(description=_("finished at"))
+    def finished_display(self, obj: Delivery):
+        return display.moment(obj.finished_at)
 
     @admin.display(description=_("endpoint"))
     def endpoint_link(self, obj: Delivery):
@@ -45,11 +83,22 @@ class DeliveryInline(display.ParentPermissionsInline):
 
     @admin.display(description=_("last status"))
     def last_status(self, obj: Delivery):
-        return display.http_status(obj.last_status_code, obj.last_error)
+        return display.http_status(obj.last_status_code, obj.last_error, obj.last_error_type)
+
+
+def next_attempt(delivery: Delivery):
+    """When the next try is due (to the second), and why it waits when its time is past."""
+    if delivery.status != Delivery.Status.PENDING:
+        return display.EMPTY
+    reason = waiting_reason(delivery)
+    when = display.moment(delivery.next_attempt_at)
+    if not reason:
+        return when
+    return format_html('{}<br><span class="quiet">{}</span>', when, reason)
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(display.ListStylesMixin, admin.ModelAdmin):
     """Events are immutable: nothing to add, change or delete here."""
 
     empty_value_display = display.EMPTY
@@ -127,7 +176,7 @@ class AttemptInline(display.ParentPermissionsInline):
     model = Attempt
     fields = (
         "number",
-        "created_at",
+        "created_display",
         "trigger",
         "status_display",
         "duration",
@@ -137,9 +186,13 @@ class AttemptInline(display.ParentPermissionsInline):
     readonly_fields = fields
     ordering = ("number",)
 
+    @admin.display(description=_("created at"))
+    def created_display(self, obj: Attempt):
+        return display.moment(obj.created_at)
+
     @admin.display(description=_("status code"))
     def status_display(self, obj: Attempt):
-        return display.http_status(obj.status_code, obj.error_type)
+        return display.http_status(obj.status_code, obj.error, obj.error_type)
 
     @admin.display(description=_("duration"))
     def duration(self, obj: Attempt):
@@ -160,17 +213,16 @@ class AttemptInline(display.ParentPermissionsInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
+class DeliveryAdmin(display.ListStylesMixin, display.ReadOnlyChangeMixin, admin.ModelAdmin):
     empty_value_display = display.EMPTY
     list_display = (
         "id",
         "event_type",
         "endpoint_link",
-        "status_display",
-        "attempt_count",
+        "status_with_attempts",
         "last_status",
-        "next_attempt_at",
-        "created_at",
+        "next_attempt_display",
+        "created_display",
         "tenant_display",
     )
     list_filter = (
@@ -189,19 +241,64 @@ class DeliveryAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
         "endpoint_link",
         "status_display",
         "attempt_count",
-        "next_attempt_at",
-        "locked_until",
+        "next_attempt_display",
+        "locked_until_display",
         "last_status",
         "last_error_display",
-        "created_at",
-        "finished_at",
+        "created_display",
+        "finished_display",
         "payload_display",
     )
     inlines = (AttemptInline,)
     actions = ("retry_now", "cancel")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("event", "endpoint")
+        return with_last_error_type(
+            super().get_queryset(request).select_related("event", "endpoint")
+        )
+
+    # The audit trail, as events are: no delete button or action here (cancel a delivery
+    # instead; webhooks_prune deletes old history). Deleting an endpoint still deletes
+    # its deliveries, which needs the delete permission this admin keeps.
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("next attempt"), ordering="next_attempt_at")
+    def next_attempt_display(self, obj: Delivery):
+        return next_attempt(obj)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_with_attempts(self, obj: Delivery):
+        """The status, and the attempts made under it (one column: the list must fit)."""
+        attempts = ngettext("%(count)d attempt", "%(count)d attempts", obj.attempt_count) % {
+            "count": obj.attempt_count
+        }
+        return format_html(
+            '{}<br><span class="quiet">{}</span>',
+            display.badge(obj.status, obj.get_status_display()),
+            attempts,
+        )
+
+    @admin.display(description=_("leased until"))
+    def locked_until_display(self, obj: Delivery):
+        return display.moment(obj.locked_until)
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created_display(self, obj: Delivery):
+        return display.moment(obj.created_at)
+
+    @admin.display(description=_("finished at"))
+    def finished_display(self, obj: Delivery):
+        return display.moment(obj.finished_at)
 
     @admin.display(description=_("event"), ordering="event")
     def event_link(self, obj: Delivery):
@@ -225,7 +322,7 @@ class DeliveryAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
 
     @admin.display(description=_("last status"), ordering="last_status_code")
     def last_status(self, obj: Delivery):
-        return display.http_status(obj.last_status_code, obj.last_error)
+        return display.http_status(obj.last_status_code, obj.last_error, obj.last_error_type)
 
     @admin.display(description=_("last error"))
     def last_error_display(self, obj: Delivery):

@@ -92,7 +92,9 @@ class SubscriptionFilter(admin.SimpleListFilter):
         patterns = sorted({p for types in self._endpoint_types() for p in _patterns(types)})[
             :MAX_CHOICES
         ]
-        return [(self.ALL, _("All types (no filter)")), *((p, p) for p in patterns)]
+        # "All" (the first choice, Django's) lists every endpoint; this one, those that
+        # subscribe to every type.
+        return [(self.ALL, _("Subscribed to every type")), *((p, p) for p in patterns)]
 
     def queryset(self, request, queryset):
         value = self.value()

@@ -16,7 +16,7 @@ from webhooks_app.redaction import kept_headers, mask_text
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(display.ReadOnlyChangeMixin, admin.ModelAdmin):
+class InboundEventAdmin(display.ListStylesMixin, display.ReadOnlyChangeMixin, admin.ModelAdmin):
     empty_value_display = display.EMPTY
     list_display = (
         "event_id",
