@@ -65,7 +65,7 @@ def _database(url: str | None) -> dict:
                 "transaction_mode": os.environ.get("WEBHOOKS_TEST_SQLITE_MODE", "IMMEDIATE"),
             },
         }
-    database = dj_database_url.parse(url)
+    database: dict = dict(dj_database_url.parse(url))
     # A subprocess worker is pointed at the test database by this variable.
     database["TEST"] = {"NAME": os.environ.get("WEBHOOKS_TEST_DB_NAME")}
     return database

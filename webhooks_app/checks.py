@@ -160,7 +160,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     return problems
 
 
-def receiver_views(patterns=None) -> list[type]:
+def receiver_views(patterns=None) -> list[Any]:
     """Every WebhookReceiverView subclass routed in the URLconf."""
     from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -177,7 +177,7 @@ def receiver_views(patterns=None) -> list[type]:
     return list(dict.fromkeys(found))
 
 
-def supplies_its_verifier(view: type) -> bool:
+def supplies_its_verifier(view: Any) -> bool:
     """Whether a receiver overrides ``verify()`` or ``get_verifier()`` (both documented)."""
     from webhooks_app.receivers.views import WebhookReceiverView
 

@@ -188,7 +188,7 @@ def _only(due: Due) -> tuple[str, list[Any]]:
     """`` AND d.id IN (…)`` for a claim of listed deliveries, else nothing."""
     if due.only is None:
         return "", []
-    listed = list(due.only) or [None]  # IN (NULL) matches nothing
+    listed: list[Any] = list(due.only) or [None]  # IN (NULL) matches nothing
     return f" AND d.id IN ({', '.join(['%s'] * len(listed))})", listed
 
 

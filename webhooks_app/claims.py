@@ -180,7 +180,7 @@ def _space_rate_limited(
             sent[delivery.endpoint_id] = sent.get(delivery.endpoint_id, 0) + 1
     for endpoint_id, count in sent.items():
         Endpoint.objects.filter(pk=endpoint_id).update(
-            paused_until=now + timedelta(seconds=count / endpoints[endpoint_id].rate_limit)
+            paused_until=now + timedelta(seconds=count / (endpoints[endpoint_id].rate_limit or 1))
         )
 
 

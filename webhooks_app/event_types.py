@@ -219,10 +219,10 @@ def _json_copy(value: Any, name: str, what: str) -> Any:
         ) from None
 
 
-def _validator_class(schema: dict):
+def _validator_class(schema: dict) -> Any:
     from jsonschema import Draft202012Validator, validators
 
-    unknown = object()
+    unknown: Any = object()
     found = validators.validator_for(schema, default=unknown)
     if found is unknown:
         return Draft202012Validator if "$schema" not in schema else None
@@ -251,7 +251,8 @@ def _validator(event_type: EventType):
     """The compiled validator of a registered type's schema."""
     compiled = _compiled.get(event_type.name)
     if compiled is None or compiled[0] is not event_type:
-        compiled = (event_type, _validator_class(event_type.schema)(event_type.schema))
+        schema = event_type.schema or {}
+        compiled = (event_type, _validator_class(schema)(schema))
         _compiled[event_type.name] = compiled
     return compiled[1]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -67,7 +68,7 @@ def _expand_some(now: datetime, max_events: int, scope: QuerySet[Event] | None =
         _disable_unusable(unusable)
 
 
-Targets = dict[str, list[tuple[int, object]]]
+Targets = dict[str, list[tuple[int, Any]]]
 """(pk, event types) of the active endpoints, by tenant."""
 
 

@@ -246,6 +246,9 @@ class Event(models.Model):
 class Delivery(models.Model):
     """One event to one endpoint: the unit of at-least-once work."""
 
+    # Set on a claimed delivery, never stored: the time.monotonic() by which its try ends.
+    deadline: float | None = None
+
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")
         SUCCEEDED = "succeeded", _("succeeded")

@@ -6,6 +6,8 @@ front end reports the same thing.
 
 from __future__ import annotations
 
+import functools
+
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -83,7 +85,7 @@ def retry_deliveries(deliveries: QuerySet[Delivery]) -> int:
         status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), finished_at=None
     )
     for delivery_id in ids:
-        transaction.on_commit(lambda pk=delivery_id: enqueue_delivery(pk, manual=True))
+        transaction.on_commit(functools.partial(enqueue_delivery, delivery_id, manual=True))
     return len(ids)
 
 

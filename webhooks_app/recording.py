@@ -204,8 +204,8 @@ def _update_deliveries(deliveries: list[Delivery]) -> None:
     """
     groups: dict[tuple, list[int]] = {}
     for delivery in deliveries:
-        state = tuple(getattr(delivery, name) for name in DELIVERY_FIELDS)
-        groups.setdefault((delivery.attempt_count, *state), []).append(delivery.pk)
+        values = tuple(getattr(delivery, name) for name in DELIVERY_FIELDS)
+        groups.setdefault((delivery.attempt_count, *values), []).append(delivery.pk)
     for (attempt_count, *state), pks in groups.items():
         Delivery.objects.filter(pk__in=pks, attempt_count=attempt_count).update(
             **dict(zip(DELIVERY_FIELDS, state, strict=True))

@@ -26,7 +26,7 @@ def table(model: type[Model]) -> str:
 @lru_cache(maxsize=64)
 def _select_list(vendor: str, model: type[Model], alias: str) -> str:
     return ", ".join(
-        f"{alias}.{connection.ops.quote_name(field.column)}"
+        f"{alias}.{connection.ops.quote_name(str(field.column))}"
         for field in model._meta.concrete_fields
     )
 

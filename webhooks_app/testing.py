@@ -37,6 +37,7 @@ from django.test import Client
 
 from webhooks_app import event_types, signing
 
+pytest: Any
 try:  # pytest is optional: only the fixture needs it
     import pytest
 except ImportError:  # pragma: no cover

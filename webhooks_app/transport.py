@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from email.message import Message
 from functools import lru_cache
 from http.client import HTTPException
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import urllib3
@@ -62,13 +63,19 @@ class DeadlinePassed(Urllib3Timeout):
 NOT_SENT = "The request's deadline passed before it was sent (the worker was stalled)"
 
 
+if TYPE_CHECKING:  # mixed into urllib3's HTTPConnection and HTTPSConnection
+    from urllib3.connection import HTTPConnection as _ConnectionBase
+else:
+    _ConnectionBase = object
+
+
 def _check_deadline() -> None:
     deadline = getattr(_request, "deadline", None)
     if deadline is not None and time.monotonic() >= deadline:
         raise DeadlinePassed("The request's deadline passed before it was sent")
 
 
-class _GuardedConnectionMixin:
+class _GuardedConnectionMixin(_ConnectionBase):
     allowed_networks: tuple[Network, ...] = ()
 
     def _new_conn(self) -> socket.socket:

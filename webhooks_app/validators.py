@@ -8,12 +8,15 @@ what a delivery could not send. None of them connects or resolves a name.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import redaction, signing
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
 
 # RFC 9110 field-name token; \Z, not $, so that a trailing newline cannot pass.
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -104,7 +107,7 @@ def validate_endpoint_url(value: str) -> None:
     check_url_target(value)
 
 
-def event_type_problem(value: Any) -> str | None:
+def event_type_problem(value: Any) -> StrOrPromise | None:
     """``order.paid``, ``order.*`` or ``*``: no spaces, a wildcard only as a last segment."""
     if not isinstance(value, str) or not value or any(ch.isspace() for ch in value):
         return _("An event type must be a non-empty string without spaces.")
@@ -113,7 +116,7 @@ def event_type_problem(value: Any) -> str | None:
     return None
 
 
-def event_types_problem(value: Any) -> str | None:
+def event_types_problem(value: Any) -> StrOrPromise | None:
     """Why a stored event-type filter cannot be used, or None."""
     if not isinstance(value, list):
         return _('Event types must be a list, e.g. ["order.paid", "user.*"].')

@@ -10,9 +10,10 @@ them in the list.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -50,13 +51,24 @@ class SendExampleForm(forms.Form):
 
     def __init__(self, *args, types: list[EventType], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["event_type"].choices = [
+        field = self.fields["event_type"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
             (t.name, f"{t.name} ({gettext('deprecated')})" if t.deprecated else t.name)
             for t in types
         ]
 
 
-class CatalogAdminMixin:
+if TYPE_CHECKING:  # mixed into EndpointAdmin
+
+    class _AdminBase(admin.ModelAdmin):
+        def has_send_test_permission(self, request) -> bool: ...
+
+else:
+    _AdminBase = object
+
+
+class CatalogAdminMixin(_AdminBase):
     """For ``EndpointAdmin``: the send-example page and the deprecation warning."""
 
     def get_urls(self):

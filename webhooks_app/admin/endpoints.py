@@ -9,6 +9,7 @@ the stored one.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -66,6 +67,11 @@ def annotate_health(queryset: QuerySet[Endpoint], now=None) -> QuerySet[Endpoint
             .values("error_type")[:1]
         ),
     )
+
+
+HealthAnnotated = Any
+"""An ``Endpoint`` with :func:`annotate_health`'s values (``deliveries_24h``, ...); the
+type checker knows no model with them."""
 
 
 # Finished deliveries that succeeded, in per cent (NULL without any); none sort last.
@@ -239,7 +245,7 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
         return format_html("{}{}", shown, deprecated_note(obj))
 
     @admin.display(description=_("last 24 h"), ordering=SUCCESS_RATE)
-    def last_day_display(self, obj: Endpoint):
+    def last_day_display(self, obj: HealthAnnotated):
         """Deliveries of the last 24 hours and the share of the finished ones that succeeded."""
         count = ngettext("%(count)d delivery", "%(count)d deliveries", obj.deliveries_24h) % {
             "count": obj.deliveries_24h
@@ -248,7 +254,7 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
             return count
         return format_html("{}<br>{}", count, self.success_rate_display(obj))
 
-    def success_rate_display(self, obj: Endpoint):
+    def success_rate_display(self, obj: HealthAnnotated):
         finished = obj.succeeded_24h + obj.failed_24h
         if not finished:
             return display.EMPTY
@@ -262,7 +268,7 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
         )
 
     @admin.display(description=_("last status"), ordering="failure_streak")
-    def last_status(self, obj: Endpoint):
+    def last_status(self, obj: HealthAnnotated):
         """The latest try's answer, and the failures in a row when there are any."""
         status = display.http_status(
             obj.last_status_code, obj.last_error or "", obj.last_error_type or ""
@@ -375,7 +381,7 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
         )
 
     @admin.display(description=_("last 24 hours"))
-    def statistics(self, obj: Endpoint):
+    def statistics(self, obj: HealthAnnotated):
         return format_html(
             "{} · {} {} · {} {}",
             ngettext("%(count)d delivery", "%(count)d deliveries", obj.deliveries_24h)

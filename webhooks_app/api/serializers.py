@@ -27,11 +27,16 @@ from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
 from webhooks_app.tenancy import OPERATOR, TENANT_MAX_LENGTH
 
 
-def validate_event_type_pattern(value: str) -> str:
+def check_event_type_pattern(value: str) -> None:
     """``order.paid``, ``order.*`` or ``*``: no spaces, a wildcard only as a last segment."""
     problem = validators.event_type_problem(value)
     if problem:
         raise serializers.ValidationError(problem)
+
+
+def validate_event_type_pattern(value: str) -> str:
+    """:func:`check_event_type_pattern`, returning the value (for ``validate_<field>``)."""
+    check_event_type_pattern(value)
     return value
 
 
@@ -68,7 +73,7 @@ class EndpointSerializer(serializers.ModelSerializer):
     """An endpoint as listed and edited; the secret can be set on create, never read."""
 
     event_types = serializers.ListField(
-        child=serializers.CharField(max_length=255, validators=[validate_event_type_pattern]),
+        child=serializers.CharField(max_length=255, validators=[check_event_type_pattern]),
         required=False,
         help_text=_('Event types to send, e.g. ["order.paid", "user.*"]; empty means all.'),
     )

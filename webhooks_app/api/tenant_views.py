@@ -20,6 +20,8 @@ retry a delivery. Cancelling deliveries and inbound events stay in the staff API
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.functional import cached_property
 from django.utils.translation import ngettext
 from rest_framework.permissions import BasePermission
@@ -43,7 +45,13 @@ class EndpointLimitReached(views.Conflict):
         super().__init__(message)
 
 
-class TenantAccessMixin:
+if TYPE_CHECKING:  # the mixins are used on DRF views
+    from rest_framework.generics import GenericAPIView as _ViewBase
+else:
+    _ViewBase = object
+
+
+class TenantAccessMixin(_ViewBase):
     """Lets in the users that act for a tenant (:class:`TenantPermission`), nobody else."""
 
     def get_permissions(self) -> list[BasePermission]:
@@ -61,6 +69,7 @@ class TenantScopedMixin(TenantAccessMixin):
 
     # ORM paths from the view's model to its tenant; an object must match on each.
     tenant_lookups: tuple[str, ...] = ("tenant",)
+    query_filters: dict
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -71,10 +80,11 @@ class TenantScopedMixin(TenantAccessMixin):
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "tenant": self.tenant}
 
-    @property
-    def query_filters(self) -> dict:
+    def __init_subclass__(cls, **kwargs) -> None:
         """The staff view's filters but ``tenant``, which is the request's here."""
-        return {name: spec for name, spec in super().query_filters.items() if name != "tenant"}
+        super().__init_subclass__(**kwargs)
+        filters = getattr(cls, "query_filters", {})
+        cls.query_filters = {name: spec for name, spec in filters.items() if name != "tenant"}
 
 
 class EndpointViewSet(TenantScopedMixin, views.EndpointViewSet):

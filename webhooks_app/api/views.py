@@ -11,12 +11,16 @@ and the management commands', so every front end does the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from django.db.models import Prefetch
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
+from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
@@ -43,6 +47,9 @@ from webhooks_app.models import Delivery, Endpoint, Event, InboundEvent
 from webhooks_app.receivers.processing import reprocess
 from webhooks_app.tenancy import TENANT_MAX_LENGTH
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
+
 DEFAULT_DISABLED_REASON = _("Disabled through the API")
 CANCELLED_REASON = _("Cancelled through the API")
 
@@ -60,7 +67,7 @@ class IdempotencyKeyReused(APIException):
     default_code = "idempotency_key_reused"
 
 
-def _datetime_filter(help_text: str) -> serializers.DateTimeField:
+def _datetime_filter(help_text: _StrOrPromise) -> serializers.DateTimeField:
     return serializers.DateTimeField(help_text=help_text)
 
 
@@ -69,8 +76,8 @@ def _tenant_filter() -> serializers.CharField:
 
 
 class WebhooksViewSetMixin(ConfiguredPermissionsMixin):
-    pagination_class = WebhooksPagination
-    filter_backends = [QueryFilterBackend]
+    pagination_class: type[BasePagination] | None = WebhooksPagination
+    filter_backends: Sequence[Any] = [QueryFilterBackend]
     query_filters: dict = {}
     schema_actions: dict[str, ActionSchema] = {}
     # Permission codenames (of webhooks_app) each custom action needs.

@@ -80,7 +80,7 @@ def tenant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
             tenant = tenancy.resolve(request)
         if tenant is None:
             return refused(request, LINK_EXPIRED if expired else NO_TENANT)
-        request.webhooks_tenant = tenant
+        request.webhooks_tenant = tenant  # type: ignore[attr-defined]  # for templates
         return view(request, tenant, *args, **kwargs)
 
     return wrapper

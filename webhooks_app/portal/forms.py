@@ -57,16 +57,21 @@ class EndpointForm(forms.ModelForm):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.instance.tenant = tenant
-        self.fields["event_types"].choices = self.type_choices()
+        self._choice_field("event_types").choices = self.type_choices()
         if self.instance.pk is None:
             self.initial.setdefault("all_types", True)
             return
         self.initial["url"] = redaction.mask_url(self.instance.url)
         stored = self.instance.event_types if isinstance(self.instance.event_types, list) else []
-        offered = {value for value, _label in self.fields["event_types"].choices}
+        offered = {value for value, _label in self.type_choices()}
         self.initial["all_types"] = not stored
         self.initial["event_types"] = [name for name in stored if name in offered]
         self.initial["patterns"] = ", ".join(str(name) for name in stored if name not in offered)
+
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        field = self.fields[name]
+        assert isinstance(field, forms.ChoiceField)
+        return field
 
     def type_choices(self) -> list[tuple[str, str]]:
         """The catalog's event types, as checkboxes: deprecated ones only while this
@@ -83,7 +88,7 @@ class EndpointForm(forms.ModelForm):
         return redaction.unmask_url(url, self.instance.url) if self.instance.pk else url
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if cleaned.get("all_types"):
             cleaned["event_types"] = []
             return cleaned
@@ -104,7 +109,9 @@ class SendExampleForm(forms.Form):
 
     def __init__(self, *args, endpoint: Endpoint, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["event_type"].choices = [
+        field = self.fields["event_type"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
             (event_type.name, event_type.name) for event_type in operations.example_types(endpoint)
         ]
 

@@ -337,7 +337,7 @@ def endpoint_retry(request: HttpRequest, tenant: str, endpoint_id: int) -> HttpR
     form = RetrySinceForm(request.POST)
     if not form.is_valid():
         for error in form.errors.get("since", []):
-            messages.error(request, error)
+            messages.error(request, str(error))
         return to_endpoint(endpoint)
     failed = tenant_deliveries(tenant).filter(
         endpoint=endpoint, status=Delivery.Status.FAILED, created_at__gte=form.since_moment()

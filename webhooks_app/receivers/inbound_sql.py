@@ -26,9 +26,10 @@ Other databases (:func:`supported` is False) keep the ORM's statements.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
+from django.db.models import Field
 
 from webhooks_app import rows
 from webhooks_app.models import InboundEvent
@@ -43,8 +44,12 @@ def supported() -> bool:
     )
 
 
+def _field(name: str) -> Field:
+    return cast(Field, InboundEvent._meta.get_field(name))
+
+
 def _column(name: str) -> str:
-    return connection.ops.quote_name(InboundEvent._meta.get_field(name).column)
+    return connection.ops.quote_name(str(_field(name).column))
 
 
 def upsert(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
@@ -101,10 +106,7 @@ def finish(event: InboundEvent) -> None:
 
 # -- the statements, built once per database vendor (names are quoted per vendor) --------
 
-_FINISHED = [
-    InboundEvent._meta.get_field(name)
-    for name in ("status", "error", "processing_attempts", "processed_at")
-]
+_FINISHED = [_field(name) for name in ("status", "error", "processing_attempts", "processed_at")]
 
 
 def _inserted() -> list[Any]:
@@ -159,6 +161,6 @@ def _claim_sql(vendor: str) -> str:
 @functools.cache
 def _finish_sql(vendor: str) -> str:
     assignments = ", ".join(
-        f"{connection.ops.quote_name(field.column)} = %s" for field in _FINISHED
+        f"{connection.ops.quote_name(str(field.column))} = %s" for field in _FINISHED
     )
     return f"UPDATE {rows.table(InboundEvent)} SET {assignments} WHERE {_column('id')} = %s"  # noqa: S608

@@ -71,8 +71,9 @@ def _refuse_constant(name: str) -> None:
 
 def _may_be_too_deep(data: bytes | str) -> bool:
     """A cheap bound: fewer opening brackets than the limit cannot nest past it."""
-    brackets = (b"[", b"{") if isinstance(data, bytes) else ("[", "{")
-    return data.count(brackets[0]) + data.count(brackets[1]) > MAX_DEPTH
+    if isinstance(data, bytes):
+        return data.count(b"[") + data.count(b"{") > MAX_DEPTH
+    return data.count("[") + data.count("{") > MAX_DEPTH
 
 
 def _deeper_than(payload: Any, limit: int) -> bool:

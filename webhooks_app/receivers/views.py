@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.decorators import login_not_required
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import connections, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -65,10 +65,10 @@ class WebhookReceiverView(View):
     verifier: ClassVar[Verifier | Any] = None
     process_async: ClassVar[bool] = False
 
-    http_method_names: ClassVar[list[str]] = ["post", "head", "options"]
+    http_method_names = ["post", "head", "options"]
 
     @classmethod
-    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponse]:
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
         # On the view function, not on dispatch, so that subclasses may override dispatch.
         view = super().as_view(**initkwargs)
         view = sensitive_post_parameters()(view)  # Slack's forms carry a token
