@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "rest_framework",
     "webhooks_app",
+    "tests.model_events_app",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

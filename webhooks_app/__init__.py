@@ -2,7 +2,8 @@
 
 The public face is :func:`send_event` (and :class:`InvalidPayload`, which it raises
 when ``WEBHOOKS["VALIDATE_PAYLOADS"]`` is on); see ``webhooks_app.event_types`` for
-the catalog of event types and ``webhooks_app.receivers`` for the receiving side.
+the catalog of event types, ``webhooks_app.model_events`` for events sent on a model's
+create, update and delete, and ``webhooks_app.receivers`` for the receiving side.
 """
 
 from __future__ import annotations
