@@ -247,3 +247,19 @@ def test_register_collector_adds_the_gauges_to_a_registry_once(http_server):
     values = parse(generate_latest(registry).decode())
     assert values[("webhooks_pending_deliveries", ())] == 1
     assert SUCCEEDED not in values  # the counters stay in the default registry
+
+
+def test_registering_the_collector_queries_nothing(django_assert_num_queries):
+    from prometheus_client import CollectorRegistry
+
+    with django_assert_num_queries(0):
+        metrics.register_collector(CollectorRegistry())  # as in AppConfig.ready()
+
+
+def test_the_view_is_open_to_the_token_under_login_required_middleware(settings):
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    ]
+    assert Client().get("/metrics/").status_code == 401  # its own answer, not a redirect
+    scrape()

@@ -35,7 +35,7 @@ class DatabaseCollector(Collector):
     ``webhooks_unprocessed_inbound_events{status}`` (pending, failed)."""
 
     def describe(self) -> list[GaugeMetricFamily]:
-        # Without describe(), registering would call collect(): queries at import time.
+        # The names, without a query, so that a registry refuses a clash when registering.
         return list(_families())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
