@@ -38,6 +38,8 @@ VALID = {
     "TENANT_RESOLVER": "tests.tenants.tenant_from_header",
     "MAX_ENDPOINTS_PER_TENANT": 10,
     "VALIDATE_PAYLOADS": True,
+    "PROPAGATE_TRACE_CONTEXT": False,
+    "METRICS_TOKEN": "a-long-random-scrape-token",
     "CATALOG_INFO": {"title": "Shop webhooks", "version": "2.1.0", "contact": {"name": "Ops"}},
 }
 
@@ -174,6 +176,11 @@ INVALID = [
     ("MAX_ENDPOINTS_PER_TENANT", "10"),
     ("VALIDATE_PAYLOADS", 1),
     ("VALIDATE_PAYLOADS", "yes"),
+    ("PROPAGATE_TRACE_CONTEXT", None),
+    ("PROPAGATE_TRACE_CONTEXT", "false"),
+    ("METRICS_TOKEN", ""),
+    ("METRICS_TOKEN", "short"),
+    ("METRICS_TOKEN", b"a-long-random-scrape-token"),
     ("CATALOG_INFO", None),
     ("CATALOG_INFO", "Shop webhooks"),
     ("CATALOG_INFO", {"title": ""}),

@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/webhooks/", include("webhooks_app.api.urls")),
     path("api/customer/webhooks/", include("webhooks_app.api.tenant_urls")),
     path("portal/", include("webhooks_app.portal.urls")),
+    path("metrics/", include("webhooks_app.metrics.urls")),
     path("hooks/standard/", receivers.StandardReceiver.as_view()),
     path("hooks/rotating/", receivers.RotatingReceiver.as_view()),
     path("hooks/stripe/", receivers.StripeReceiver.as_view()),

@@ -105,6 +105,11 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "a list of header names",
     ),
     "VALIDATE_PAYLOADS": (lambda v: isinstance(v, bool), "True or False"),
+    "PROPAGATE_TRACE_CONTEXT": (lambda v: isinstance(v, bool), "True or False"),
+    "METRICS_TOKEN": (
+        lambda v: v is None or (isinstance(v, str) and len(v) >= 16),
+        "None or a string of at least 16 characters",
+    ),
     "CATALOG_INFO": (
         _catalog_info,
         'a dict such as {"title": "Shop webhooks", "version": "2.1.0"} (an OpenAPI info '
@@ -218,3 +223,34 @@ def check_receivers(app_configs=None, **kwargs) -> list:
                 )
             )
     return problems
+
+
+def routed_callbacks(patterns=None) -> list:
+    """Every view function routed in the URLconf."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found: list = []
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            found.extend(routed_callbacks(pattern.url_patterns))
+        elif isinstance(pattern, URLPattern):
+            found.append(pattern.callback)
+    return found
+
+
+@register(Tags.urls)
+def check_metrics(app_configs=None, **kwargs) -> list:
+    """The metrics view routed without ``prometheus_client``: every scrape would get a 501."""
+    from webhooks_app import metrics
+    from webhooks_app.metrics.views import metrics_view
+
+    if metrics.prometheus_client is not None or metrics_view not in routed_callbacks():
+        return []
+    return [
+        Warning(
+            "webhooks_app.metrics.urls is routed but prometheus_client is not installed; "
+            "the metrics view answers 501.",
+            hint=f"{metrics.MISSING}.",
+            id="webhooks_app.W003",
+        )
+    ]

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
-from webhooks_app import claim_sql, conf, retry, signals
+from webhooks_app import claim_sql, conf, retry, signals, tracing
 from webhooks_app.db import take_write_lock
 from webhooks_app.models import Attempt, Delivery, Endpoint
 
@@ -105,9 +105,11 @@ def claim_batch(
             return Claim()
         claimed: list[Delivery] = []
         lost: list[tuple[Delivery, datetime]] = []
+        context = tracing.current_context()  # the sender threads' spans start under it
         for item, previous_lease in leased:
             item.endpoint = endpoints[item.endpoint_id]
             item.deadline = deadline
+            item.trace_context = context
             claimed.append(item)
             if previous_lease is not None:
                 lost.append((item, previous_lease))

@@ -73,6 +73,12 @@ DEFAULTS: dict[str, Any] = {
     # The "info" object of the catalog's OpenAPI document (manage.py webhooks_catalog);
     # given keys replace these, the command's --title and --api-version replace both.
     "CATALOG_INFO": {"title": "Webhooks", "version": "1.0.0"},
+    # Send the W3C trace context (traceparent, through OpenTelemetry's global propagator)
+    # with every delivery, when opentelemetry-api is installed.
+    "PROPAGATE_TRACE_CONTEXT": True,
+    # The bearer token Prometheus scrapes webhooks_app.metrics.urls with; None: staff
+    # sessions only.
+    "METRICS_TOKEN": None,
     # Inbound headers stored with an InboundEvent (and shown), compared without case: an
     # allow-list, so that credentials a sender adds (X-Auth-Key, ...) are never kept.
     # Signatures are left out too.

@@ -18,7 +18,7 @@ from math import ceil
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from webhooks_app import claims, conf, fanout, retry, signing, transport, validators
+from webhooks_app import claims, conf, fanout, retry, signing, tracing, transport, validators
 from webhooks_app.dispatch import wake_up
 from webhooks_app.models import Delivery, Endpoint, Event
 from webhooks_app.recording import Outcome, Result, record
@@ -81,20 +81,26 @@ def _refused(kind: str, error: str) -> transport.Response:
 
 def attempt(item: Delivery, *, manual: bool = False) -> Result:
     """Send one claimed try and judge the answer; never raises."""
-    try:
-        response = settings_problem(item.endpoint) or _send(item)
-    except Exception as exc:  # any bug of ours is that try's error, not a lost try
-        logger.exception("Delivery %s, attempt %s", item.pk, item.attempt_count)
-        response = _refused(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"[:1000])
-    return Result(item, response, decide(item.attempt_count, response), manual)
+    with tracing.send_span(item) as span:
+        try:
+            response = settings_problem(item.endpoint) or _send(item)
+        except Exception as exc:  # any bug of ours is that try's error, not a lost try
+            logger.exception("Delivery %s, attempt %s", item.pk, item.attempt_count)
+            response = _refused(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"[:1000])
+        result = Result(item, response, decide(item.attempt_count, response), manual)
+        tracing.end_send(span, result)
+    return result
 
 
 def _send(item: Delivery) -> transport.Response:
     body = request_body(item.event)
+    headers = request_headers(item.endpoint, item.event, body, timezone.now())
+    if conf.get("PROPAGATE_TRACE_CONTEXT"):
+        tracing.inject(headers)  # the send span's traceparent
     return transport.post(
         item.endpoint.url,
         body,
-        request_headers(item.endpoint, item.event, body, timezone.now()),
+        headers,
         timeout=conf.timeouts(),
         allowed_networks=conf.get("ALLOWED_NETWORKS"),
         max_body=conf.get("MAX_RESPONSE_BODY"),

@@ -246,8 +246,10 @@ class Event(models.Model):
 class Delivery(models.Model):
     """One event to one endpoint: the unit of at-least-once work."""
 
-    # Set on a claimed delivery, never stored: the time.monotonic() by which its try ends.
+    # Set on a claimed delivery, never stored: the time.monotonic() by which its try ends,
+    # and the tracing context its try's span starts under (webhooks_app.tracing).
     deadline: float | None = None
+    trace_context: object = None
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")

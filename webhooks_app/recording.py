@@ -25,7 +25,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from webhooks_app import conf, redaction, retry, signals, transport
+from webhooks_app import conf, redaction, retry, signals, telemetry, transport
 from webhooks_app.db import take_write_lock
 from webhooks_app.models import Attempt, Delivery, Endpoint
 
@@ -299,6 +299,7 @@ def _retry_after(result: Result) -> float | None:
 
 def after_commit(outcomes: list[Outcome]) -> None:
     """Signals, sent once the new states are committed; then endpoints to disable."""
+    telemetry.deliveries(outcomes)  # log lines and metrics
     for outcome in outcomes:
         attempt, decision = outcome.attempt, outcome.decision
         delivery = attempt.delivery

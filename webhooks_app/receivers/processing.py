@@ -36,7 +36,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from webhooks_app import conf, redaction, signals
+from webhooks_app import conf, redaction, signals, telemetry
 from webhooks_app.models import InboundEvent
 from webhooks_app.receivers import inbound_sql
 
@@ -138,6 +138,16 @@ def _record_through_the_orm(values: dict[str, Any]) -> tuple[InboundEvent, bool]
 
 def process(event_pk: int, handler: Handler) -> Result:
     """Run ``handler`` for the event unless it is processed already."""
+    return _reported(_process(event_pk, handler))
+
+
+def _reported(result: Result) -> Result:
+    """``result``, its log line and metrics on their way (once committed)."""
+    telemetry.inbound(result.event.source, result.outcome, result.event, result.exception)
+    return result
+
+
+def _process(event_pk: int, handler: Handler) -> Result:
     with transaction.atomic():
         event = _claim(event_pk)
         if event is None:
@@ -167,11 +177,16 @@ def receive(
     :class:`UnstorablePayload` as :func:`record` does.
     """
     values = _row(source, event_id, event_type, payload, headers, receiver)
+    return _reported(_receive(values, handler))
+
+
+def _receive(values: dict[str, Any], handler: Handler) -> Result:
+    source, event_id = values["source"], values["event_id"]
     if not inbound_sql.supported():
         event, created = record(**values)
         if not created and event.status == Status.PROCESSED:
             return Result("duplicate", event)
-        return process(event.pk, handler)
+        return _process(event.pk, handler)
     try:
         if not connection.in_atomic_block:  # in a transaction the upsert below counts it
             copy = inbound_sql.count_processed_copy(source, event_id)

@@ -23,7 +23,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from webhooks_app import conf
+from webhooks_app import conf, telemetry, tracing
 from webhooks_app.dispatch import enqueue_inbound
 from webhooks_app.models import InboundEvent
 from webhooks_app.receivers import processing
@@ -113,6 +113,12 @@ class WebhookReceiverView(View):
         return HttpResponse(status=200)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with tracing.receive_span(self.get_source(), request.headers) as span:
+            response = self._receive(request)
+            tracing.end_receive(span, response.status_code)
+        return response
+
+    def _receive(self, request: HttpRequest) -> HttpResponse:
         body = self.read_body(request)
         if body is None:
             return JsonResponse({"detail": "Body too large."}, status=413)
@@ -149,15 +155,23 @@ class WebhookReceiverView(View):
         except processing.UnstorablePayload:
             logger.warning("A verified webhook for %r could not be stored", self.get_source())
             return JsonResponse({"detail": "The payload cannot be stored."}, status=400)
+        tracing.note_inbound(result.event, result.outcome)
         return self.respond(result.event, result.outcome, 200 if result.ok else 500)
 
     def _record_for_later(self, event_id: str, values: dict[str, Any]) -> HttpResponse:
         """``process_async``: record the event, answer 202 and process it in a task."""
         event, created = processing.record(self.get_source(), event_id, **values)
-        if not created and event.status == InboundEvent.Status.PROCESSED:
-            return self.respond(event, "duplicate", 200)  # nothing to enqueue
+        outcome = (
+            "duplicate"
+            if not created and event.status == InboundEvent.Status.PROCESSED
+            else "accepted"
+        )
+        telemetry.inbound(event.source, outcome, event)
+        tracing.note_inbound(event, outcome)
+        if outcome == "duplicate":
+            return self.respond(event, outcome, 200)  # nothing to enqueue
         transaction.on_commit(lambda: enqueue_inbound(event.pk))
-        return self.respond(event, "accepted", 202)
+        return self.respond(event, outcome, 202)
 
     def check_signature(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse | None:
         """None when the signature verifies, else the answer that refuses the request.
