@@ -219,3 +219,18 @@ def test_the_change_page_warns_about_deprecated_types(admin_client):
     ]
     fine = Endpoint.objects.create(url="https://b.example.com/", event_types=["order.paid"])
     assert list(admin_client.get(change(fine)).context["messages"]) == []
+
+
+def test_the_send_example_page_marks_breadcrumbs_up_as_the_running_admin_does(admin_client):
+    from django.urls import reverse
+
+    from webhooks_app.models import Endpoint
+
+    endpoint = Endpoint.objects.create(url="https://example.com/hook")
+    change = admin_client.get(reverse("admin:webhooks_app_endpoint_change", args=[endpoint.pk]))
+    django_uses = "ol" if '<ol class="breadcrumbs">' in change.content.decode() else "div"
+    page = admin_client.get(
+        reverse("admin:webhooks_app_endpoint_send_example", args=[endpoint.pk])
+    ).content.decode()
+    assert f'<{django_uses} class="breadcrumbs">' in page
+    assert "Send an example" in page.split('class="breadcrumbs">', 1)[1]

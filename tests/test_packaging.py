@@ -24,3 +24,16 @@ def test_every_non_python_file_is_declared_as_package_data():
 
 def test_the_package_is_typed():
     assert (PACKAGE / "py.typed").is_file()
+
+
+def test_the_pypi_description_has_no_repository_relative_links_or_images():
+    """PyPI renders the description away from the repository: relative links and images
+    break there (README.md has both; README.pypi.md is what PyPI shows)."""
+    import re
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    description = (ROOT / config["project"]["readme"]).read_text()
+    targets = re.findall(r"\]\(([^)]+)\)", description)
+    assert targets, "expected at least the Standard Webhooks link"
+    assert [t for t in targets if not t.startswith(("https://", "http://"))] == []
+    assert "![" not in description

@@ -140,6 +140,7 @@ class CatalogAdminMixin(_AdminBase):
                 (event_type, json.dumps(event_type.example, indent=2, ensure_ascii=False))
                 for event_type in types
             ],
+            **display.object_page_context(self, obj, gettext("Send an example")),
         }
         return TemplateResponse(request, "admin/webhooks_app/endpoint/send_example.html", context)
 
