@@ -139,6 +139,7 @@ class EndpointAdmin(CatalogAdminMixin, admin.ModelAdmin):
                 "fields": (
                     "url",
                     "description",
+                    "contact_email",
                     "tenant",
                     "secret",
                     "event_types",
@@ -288,6 +289,7 @@ class EndpointAdmin(CatalogAdminMixin, admin.ModelAdmin):
                     "fields": (
                         url,
                         "description",
+                        "contact_email",
                         "tenant",
                         "event_types",
                         headers,

@@ -109,6 +109,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "tenant",
             "url",
             "description",
+            "contact_email",
             "event_types",
             "deprecated_event_types",
             "headers",
