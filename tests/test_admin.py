@@ -439,6 +439,25 @@ def test_unticking_active_on_the_change_page_disables_with_a_reason(admin_client
     assert endpoint.secret == secret
 
 
+def test_the_contact_address_is_edited_on_the_add_and_change_pages(admin_client):
+    form = {"url": "https://example.com/hook", "description": "", "event_types": "[]"}
+    form |= {"headers": "{}", "secret": "", "is_active": "on"}
+    add = reverse("admin:webhooks_app_endpoint_add")
+    response = admin_client.post(add, {**form, "contact_email": "ops@example.com"})
+    assert response.status_code == 302
+    endpoint = Endpoint.objects.get()
+    assert endpoint.contact_email == "ops@example.com"
+    assert 'value="ops@example.com"' in admin_client.get(change(endpoint)).content.decode()
+
+    response = admin_client.post(change(endpoint), {**form, "contact_email": "new@example.com"})
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.contact_email == "new@example.com"
+
+    response = admin_client.post(change(endpoint), {**form, "contact_email": "not an address"})
+    assert response.status_code == 200 and "contact_email" in response.context["adminform"].errors
+
+
 def test_action_send_test_event(admin_client, django_capture_on_commit_callbacks):
     endpoint = Endpoint.objects.create(url="https://example.com/hook", event_types=["order.*"])
 

@@ -332,6 +332,38 @@ def test_the_secret_cannot_be_edited(api, endpoint):
     assert endpoint.secret != new
 
 
+def test_the_contact_address_is_set_changed_and_checked(api, endpoint):
+    response = api.post(
+        API + "endpoints/", {"url": LOCAL_URL, "contact_email": "ops@example.com"}, format="json"
+    )
+    assert response.status_code == 201 and response.json()["contact_email"] == "ops@example.com"
+
+    path = API + f"endpoints/{endpoint.pk}/"
+    response = api.patch(path, {"contact_email": "new@example.com"}, format="json")
+    assert response.status_code == 200
+    endpoint.refresh_from_db()
+    assert endpoint.contact_email == "new@example.com"
+    response = api.patch(path, {"contact_email": "not an address"}, format="json")
+    assert response.status_code == 400 and "contact_email" in response.json()
+
+
+def test_an_edit_leaves_the_health_columns_to_the_workers(api, endpoint):
+    """A worker records failures between the API loading the endpoint and saving it."""
+    from webhooks_app.api.serializers import EndpointSerializer
+
+    loaded = Endpoint.objects.get(pk=endpoint.pk)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        failure_streak=7, failing_since=timezone.now(), alerted_stage=Endpoint.Alert.FAILING
+    )
+    serializer = EndpointSerializer(loaded, data={"description": "renamed"}, partial=True)
+    assert serializer.is_valid(), serializer.errors
+    serializer.save()
+
+    endpoint.refresh_from_db()
+    assert endpoint.description == "renamed"
+    assert (endpoint.failure_streak, endpoint.alerted_stage) == (7, Endpoint.Alert.FAILING)
+
+
 def test_reveal_secret_returns_the_current_secret(api, endpoint):
     response = api.get(API + f"endpoints/{endpoint.pk}/reveal-secret/")
     assert response.status_code == 200

@@ -8,6 +8,7 @@ in worker processes on PostgreSQL + Redis).
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.conftest import Reply, wait_until
-from webhooks_app import claims, engine, fanout, send_event
+from webhooks_app import claims, engine, fanout, send_event, signals
 from webhooks_app.api.serializers import EndpointSerializer
 from webhooks_app.models import Attempt, Delivery, Endpoint
 
@@ -229,6 +230,25 @@ def test_a_run_retries_what_falls_due_soon_itself(http_server):
     events(1)
     with configure(RETRY_SCHEDULE=[0.3]):
         assert engine.run() == 2
+    assert list(Attempt.objects.values_list("number", "status_code")) == [(1, 503), (2, 200)]
+
+
+def test_a_retry_that_falls_due_while_alerts_go_out_is_sent_by_the_same_run(http_server):
+    """Signals and owner alerts run after the commit, before the next claim: what fell due
+    meanwhile is claimable, not "due later", and the run must not end without it."""
+
+    def slow_receiver(sender, **kwargs):
+        time.sleep(0.3)  # longer than the retry's delay: it is due when this returns
+
+    http_server.reply(Reply(status=503))
+    endpoints(http_server, 1)
+    events(1)
+    signals.endpoint_failing.connect(slow_receiver)
+    try:
+        with configure(RETRY_SCHEDULE=[0.05], ALERT_AFTER_FAILURES=1):
+            assert engine.run() == 2
+    finally:
+        signals.endpoint_failing.disconnect(slow_receiver)
     assert list(Attempt.objects.values_list("number", "status_code")) == [(1, 503), (2, 200)]
 
 

@@ -17,7 +17,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, get_resolver, reverse
 from django.utils import timezone
 
-from webhooks_app import event_types
+from webhooks_app import event_types, redaction
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.portal import access, links, portal_link
 from webhooks_app.portal import urls as portal_urls
@@ -460,6 +460,21 @@ def test_editing_keeps_masked_credentials_and_the_health_columns(acme, endpoint)
     assert endpoint.url == SECRET_URL
     assert (endpoint.description, endpoint.event_types) == ("Renamed", ["order.paid"])
     assert endpoint.failure_streak == 7
+
+
+def test_the_contact_address_is_edited_and_shown(acme, endpoint):
+    html = page(acme, url("endpoint", endpoint_id=endpoint.pk))
+    assert "add a contact e-mail to be told when it fails" in html
+    masked = redaction.mask_url(endpoint.url)
+    response = acme.post(
+        url("endpoint_edit", endpoint_id=endpoint.pk),
+        {"url": masked, "contact_email": "ops@acme.example", "patterns": "order.paid"},
+    )
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.contact_email == "ops@acme.example" and endpoint.url == SECRET_URL
+    assert "ops@acme.example" in page(acme, url("endpoint", endpoint_id=endpoint.pk))
+    assert 'value="ops@acme.example"' in page(acme, url("endpoint_edit", endpoint_id=endpoint.pk))
 
 
 def test_the_edit_form_shows_the_stored_types(acme, endpoint):

@@ -134,7 +134,8 @@ def test_no_endpoint_limit_by_default():
 def test_the_migration_keeps_existing_rows_as_the_operators():
     executor = MigrationExecutor(connection)
     before = [("webhooks_app", "0004_endpoint_secret_permission")]
-    after = [("webhooks_app", "0005_tenancy")]
+    # Through 0005_tenancy, and the migrations after it: the models below match the tables.
+    after = executor.loader.graph.leaf_nodes("webhooks_app")
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     old.get_model("webhooks_app", "Endpoint").objects.create(url="https://old.invalid/")

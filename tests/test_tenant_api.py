@@ -328,6 +328,16 @@ def test_a_tenant_in_an_update_body_is_ignored(acme, customer, method, tenant):
     assert response.json()["tenant"] == "acme"
 
 
+def test_customers_set_their_endpoints_contact_address(acme, customer):
+    endpoint = acme["endpoints"]
+    path = TENANT_API + f"endpoints/{endpoint.pk}/"
+    response = customer("acme").patch(path, {"contact_email": "ops@acme.example"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["contact_email"] == "ops@acme.example"
+    endpoint.refresh_from_db()
+    assert endpoint.contact_email == "ops@acme.example"
+
+
 def test_the_schema_shows_the_tenant_read_only(acme, customer):
     schema = customer("acme").get(TENANT_API + "schema/").json()
     assert schema["components"]["schemas"]["Endpoint"]["properties"]["tenant"]["readOnly"] is True

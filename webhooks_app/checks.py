@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import string
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +70,24 @@ def _catalog_info(value: Any) -> bool:
     )
 
 
+def _share(value: Any) -> bool:
+    """None, or a number strictly between 0 and 1."""
+    return value is None or (_number(value, strict=True) and value < 1)
+
+
+def _link(value: Any) -> bool:
+    """None, or a URL whose only placeholders are {endpoint_id} and {tenant}."""
+    if value is None:
+        return True
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
+    except ValueError:
+        return False
+    return all(field in ("endpoint_id", "tenant") for field in fields)
+
+
 VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "RETRY_SCHEDULE": (_schedule, "a list of non-negative numbers of seconds"),
     "TIMEOUT": (_timeout, "a positive number or a (connect, read) pair of them"),
@@ -84,6 +103,17 @@ VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "SECRET_ROTATION_GRACE": (_number, "a non-negative number of seconds"),
     "DISABLE_AFTER_FAILURES": (lambda v: _whole(v, 1), "a positive whole number"),
     "DISABLE_AFTER_SECONDS": (_number, "a non-negative number of seconds"),
+    "ALERT_AFTER_FAILURES": (
+        lambda v: v is None or _whole(v, 1),
+        "None or a positive whole number",
+    ),
+    "ALERT_DISABLE_WARNING": (_share, "None or a number between 0 and 1, e.g. 0.5"),
+    "ALERT_EMAILS": (lambda v: isinstance(v, bool), "True or False"),
+    "ALERT_FROM_EMAIL": (
+        lambda v: v is None or (isinstance(v, str) and v != ""),
+        "None or an e-mail address",
+    ),
+    "ALERT_LINK": (_link, "None or a URL whose placeholders are {endpoint_id} and {tenant}"),
     "BATCH_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
     "SEND_CONCURRENCY": (lambda v: _whole(v, 1), "a positive whole number"),
     "MAX_IN_FLIGHT_PER_ENDPOINT": (lambda v: _whole(v, 1), "a positive whole number"),

@@ -42,6 +42,21 @@ DEFAULTS: dict[str, Any] = {
     "DISABLE_AFTER_FAILURES": 50,
     # ... and the streak has lasted at least this many seconds (both must hold).
     "DISABLE_AFTER_SECONDS": 5 * 86_400,
+    # Owner alerts (webhooks_app.alerts), each at most once per failing streak: the
+    # endpoint_failing signal and e-mail once this many attempts in a row have failed
+    # (None: no such alert) ...
+    "ALERT_AFTER_FAILURES": 5,
+    # ... endpoint_disable_warning once the streak has gone this share of the way to
+    # both disable thresholds, e.g. 0.5: half the failures over half the time (None: none).
+    "ALERT_DISABLE_WARNING": 0.5,
+    # E-mail the alerts (and the disabling) to endpoints' contact addresses; False: the
+    # signals alone.
+    "ALERT_EMAILS": True,
+    # The alerts' sender; None means DEFAULT_FROM_EMAIL.
+    "ALERT_FROM_EMAIL": None,
+    # A link put in the alerts, with {endpoint_id} and {tenant} filled in, e.g.
+    # "https://example.com/settings/webhooks/{endpoint_id}/"; None: no link.
+    "ALERT_LINK": None,
     # Deliveries one claim statement leases to a worker at most.
     "BATCH_SIZE": 100,
     # Requests one run keeps in flight at once (its sender threads): one run per

@@ -86,7 +86,10 @@ def run() -> int:
                     recorded, claim = _record_and_claim(results, claim_room())
                     tries += recorded
                     in_flight |= {senders.submit(delivery.attempt, i) for i in claim.deliveries}
-                    just_claimed = True
+                    # Claimed for the free slots just now; but with nothing in flight, claim
+                    # again: what fell due while the signals and alerts went out is
+                    # claimable, and seconds_until_next() does not count it.
+                    just_claimed = bool(in_flight)
                 continue
             if contended and claiming:  # another worker was claiming for the same endpoints
                 time.sleep(contended_wait)

@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from webhooks_app import validators
+from webhooks_app import alerts, validators
 from webhooks_app.db import take_write_lock
 from webhooks_app.models import Delivery, Endpoint, Event, event_type_matches
 
@@ -137,4 +137,5 @@ def _disable_unusable(unusable: dict[int, str]) -> None:
             "problem": unusable[endpoint.pk]
         }
         logger.warning("Fan-out skipped endpoint %s: %s", endpoint.pk, reason)
-        endpoint.disable(reason)
+        if endpoint.disable(reason):
+            alerts.disabled(endpoint, reason)

@@ -41,12 +41,28 @@ def event_type_matches(patterns: list[str], event_type: str) -> bool:
 class Endpoint(models.Model):
     """Where webhooks are sent."""
 
+    class Alert(models.IntegerChoices):
+        """How far the owner has been told about the current failing streak."""
+
+        NONE = 0, _("none")
+        FAILING = 1, _("failing")
+        DISABLE_WARNING = 2, _("about to be disabled")
+        DISABLED = 3, _("disabled")
+
     url = models.URLField(
         _("URL"),
         max_length=2000,
         validators=[URLValidator(schemes=["http", "https"]), validators.validate_endpoint_url],
     )
     description = models.CharField(_("description"), max_length=255, blank=True)
+    contact_email = models.EmailField(
+        _("contact e-mail"),
+        blank=True,
+        help_text=_(
+            "Told by e-mail when the endpoint starts failing, before it is disabled and "
+            "when it is disabled."
+        ),
+    )
     tenant = models.CharField(
         _("tenant"),
         max_length=TENANT_MAX_LENGTH,
@@ -91,6 +107,11 @@ class Endpoint(models.Model):
     disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
     failure_streak = models.PositiveIntegerField(_("failed attempts in a row"), default=0)
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    # The alerts already sent for the current streak (webhooks_app.alerts): each at most
+    # once; back to NONE when the streak ends on a success or the endpoint is re-enabled.
+    alerted_stage = models.PositiveSmallIntegerField(
+        _("owner alerted"), choices=Alert.choices, default=Alert.NONE, editable=False
+    )
     # Flow control, kept by the delivery engine: no request is claimed for this
     # endpoint before ``paused_until`` (a 429's Retry-After, an open circuit's
     # cool-down, the rate limit's spacing).
@@ -175,10 +196,17 @@ class Endpoint(models.Model):
         now = timezone.now()
         changed = Endpoint.objects.filter(
             Q(is_active=True) | Q(disabled_at__isnull=True), pk=self.pk
-        ).update(is_active=False, disabled_reason=reason[:255], disabled_at=now, updated_at=now)
+        ).update(
+            is_active=False,
+            disabled_reason=reason[:255],
+            disabled_at=now,
+            alerted_stage=Endpoint.Alert.DISABLED,  # no "failing" alert while disabled
+            updated_at=now,
+        )
         if not changed:
             return False
         self.is_active, self.disabled_reason, self.disabled_at = False, reason[:255], now
+        self.alerted_stage = Endpoint.Alert.DISABLED
         logger.warning("Endpoint %s disabled: %s", self.pk, redaction.mask_text(reason[:255]))
         signals.endpoint_disabled.send(sender=Endpoint, endpoint=self, reason=self.disabled_reason)
         return True
@@ -190,6 +218,7 @@ class Endpoint(models.Model):
         self.disabled_at = None
         self.failure_streak = 0
         self.failing_since = None
+        self.alerted_stage = Endpoint.Alert.NONE
         self.circuit_failures = 0
         self.circuit_opened_at = None
         self.paused_until = None

@@ -25,7 +25,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from webhooks_app import conf, redaction, retry, signals, telemetry, transport
+from webhooks_app import alerts, conf, redaction, retry, signals, telemetry, transport
 from webhooks_app.db import take_write_lock
 from webhooks_app.models import Attempt, Delivery, Endpoint
 
@@ -70,6 +70,7 @@ class Outcome:
     attempt: Attempt
     decision: retry.Decision
     disable_reason: str = ""  # set when this try disabled the endpoint
+    alert: alerts.Alert | None = None  # set when this try's streak is to alert the owner
 
 
 def storable(text: str) -> str:
@@ -125,9 +126,9 @@ def _write(results: Sequence[Result], now: datetime, *, savepoint: bool = True) 
             unique_fields=["delivery", "number"],
             update_fields=ATTEMPT_FIELDS,
         )
-        disabled = _update_health(results, now)
+        health = _update_health(results, now)
     return [
-        Outcome(attempt, result.decision, disabled.get(result.delivery.pk, ""))
+        Outcome(attempt, result.decision, *health.get(result.delivery.pk, ("", None)))
         for attempt, result in zip(attempts, results, strict=True)
     ]
 
@@ -212,29 +213,42 @@ def _update_deliveries(deliveries: list[Delivery]) -> None:
         )
 
 
-def _update_health(results: Sequence[Result], now: datetime) -> dict[int, str]:
-    """Streaks, circuit breaker and pauses per endpoint; returns {delivery: disable reason}."""
+Health = tuple[str, alerts.Alert | None]
+"""What a try did to its endpoint: the reason it disabled it, or the alert it raised."""
+
+
+def _update_health(results: Sequence[Result], now: datetime) -> dict[int, Health]:
+    """Streaks, circuit breaker, pauses and alerts per endpoint; returns {delivery: health}."""
     by_endpoint: dict[int, list[Result]] = {}
     for result in results:
         by_endpoint.setdefault(result.delivery.endpoint_id, []).append(result)
-    disabled: dict[int, str] = {}
+    changes: dict[int, Health] = {}
     for endpoint_id, group in by_endpoint.items():
-        reason, culprit = _endpoint_health(endpoint_id, group, now)
-        if reason:
-            disabled[culprit] = reason
-    return disabled
+        culprit, health = _endpoint_health(endpoint_id, group, now)
+        if culprit:
+            changes[culprit] = health
+    return changes
 
 
-def _endpoint_health(endpoint_id: int, group: list[Result], now: datetime) -> tuple[str, int]:
+def _endpoint_health(endpoint_id: int, group: list[Result], now: datetime) -> tuple[int, Health]:
     endpoint = group[0].delivery.endpoint  # as claimed: enough to skip needless writes
     endpoints = Endpoint.objects.filter(pk=endpoint_id)
     succeeded = [r.decision.verdict is Verdict.SUCCEEDED for r in group]
     if all(succeeded):
-        if endpoint.failure_streak or endpoint.circuit_failures or endpoint.circuit_opened_at:
+        if (
+            endpoint.failure_streak
+            or endpoint.circuit_failures
+            or endpoint.circuit_opened_at
+            or endpoint.alerted_stage
+        ):
             endpoints.update(
-                failure_streak=0, failing_since=None, circuit_failures=0, circuit_opened_at=None
+                failure_streak=0,
+                failing_since=None,
+                circuit_failures=0,
+                circuit_opened_at=None,
+                alerted_stage=Endpoint.Alert.NONE,
             )
-        return "", 0
+        return 0, ("", None)
     last_success = max((i for i, ok in enumerate(succeeded) if ok), default=-1)
     failures = group[last_success + 1 :]
     transient = sum(_is_transient(r) for r in failures)
@@ -244,6 +258,7 @@ def _endpoint_health(endpoint_id: int, group: list[Result], now: datetime) -> tu
             failing_since=now,
             circuit_failures=transient,
             circuit_opened_at=None,
+            alerted_stage=Endpoint.Alert.NONE,  # a new streak: its own alerts
         )
     else:
         endpoints.update(
@@ -261,15 +276,16 @@ def _endpoint_health(endpoint_id: int, group: list[Result], now: datetime) -> tu
         )
     gone = next((r for r in failures if r.decision.verdict is Verdict.GONE), None)
     if gone is not None:
-        return gone.decision.reason, gone.delivery.pk
+        return gone.delivery.pk, (gone.decision.reason, None)
     streak, since = endpoints.values_list("failure_streak", "failing_since").get()
     long_enough = since is not None and now - since >= timedelta(
         seconds=conf.get("DISABLE_AFTER_SECONDS")
     )
     if streak < conf.get("DISABLE_AFTER_FAILURES") or not long_enough:
-        return "", 0
+        alert = alerts.claim(endpoints, streak, since, now)
+        return (failures[-1].delivery.pk, ("", alert)) if alert else (0, ("", None))
     reason = f"{streak} failed attempts in a row since {since:%Y-%m-%d %H:%M} UTC"
-    return reason, failures[-1].delivery.pk
+    return failures[-1].delivery.pk, (reason, None)
 
 
 def _is_transient(result: Result) -> bool:
@@ -298,7 +314,8 @@ def _retry_after(result: Result) -> float | None:
 
 
 def after_commit(outcomes: list[Outcome]) -> None:
-    """Signals, sent once the new states are committed; then endpoints to disable."""
+    """Signals, sent once the new states are committed; then owner alerts and endpoints
+    to disable."""
     telemetry.deliveries(outcomes)  # log lines and metrics
     for outcome in outcomes:
         attempt, decision = outcome.attempt, outcome.decision
@@ -309,5 +326,7 @@ def after_commit(outcomes: list[Outcome]) -> None:
             signals.delivery_failed.send(
                 sender=Delivery, delivery=delivery, attempt=attempt, reason=decision.reason
             )
-        if outcome.disable_reason:
-            delivery.endpoint.disable(outcome.disable_reason)
+        if outcome.alert:
+            alerts.notify(outcome.alert, delivery.endpoint, attempt)
+        if outcome.disable_reason and delivery.endpoint.disable(outcome.disable_reason):
+            alerts.disabled(delivery.endpoint, outcome.disable_reason, attempt)

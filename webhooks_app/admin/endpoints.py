@@ -148,6 +148,7 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
                 "fields": (
                     "url",
                     "description",
+                    "contact_email",
                     "tenant",
                     "secret",
                     "event_types",
@@ -305,6 +306,7 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
                     "fields": (
                         url,
                         "description",
+                        "contact_email",
                         "tenant",
                         "event_types",
                         headers,

@@ -114,6 +114,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "tenant",
             "url",
             "description",
+            "contact_email",
             "event_types",
             "deprecated_event_types",
             "headers",
@@ -166,6 +167,14 @@ class EndpointSerializer(serializers.ModelSerializer):
             if "headers" in data:
                 data["headers"] = redaction.unmask_headers(data["headers"], self.instance.headers)
         return super().to_internal_value(data)
+
+    def update(self, instance: Endpoint, validated_data: dict) -> Endpoint:
+        """Write only the fields sent, never the health columns loaded with the instance
+        (workers update streaks and alerts meanwhile), as the admin and the portal do."""
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save(update_fields=[*validated_data, "updated_at"])
+        return instance
 
     def validate_url(self, value: str) -> str:
         try:

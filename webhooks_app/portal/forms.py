@@ -50,8 +50,14 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = Endpoint
-        fields = ["url", "description", "event_types", "rate_limit"]
+        fields = ["url", "description", "contact_email", "event_types", "rate_limit"]
         labels = {"rate_limit": _("Rate limit (requests per second)")}
+        help_texts = {
+            "contact_email": _(
+                "We write to this address when the endpoint starts failing, before it is "
+                "disabled and when it is disabled."
+            )
+        }
 
     def __init__(self, *args, tenant: str, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
