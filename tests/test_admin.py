@@ -919,3 +919,18 @@ def test_a_due_delivery_to_a_disabled_endpoint_says_why_it_waits(admin_client):
 def test_the_lists_load_the_apps_styles(admin_client, model):
     """The stylesheet that wraps long cells, so a list fits the page (issue 10 #7)."""
     assert "webhooks_app/admin.css" in admin_client.get(changelist(model)).content.decode()
+
+
+def test_endpoint_last_status_names_the_latest_deliverys_error(admin_client):
+    """Status, error and error type all come from the latest tried delivery, even when an
+    older delivery's retry is the most recent attempt."""
+    endpoint = Endpoint.objects.create(url="https://a.example.com/")
+    older = make_delivery(endpoint, Status.PENDING, (None,), age=timedelta(hours=2))
+    newer = make_delivery(endpoint, Status.PENDING, (None,), age=timedelta(hours=1))
+    Attempt.objects.filter(delivery=newer).update(
+        error_type="connection", created_at=timezone.now() - timedelta(hours=1)
+    )
+    Attempt.objects.filter(delivery=older).update(error_type="timeout", created_at=timezone.now())
+    listing = admin_client.get(changelist(Endpoint)).content.decode()
+    cell = listing.split('class="field-last_status"', 1)[1].split("</td>", 1)[0]
+    assert ">connection failed<" in cell

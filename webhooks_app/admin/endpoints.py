@@ -52,20 +52,24 @@ def annotate_health(queryset: QuerySet[Endpoint], now=None) -> QuerySet[Endpoint
     """
     since = (now or timezone.now()) - WINDOW
     recent = Delivery.objects.filter(endpoint=OuterRef("pk"), created_at__gte=since)
-    latest = Delivery.objects.filter(endpoint=OuterRef("pk"), attempt_count__gt=0).order_by(
-        "-created_at", "-pk"
-    )
+
+    def latest(endpoint: OuterRef) -> QuerySet[Delivery]:
+        return Delivery.objects.filter(endpoint=endpoint, attempt_count__gt=0).order_by(
+            "-created_at", "-pk"
+        )
+
+    # The latest delivery's own latest attempt (by its unique (delivery, number) index),
+    # so the error type goes with the status and error shown beside it.
+    latest_attempt = Attempt.objects.filter(
+        delivery=Subquery(latest(OuterRef(OuterRef("pk"))).values("pk")[:1])
+    ).order_by("-number")
     return queryset.annotate(
         deliveries_24h=display.count_of(recent, "endpoint"),
         succeeded_24h=display.count_of(recent.filter(status=Delivery.Status.SUCCEEDED), "endpoint"),
         failed_24h=display.count_of(recent.filter(status=Delivery.Status.FAILED), "endpoint"),
-        last_status_code=Subquery(latest.values("last_status_code")[:1]),
-        last_error=Subquery(latest.values("last_error")[:1]),
-        last_error_type=Subquery(
-            Attempt.objects.filter(delivery__endpoint=OuterRef("pk"))
-            .order_by("-created_at", "-pk")
-            .values("error_type")[:1]
-        ),
+        last_status_code=Subquery(latest(OuterRef("pk")).values("last_status_code")[:1]),
+        last_error=Subquery(latest(OuterRef("pk")).values("last_error")[:1]),
+        last_error_type=Subquery(latest_attempt.values("error_type")[:1]),
     )
 
 

@@ -12,66 +12,73 @@ from webhooks_app.models import Endpoint
 MAX_CHOICES = 100
 
 
-def event_type_filter(model: type[Model], field_path: str = "event_type"):
-    """A filter on ``field_path`` whose choices are the distinct types of ``model``.
+class DistinctValuesFilter(admin.SimpleListFilter):
+    """A filter on one column whose choices are that column's distinct non-empty values.
 
-    The choices come from an index on ``model.event_type``, not from the list's
+    The choices come from an index on ``model.<column>``, not from the list's
     own (joined, possibly huge) queryset as ``AllValuesFieldListFilter`` would.
+    Subclasses (made by the factories below) set ``model``, ``column`` and
+    ``field_path``, the path from the listed model to the column.
     """
 
-    class EventTypeFilter(admin.SimpleListFilter):
-        title = _("event type")
-        parameter_name = "event_type"
+    model: type[Model]
+    column: str
+    field_path: str
 
-        def lookups(self, request, model_admin):
-            types = (
-                model.objects.exclude(event_type="")
-                .order_by("event_type")
-                .values_list("event_type", flat=True)
-                .distinct()[:MAX_CHOICES]
-            )
-            return [(value, value) for value in types]
+    def lookups(self, request, model_admin):
+        values = (
+            self.model.objects.exclude(**{self.column: ""})
+            .order_by(self.column)
+            .values_list(self.column, flat=True)
+            .distinct()[:MAX_CHOICES]
+        )
+        return [(value, value) for value in values]
 
-        def queryset(self, request, queryset):
-            if self.value():
-                return queryset.filter(**{field_path: self.value()})
-            return queryset
-
-    return EventTypeFilter
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field_path: self.value()})
+        return queryset
 
 
-def tenant_filter(model: type[Model], field_path: str = "tenant"):
-    """A filter on ``field_path`` (a tenant key): the operator's own, or one tenant.
-
-    Its choices are the operator and the first tenants of ``model`` by key
-    (from the tenant index); any other tenant is reached by the search box
-    (``=key``) or by ``?tenant=key`` in the URL.
-    """
-
-    class TenantFilter(admin.SimpleListFilter):
-        title = _("tenant")
-        parameter_name = "tenant"
-
-        def lookups(self, request, model_admin):
-            tenants = (
-                model.objects.exclude(tenant="")
-                .order_by("tenant")
-                .values_list("tenant", flat=True)
-                .distinct()[:MAX_CHOICES]
-            )
-            return [(OPERATOR_CHOICE, _("The operator's own")), *((t, t) for t in tenants)]
-
-        def queryset(self, request, queryset):
-            value = self.value()
-            if value is None:
-                return queryset
-            return queryset.filter(**{field_path: "" if value == OPERATOR_CHOICE else value})
-
-    return TenantFilter
+def event_type_filter(model: type[Model], field_path: str = "event_type"):
+    """A filter on ``field_path`` whose choices are the distinct types of ``model``."""
+    return type(
+        "EventTypeFilter",
+        (DistinctValuesFilter,),
+        {
+            "title": _("event type"),
+            "parameter_name": "event_type",
+            "model": model,
+            "column": "event_type",
+            "field_path": field_path,
+        },
+    )
 
 
 OPERATOR_CHOICE = "__operator__"
-"""The filter's value for tenant "" (an empty query-string value would mean "all")."""
+"""The tenant filter's value for tenant "" (an empty query-string value would mean "all")."""
+
+
+class _TenantFilter(DistinctValuesFilter):
+    """The operator's own, or one tenant (the first tenants by key are listed; any other is
+    reached by the search box, ``=key``, or by ``?tenant=key`` in the URL)."""
+
+    title = _("tenant")
+    parameter_name = "tenant"
+    column = "tenant"
+
+    def lookups(self, request, model_admin):
+        return [(OPERATOR_CHOICE, _("The operator's own")), *super().lookups(request, model_admin)]
+
+    def queryset(self, request, queryset):
+        if self.value() == OPERATOR_CHOICE:
+            return queryset.filter(**{self.field_path: ""})
+        return super().queryset(request, queryset)
+
+
+def tenant_filter(model: type[Model], field_path: str = "tenant"):
+    """A filter on ``field_path`` (a tenant key): the operator's own, or one tenant."""
+    return type("TenantFilter", (_TenantFilter,), {"model": model, "field_path": field_path})
 
 
 def _patterns(event_types) -> list[str]:
