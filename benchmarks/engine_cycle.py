@@ -4,7 +4,7 @@
         [--rounds 3] [--setting KEY=VALUE] [--profile]
 
 A scratch PostgreSQL database gets ``--deliveries`` due deliveries (``--endpoints``
-endpoints on the benchmark's asyncio receiver), then :func:`webhooks_app.engine.run`
+endpoints on the benchmark's asyncio receiver), then :func:`webhooks_app.sending.engine.run`
 drains them in this process. Per round it prints the wall time, this process's CPU
 time per delivery, the statements per claim and per recording (Django's
 ``execute_wrapper``) and the receiver's count; with ``--profile`` a pyinstrument
@@ -101,8 +101,9 @@ def _round(receiver, args: argparse.Namespace, *, profile: bool) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from webhooks_app import claims, engine, recording, signing
+    from webhooks_app import signing
     from webhooks_app.models import Delivery, Endpoint, Event
+    from webhooks_app.sending import claims, engine, recording
 
     with connection.cursor() as cursor:
         cursor.execute(

@@ -74,7 +74,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from webhooks_app import delivery, send_event
+    from webhooks_app import send_event
     from webhooks_app.models import Delivery, Endpoint, Event
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
@@ -86,8 +86,8 @@ def main() -> None:
             send_event("order.paid", {"order_id": 1})
 
     # 1. send_event with 1 endpoint, then with N (the wake-up is not part of it).
-    import webhooks_app.outbox as outbox
-    from webhooks_app import fanout
+    import webhooks_app.sending.outbox as outbox
+    from webhooks_app.sending import engine, fanout
 
     outbox.wake_up = lambda **kwargs: True
     Endpoint.objects.create(url=url)
@@ -114,7 +114,7 @@ def main() -> None:
     session = requests.Session()
     baseline = timed(lambda: session.post(url, data=body, timeout=(5, 15)).content, args.events)
     ids = iter(pending)
-    ours = timed(lambda: delivery.deliver(next(ids)), args.events)
+    ours = timed(lambda: engine.deliver(next(ids)), args.events)
     assert Delivery.objects.filter(status="succeeded").count() == args.events
 
     print(f"send_event, 1 endpoint:          {one * 1e3:8.3f} ms/call, {len(one_queries)} queries")

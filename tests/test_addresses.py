@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.exceptions import ValidationError
 
-from webhooks_app import addresses, transport
-from webhooks_app.addresses import (
+from webhooks_app import transport
+from webhooks_app.transport import addresses
+from webhooks_app.transport.addresses import (
     BlockedAddress,
     UnsafeURL,
     embedded_ipv4,
@@ -27,7 +28,7 @@ from webhooks_app.addresses import (
     parse_target,
     resolve_allowed,
 )
-from webhooks_app.api.validators import check_endpoint_url
+from webhooks_app.validators import check_endpoint_url
 
 PUBLIC_IP = "93.184.215.14"  # only ever classified, never contacted
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from webhooks_app import fanout, send_event
+from webhooks_app import send_event
 from webhooks_app.models import Delivery, Endpoint, Event
+from webhooks_app.sending import fanout
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from tests.conftest import Reply
-from webhooks_app import alerts, engine, fanout, send_event, signals
+from webhooks_app import send_event, signals
 from webhooks_app.models import Attempt, Delivery, Endpoint
+from webhooks_app.sending import alerts, engine, fanout
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,8 +52,8 @@ def configure(**changes):
 @pytest.fixture(autouse=True)
 def _settings(monkeypatch):
     # No wake-ups on the broker: these tests run the engine themselves.
-    monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: True)
-    monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: True)
+    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
+    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
     with configure():
         yield
 

@@ -26,8 +26,7 @@ from django.utils import timezone
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
-from webhooks_app import event_types, operations, signals
-from webhooks_app.api import validators
+from webhooks_app import event_types, operations, signals, validators
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
 from webhooks_app.testing import isolated_event_types
 

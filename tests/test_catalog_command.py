@@ -19,7 +19,8 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from webhooks_app import catalog, event_types
+from webhooks_app import event_types
+from webhooks_app.event_types import documents
 from webhooks_app.testing import isolated_event_types
 
 PAID_SCHEMA = {
@@ -123,7 +124,7 @@ def test_one_webhook_per_type_with_its_envelope_and_example(types):
         if event_type.example is not None:
             assert media["example"] == {
                 "type": event_type.name,
-                "timestamp": catalog.EXAMPLE_TIMESTAMP,
+                "timestamp": documents.EXAMPLE_TIMESTAMP,
                 "data": event_type.example,
             }
             validator_for(document, event_type.name).validate(media["example"])
@@ -144,7 +145,7 @@ def test_a_types_schema_is_a_component_with_its_references_moved(types):
     assert component["$defs"] == PAID_SCHEMA["$defs"]
     # What the document's schema refuses is what the type's schema refuses.
     validator = validator_for(document, "order.paid")
-    body = {"type": "order.paid", "timestamp": catalog.EXAMPLE_TIMESTAMP}
+    body = {"type": "order.paid", "timestamp": documents.EXAMPLE_TIMESTAMP}
     assert validator.is_valid({**body, "data": PAID_EXAMPLE})
     assert not validator.is_valid({**body, "data": {**PAID_EXAMPLE, "amount": {"value": "1"}}})
     assert not validator.is_valid({**body, "data": {**PAID_EXAMPLE, "refunds": [{}]}})
@@ -156,7 +157,7 @@ def test_a_type_without_a_schema_takes_any_data(types):
     document = openapi()
     assert "user.signed_up" not in document["components"]["schemas"]
     validator = validator_for(document, "user.signed_up")
-    body = {"type": "user.signed_up", "timestamp": catalog.EXAMPLE_TIMESTAMP}
+    body = {"type": "user.signed_up", "timestamp": documents.EXAMPLE_TIMESTAMP}
     for data in ({"anything": 1}, [1], None):
         assert validator.is_valid({**body, "data": data})
 
@@ -182,7 +183,7 @@ def test_a_schema_with_an_id_or_another_draft_is_embedded_resolvably():
     }
     assert components["thing.old"] == draft7
     validator = validator_for(document, "thing.counted")
-    body = {"type": "thing.counted", "timestamp": catalog.EXAMPLE_TIMESTAMP}
+    body = {"type": "thing.counted", "timestamp": documents.EXAMPLE_TIMESTAMP}
     assert validator.is_valid({**body, "data": {"n": 1}})
     assert not validator.is_valid({**body, "data": {"n": "one"}})
 
@@ -280,7 +281,7 @@ def test_markdown_has_a_section_per_type(types):
     assert "Deprecated" not in paid
     assert json_blocks(paid) == [
         PAID_SCHEMA,
-        {"type": "order.paid", "timestamp": catalog.EXAMPLE_TIMESTAMP, "data": PAID_EXAMPLE},
+        {"type": "order.paid", "timestamp": documents.EXAMPLE_TIMESTAMP, "data": PAID_EXAMPLE},
     ]
     updated = section(text, "order.updated")
     assert "> **Deprecated: this type will be removed; stop relying on it.**" in updated

@@ -49,10 +49,10 @@ def test_sweep_loop_stops_after_max_passes(monkeypatch):
 
 
 def test_sweep_wakes_one_worker_per_batch_and_expands_lost_events(monkeypatch):
-    from webhooks_app.delivery import sweep
+    from webhooks_app.sending.sweep import sweep
 
     woken = []
-    monkeypatch.setattr("webhooks_app.delivery.wake_up", lambda **kw: woken.append(kw) or True)
+    monkeypatch.setattr("webhooks_app.sending.sweep.wake_up", lambda **kw: woken.append(kw) or True)
     endpoint = Endpoint.objects.create(url="https://example.invalid/")
     events = Event.objects.bulk_create(
         Event(event_type="t", payload={}, fanned_out_at="2000-01-01T00:00Z") for _ in range(7)

@@ -69,7 +69,7 @@ def test_verbosity_1_prints_the_outcome(history, args):
 
 def test_send_test_at_verbosity_0_prints_nothing(monkeypatch):
     endpoint = Endpoint.objects.create(url="https://a.invalid/")
-    monkeypatch.setattr("webhooks_app.dispatch.enqueue_delivery", lambda *a, **k: None)
+    monkeypatch.setattr("webhooks_app.wakeups.enqueue_delivery", lambda *a, **k: None)
     assert run("webhooks_send_test", str(endpoint.pk), "--queue", verbosity=0) == ("", "")
     assert "Queued test delivery" in run("webhooks_send_test", str(endpoint.pk), "--queue")[0]
 

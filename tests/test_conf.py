@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from webhooks_app import conf, ids
 from webhooks_app.ids import new_event_id
+from webhooks_app.sending import attempt
 
 DESIGN_DEFAULTS = {
     "RETRY_SCHEDULE": [5, 300, 1800, 7200, 18000, 36000, 36000],
@@ -127,14 +128,14 @@ def test_unknown_key_raises_even_when_set():
 
 @override_settings(WEBHOOKS={"USER_AGENT": "shop/2"})
 def test_user_agent_override():
-    assert conf.user_agent() == "shop/2"
+    assert attempt.user_agent() == "shop/2"
 
 
 @override_settings(WEBHOOKS={})
 def test_user_agent_default_names_the_app_and_version():
     from webhooks_app import __version__
 
-    assert conf.user_agent() == f"webhooks_app/{__version__}"
+    assert attempt.user_agent() == f"webhooks_app/{__version__}"
 
 
 # --- event ids ---------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Reply
-from webhooks_app import __version__, delivery, operations, send_event, signals
+from webhooks_app import __version__, operations, send_event, signals
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
+from webhooks_app.sending import attempt, engine, results
+from webhooks_app.sending.sweep import sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,7 +76,7 @@ def test_success_sends_a_signed_standard_webhook(http_server, endpoint, record_s
     succeeded = record_signal(signals.delivery_succeeded)
     item = make_delivery(payload={"order_id": 42})
 
-    outcome = delivery.deliver(item.pk)
+    outcome = engine.deliver(item.pk)
 
     (request,) = http_server.requests
     event = item.event
@@ -110,9 +112,9 @@ def test_success_sends_a_signed_standard_webhook(http_server, endpoint, record_s
 def test_body_is_identical_on_every_attempt(http_server, endpoint):
     http_server.reply(Reply(status=500))
     item = make_delivery()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     Delivery.objects.filter(pk=item.pk).update(next_attempt_at=timezone.now())
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     first, second = http_server.requests
     assert first.body == second.body
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
@@ -123,7 +125,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(http_server, e
     new_secret = endpoint.rotate_secret()
     assert new_secret != old_secret and new_secret.startswith("whsec_")
 
-    delivery.deliver(make_delivery().pk)
+    engine.deliver(make_delivery().pk)
 
     (request,) = http_server.requests
     signatures = request.headers["webhook-signature"].split(" ")
@@ -135,7 +137,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(http_server, e
 def test_rotated_out_secret_stops_signing_after_its_grace_period(http_server, endpoint):
     old_secret = endpoint.secret
     endpoint.rotate_secret(grace=0)
-    delivery.deliver(make_delivery().pk)
+    engine.deliver(make_delivery().pk)
     (request,) = http_server.requests
     assert len(request.headers["webhook-signature"].split(" ")) == 1
     Webhook(endpoint.secret).verify(request.body, request.headers)
@@ -153,7 +155,7 @@ def test_endpoint_headers_are_sent_but_cannot_replace_ours(http_server):
             "WEBHOOK-ID": "msg_forged",
         },
     )
-    delivery.deliver(make_delivery().pk)
+    engine.deliver(make_delivery().pk)
     (request,) = http_server.requests
     assert request.headers["X-Tenant"] == "acme"
     lowered = [name.lower() for name in request.headers]
@@ -170,7 +172,7 @@ def test_retryable_answers_are_retried_on_the_schedule(http_server, endpoint, st
     item = make_delivery()
     before = timezone.now()
 
-    outcome = delivery.deliver(item.pk)
+    outcome = engine.deliver(item.pk)
 
     item.refresh_from_db()
     assert item.status == "pending"
@@ -189,7 +191,7 @@ def test_out_of_attempts_fails_for_good_and_signals(http_server, endpoint, recor
     item = make_delivery()
     for _ in range(len(TEST_WEBHOOKS["RETRY_SCHEDULE"]) + 1):
         Delivery.objects.filter(pk=item.pk).update(next_attempt_at=timezone.now())
-        assert delivery.deliver(item.pk) is not None
+        assert engine.deliver(item.pk) is not None
 
     item.refresh_from_db()
     assert item.status == "failed"
@@ -200,7 +202,7 @@ def test_out_of_attempts_fails_for_good_and_signals(http_server, endpoint, recor
     assert call["delivery"].pk == item.pk and "out of attempts" in call["reason"]
     # A finished delivery is never sent again.
     Delivery.objects.filter(pk=item.pk).update(next_attempt_at=timezone.now())
-    assert delivery.deliver(item.pk) is None
+    assert engine.deliver(item.pk) is None
     assert len(http_server.requests) == 3
 
 
@@ -208,7 +210,7 @@ def test_retry_after_in_seconds_is_honoured(http_server, endpoint):
     http_server.reply(Reply(status=429, headers={"Retry-After": "120"}))
     item = make_delivery()
     before = timezone.now()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     item.refresh_from_db()
     assert 119 <= (item.next_attempt_at - before).total_seconds() <= 122
 
@@ -218,7 +220,7 @@ def test_retry_after_is_capped(http_server, endpoint):
     item = make_delivery()
     before = timezone.now()
     with override_settings(WEBHOOKS={**TEST_WEBHOOKS, "MAX_RETRY_AFTER": 60}):
-        delivery.deliver(item.pk)
+        engine.deliver(item.pk)
     item.refresh_from_db()
     assert 59 <= (item.next_attempt_at - before).total_seconds() <= 62
 
@@ -229,7 +231,7 @@ def test_410_gone_fails_and_disables_the_endpoint(http_server, endpoint, record_
     http_server.reply(Reply(status=410))
     item = make_delivery()
 
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
 
     item.refresh_from_db()
     endpoint.refresh_from_db()
@@ -248,7 +250,7 @@ def test_410_gone_fails_and_disables_the_endpoint(http_server, endpoint, record_
 def test_other_client_errors_fail_at_once(http_server, endpoint, status):
     http_server.reply(Reply(status=status))
     item = make_delivery()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     item.refresh_from_db()
     endpoint.refresh_from_db()
     assert item.status == "failed"
@@ -260,7 +262,7 @@ def test_client_errors_can_be_made_retryable(http_server, endpoint):
     http_server.reply(Reply(status=404))
     item = make_delivery()
     with override_settings(WEBHOOKS={**TEST_WEBHOOKS, "RETRY_CLIENT_ERRORS": True}):
-        delivery.deliver(item.pk)
+        engine.deliver(item.pk)
     item.refresh_from_db()
     assert item.status == "pending"
 
@@ -268,7 +270,7 @@ def test_client_errors_can_be_made_retryable(http_server, endpoint):
 def test_redirect_is_not_followed(http_server, endpoint):
     http_server.reply(Reply(status=302, headers={"Location": http_server.url("/elsewhere")}))
     item = make_delivery()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     item.refresh_from_db()
     assert [r.path for r in http_server.requests] == ["/hook"]
     assert item.status == "failed"
@@ -278,7 +280,7 @@ def test_redirect_is_not_followed(http_server, endpoint):
 def test_timeout_is_retried(http_server, endpoint):
     http_server.reply(Reply(delay=2.5))  # read timeout is 1 s
     item = make_delivery()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     item.refresh_from_db()
     attempt = item.attempts.get()
     assert item.status == "pending"
@@ -295,7 +297,7 @@ def test_connection_refused_is_retried():
         port = probe.getsockname()[1]
     Endpoint.objects.create(url=f"http://127.0.0.1:{port}/hook")
     item = make_delivery()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     item.refresh_from_db()
     attempt = item.attempts.get()
     assert item.status == "pending"
@@ -306,7 +308,7 @@ def test_connection_refused_is_retried():
 def test_loopback_target_without_the_allowance_gets_no_request(http_server, endpoint):
     item = make_delivery()
     with override_settings(WEBHOOKS={**TEST_WEBHOOKS, "ALLOWED_NETWORKS": []}):
-        delivery.deliver(item.pk)
+        engine.deliver(item.pk)
     item.refresh_from_db()
     attempt = item.attempts.get()
     assert http_server.requests == []
@@ -319,14 +321,14 @@ def test_response_body_is_capped(http_server, endpoint):
     http_server.reply(Reply(status=200, body=b"x" * 100_000))
     item = make_delivery()
     with override_settings(WEBHOOKS={**TEST_WEBHOOKS, "MAX_RESPONSE_BODY": 1000}):
-        delivery.deliver(item.pk)
+        engine.deliver(item.pk)
     assert item.attempts.get().response_body == "x" * 1000
 
 
 def test_default_cap_stores_about_20_kb(http_server, endpoint):
     http_server.reply(Reply(status=200, body=b"y" * 100_000))
     item = make_delivery()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     assert 10_000 <= len(item.attempts.get().response_body) <= 20_480
 
 
@@ -335,19 +337,19 @@ def test_not_yet_due_pending_is_a_no_op(http_server, endpoint):
     Delivery.objects.filter(pk=item.pk).update(
         next_attempt_at=timezone.now() + timedelta(minutes=5)
     )
-    assert delivery.deliver(item.pk) is None
+    assert engine.deliver(item.pk) is None
     assert http_server.requests == []
     assert not Attempt.objects.exists()
 
 
 def test_unknown_delivery_is_a_no_op():
-    assert delivery.deliver(999_999) is None
+    assert engine.deliver(999_999) is None
 
 
 def test_duplicate_call_after_success_sends_nothing(http_server, endpoint):
     item = make_delivery()
-    assert delivery.deliver(item.pk) is not None
-    assert delivery.deliver(item.pk) is None
+    assert engine.deliver(item.pk) is not None
+    assert engine.deliver(item.pk) is None
     assert len(http_server.requests) == 1
     assert Attempt.objects.count() == 1
 
@@ -359,7 +361,7 @@ def test_concurrent_duplicates_send_once(http_server, endpoint):
 
     def run():
         try:
-            results.append(delivery.deliver(item.pk))
+            results.append(engine.deliver(item.pk))
         finally:
             connection.close()
 
@@ -398,7 +400,7 @@ def test_no_transaction_or_row_lock_is_held_during_the_http_call(http_server, en
             connection.close()
 
     http_server.on_request = probe
-    outcome = delivery.deliver(item.pk)
+    outcome = engine.deliver(item.pk)
 
     assert outcome.attempt.status_code == 200
     # The lease was committed before the request went out.
@@ -418,7 +420,7 @@ def test_lease_covers_timeouts_plus_margin(http_server, endpoint):
 
     http_server.on_request = probe
     before = timezone.now()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     lease = (seen["locked_until"] - before).total_seconds()
     assert 2 + 1 + 1 - 0.5 <= lease <= 2 + 1 + 1 + 0.5  # connect + read + margin
 
@@ -430,7 +432,7 @@ def test_a_lost_attempt_is_recorded_when_its_lease_expires(http_server, endpoint
         attempt_count=1, locked_until=timezone.now() - timedelta(seconds=1)
     )
 
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
 
     lost, sent = item.attempts.order_by("number")
     assert (lost.number, lost.error_type, lost.status_code) == (1, "lease_expired", None)
@@ -444,7 +446,7 @@ def test_a_live_lease_blocks_other_workers(http_server, endpoint):
     Delivery.objects.filter(pk=item.pk).update(
         attempt_count=1, locked_until=timezone.now() + timedelta(seconds=30)
     )
-    assert delivery.deliver(item.pk) is None
+    assert engine.deliver(item.pk) is None
     assert http_server.requests == []
 
 
@@ -454,7 +456,7 @@ def test_failure_streak_disables_the_endpoint(http_server, endpoint, record_sign
     config = {**TEST_WEBHOOKS, "DISABLE_AFTER_FAILURES": 3, "DISABLE_AFTER_SECONDS": 0}
     with override_settings(WEBHOOKS=config):
         for _ in range(3):
-            delivery.deliver(make_delivery().pk)
+            engine.deliver(make_delivery().pk)
     endpoint.refresh_from_db()
     assert not endpoint.is_active
     assert "3 failed attempts in a row" in endpoint.disabled_reason
@@ -462,8 +464,8 @@ def test_failure_streak_disables_the_endpoint(http_server, endpoint, record_sign
     # Its pending deliveries stay pending and are not sent while it is disabled.
     pending = Delivery.objects.filter(status="pending").first()
     Delivery.objects.update(next_attempt_at=timezone.now())
-    assert delivery.deliver(pending.pk) is None
-    assert delivery.sweep() == 0
+    assert engine.deliver(pending.pk) is None
+    assert sweep() == 0
 
 
 def test_streak_must_also_last_long_enough(http_server, endpoint):
@@ -471,7 +473,7 @@ def test_streak_must_also_last_long_enough(http_server, endpoint):
     config = {**TEST_WEBHOOKS, "DISABLE_AFTER_FAILURES": 2, "DISABLE_AFTER_SECONDS": 3600}
     with override_settings(WEBHOOKS=config):
         for _ in range(4):
-            delivery.deliver(make_delivery().pk)
+            engine.deliver(make_delivery().pk)
     endpoint.refresh_from_db()
     assert endpoint.is_active
     assert endpoint.failure_streak == 4
@@ -480,7 +482,7 @@ def test_streak_must_also_last_long_enough(http_server, endpoint):
 def test_success_resets_the_streak(http_server, endpoint):
     http_server.reply(Reply(status=500), Reply(status=500), Reply(status=200))
     for _ in range(3):
-        delivery.deliver(make_delivery().pk)
+        engine.deliver(make_delivery().pk)
     endpoint.refresh_from_db()
     assert endpoint.failure_streak == 0 and endpoint.failing_since is None
 
@@ -488,10 +490,10 @@ def test_success_resets_the_streak(http_server, endpoint):
 def test_reenabling_resumes_pending_deliveries(http_server, endpoint):
     item = make_delivery()
     Endpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_reason="test")
-    assert delivery.deliver(item.pk) is None
+    assert engine.deliver(item.pk) is None
     endpoint.refresh_from_db()
     endpoint.enable()
-    assert delivery.deliver(item.pk) is not None
+    assert engine.deliver(item.pk) is not None
     assert len(http_server.requests) == 1
 
 
@@ -502,10 +504,10 @@ def test_retry_now_makes_a_failed_delivery_due_as_a_manual_try(http_server, endp
     )
     http_server.reply(Reply(status=400))
     item = make_delivery()
-    delivery.deliver(item.pk)
+    engine.deliver(item.pk)
     assert operations.retry_deliveries(Delivery.objects.filter(pk=item.pk)) == 1
     assert enqueued == [(item.pk, {"manual": True})]
-    delivery.deliver(item.pk, manual=True)
+    engine.deliver(item.pk, manual=True)
     item.refresh_from_db()
     assert item.status == "succeeded"
     assert list(item.attempts.values_list("number", "trigger")) == [
@@ -515,14 +517,15 @@ def test_retry_now_makes_a_failed_delivery_due_as_a_manual_try(http_server, endp
 
 
 def test_tokens_quoted_in_an_error_are_masked_when_stored(http_server):
-    from webhooks_app import claims, recording, transport
+    from webhooks_app import transport
+    from webhooks_app.sending import claims, recording
 
     Endpoint.objects.create(url=http_server.url("/hook?token=sekrit123"))
     make_delivery()
     (item,) = claims.claim(1)
     quoted = f"ProtocolError: while reading {item.endpoint.url} (user:hunter2@host)"
     response = transport.Response(None, "", {}, 5, "connection", quoted)
-    (outcome,) = recording.record([recording.Result(item, response, delivery.decide(1, response))])
+    (outcome,) = recording.record([results.Result(item, response, attempt.decide(1, response))])
     item.refresh_from_db()
     stored = [outcome.attempt.error, item.attempts.get().error, item.last_error]
     assert all("sekrit123" not in text and "token=" in text for text in stored), stored

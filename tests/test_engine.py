@@ -18,9 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.conftest import Reply, wait_until
-from webhooks_app import claims, engine, fanout, send_event, signals
+from webhooks_app import send_event, signals
 from webhooks_app.api.serializers import EndpointSerializer
 from webhooks_app.models import Attempt, Delivery, Endpoint
+from webhooks_app.sending import claims, engine, fanout
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,8 +45,8 @@ def configure(**changes):
 @pytest.fixture(autouse=True)
 def _settings(monkeypatch):
     # No wake-ups on the broker: these tests run the engine themselves.
-    monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: True)
-    monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: True)
+    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
+    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
     with configure():
         yield
 
@@ -254,7 +255,7 @@ def test_a_retry_that_falls_due_while_alerts_go_out_is_sent_by_the_same_run(http
 
 def test_a_run_hands_later_work_to_a_wake_up(http_server, monkeypatch):
     woken = []
-    monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: woken.append(kw))
+    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: woken.append(kw))
     http_server.reply(Reply(status=503))
     endpoints(http_server, 1)
     events(1)
@@ -267,7 +268,7 @@ def test_a_run_hands_later_work_to_a_wake_up(http_server, monkeypatch):
 def test_a_wake_up_that_finds_nothing_starts_no_chain(http_server, monkeypatch):
     """The run that scheduled a retry hands it on; idle runs must not each add another."""
     woken = []
-    monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: woken.append(kw))
+    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: woken.append(kw))
     endpoints(http_server, 1)
     events(1)
     Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(seconds=30))
@@ -277,7 +278,7 @@ def test_a_wake_up_that_finds_nothing_starts_no_chain(http_server, monkeypatch):
 
 def test_nothing_is_handed_on_past_the_countdown_limit(http_server, monkeypatch):
     woken = []
-    monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: woken.append(kw))
+    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: woken.append(kw))
     http_server.reply(Reply(status=503))
     endpoints(http_server, 1)
     events(1)

@@ -13,8 +13,9 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from webhooks_app import fanout, send_event
+from webhooks_app import send_event
 from webhooks_app.models import Delivery, Endpoint
+from webhooks_app.sending import fanout
 
 pytestmark = pytest.mark.django_db
 

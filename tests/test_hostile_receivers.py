@@ -2,7 +2,7 @@
 
 A scripted raw-socket server on 127.0.0.1 plays one misbehaviour per test, byte
 by byte: resets, stalls, drips, short or undecodable bodies. Whatever it does,
-``delivery.deliver`` returns (it never raises), ends the try by one overall
+``attempt.deliver`` returns (it never raises), ends the try by one overall
 deadline (connect + read timeouts, shorter than the lease), and records what
 went wrong in exactly one Attempt row. Stored endpoint settings that cannot be
 used (a header, the secret, the URL) fail the delivery at once, with no request
@@ -34,9 +34,11 @@ from tests.hostile import (
     stall_after_headers,
     unknown_charset,
 )
-from webhooks_app import delivery, send_event
+from webhooks_app import send_event
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.retry import Verdict
+from webhooks_app.sending import engine
+from webhooks_app.sending.sweep import sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,7 +90,7 @@ class Tried:
 
     def __init__(self, item: Delivery) -> None:
         started = time.monotonic()
-        self.outcome = delivery.deliver(item.pk)
+        self.outcome = engine.deliver(item.pk)
         self.elapsed = time.monotonic() - started
         assert self.outcome is not None, "deliver() did nothing with a due delivery"
         attempts = list(Attempt.objects.filter(delivery=item).order_by("number"))
@@ -299,7 +301,7 @@ def sweep_for(seconds: float, until: Callable[[], bool] = lambda: False) -> bool
     while time.monotonic() < deadline:
         if until():
             return True
-        delivery.sweep()
+        sweep()
         time.sleep(SWEEP_EVERY)
     return until()
 

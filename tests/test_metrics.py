@@ -22,9 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, Reply, wait_until
 from tests.receivers import STANDARD_SECRET
-from webhooks_app import checks, engine, fanout, metrics, send_event
+from webhooks_app import checks, metrics, send_event
 from webhooks_app.metrics import collector
 from webhooks_app.models import Delivery, Endpoint, InboundEvent
+from webhooks_app.sending import engine, fanout
 from webhooks_app.testing import WebhookClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,8 +43,8 @@ def _token(settings, monkeypatch, request):
     if "celery_worker" in request.fixturenames:
         return
     # No wake-ups on the broker: these tests run the engine themselves.
-    monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: True)
-    monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: True)
+    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
+    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
 
 
 def parse(text: str) -> dict[tuple[str, tuple], float]:
@@ -203,9 +204,10 @@ def test_multiprocess_mode_merges_the_counts_of_child_processes(tmp_path):
         from prometheus_client import generate_latest
 
         from webhooks_app import metrics
+        from webhooks_app.observability import metrics as counters
 
         def child():
-            metrics.count_inbound("forked", "processed")
+            counters.count_inbound("forked", "processed")
 
         for _ in range(2):
             process = multiprocessing.get_context("fork").Process(target=child)

@@ -12,8 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import wait_until
 from tests.model_events_app.models import Note, Order, Shop
-from webhooks_app import InvalidPayload, event_types, fanout, model_events, send_event
+from webhooks_app import InvalidPayload, event_types, send_event
 from webhooks_app.models import Delivery, Endpoint, Event
+from webhooks_app.sending import fanout, model_events
 from webhooks_app.testing import isolated_event_types
 
 pytestmark = pytest.mark.django_db(transaction=True)

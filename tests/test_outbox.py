@@ -5,8 +5,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import wait_until
-from webhooks_app import fanout, send_event
+from webhooks_app import send_event
 from webhooks_app.models import Delivery, Endpoint, Event
+from webhooks_app.sending import fanout
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,7 +155,7 @@ def test_concurrent_calls_with_one_idempotency_key_make_one_event():
 
 def test_one_wake_up_per_committed_transaction(django_capture_on_commit_callbacks, monkeypatch):
     woken = []
-    monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: woken.append(kw))
+    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: woken.append(kw))
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         for n in range(100):
             send_event("order.paid", {"n": n})
@@ -169,7 +170,7 @@ def test_a_rolled_back_savepoint_does_not_take_the_wake_up_of_the_rest(
     """The wake-up registered inside a savepoint that rolls back is forgotten by
     Django; the next event in the outer transaction must register its own."""
     woken = []
-    monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: woken.append(kw))
+    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: woken.append(kw))
 
     class Abort(Exception):
         pass

@@ -25,10 +25,11 @@ from django.utils import timezone
 from tests import receivers
 from tests.conftest import wait_until
 from tests.receivers import GITHUB_SECRET, STANDARD_SECRET, STRIPE_SECRET, behaviour
-from webhooks_app import checks, delivery, signals, signing, tasks
+from webhooks_app import checks, signals, signing, tasks
 from webhooks_app.models import Delivery, Endpoint, Event, InboundEvent
 from webhooks_app.receivers import processing
 from webhooks_app.receivers.processing import reprocess
+from webhooks_app.sending import engine
 from webhooks_app.testing import (
     WebhookClient,
     encode,
@@ -386,7 +387,7 @@ def test_our_sender_and_our_receiver_agree(django_server):
     event = Event.objects.create(event_type="order.paid", payload={"order_id": 42})
     item = Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
 
-    outcome = delivery.deliver(item.pk)
+    outcome = engine.deliver(item.pk)
 
     assert outcome.attempt.status_code == 200
     inbound = InboundEvent.objects.get()
@@ -397,7 +398,7 @@ def test_our_sender_and_our_receiver_agree(django_server):
     endpoint.rotate_secret()
     second = Event.objects.create(event_type="order.paid", payload={})
     item = Delivery.objects.create(event=second, endpoint=endpoint, next_attempt_at=timezone.now())
-    assert delivery.deliver(item.pk).attempt.status_code == 200
+    assert engine.deliver(item.pk).attempt.status_code == 200
 
 
 def test_sweep_processes_inbound_events_left_pending(client, celery_worker, monkeypatch):

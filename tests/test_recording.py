@@ -16,8 +16,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.conftest import Reply, wait_until
-from webhooks_app import claims, delivery, recording, transport
+from webhooks_app import transport
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
+from webhooks_app.sending import attempt, claims, engine, recording, results
 
 Status = Delivery.Status
 
@@ -33,10 +34,10 @@ def make_delivery(endpoint: Endpoint, **fields) -> Delivery:
     )
 
 
-def answered(item: Delivery, status_code: int, *, manual: bool = False) -> recording.Result:
+def answered(item: Delivery, status_code: int, *, manual: bool = False) -> results.Result:
     """The result of the claimed try ``item`` as if the receiver answered ``status_code``."""
     response = transport.Response(status_code, "", {}, 5)
-    return recording.Result(item, response, delivery.decide(item.attempt_count, response), manual)
+    return results.Result(item, response, attempt.decide(item.attempt_count, response), manual)
 
 
 def claim_one(now=None) -> Delivery:
@@ -123,7 +124,7 @@ def test_a_retry_through_the_api_is_recorded_as_manual(http_server, celery_worke
     endpoint = Endpoint.objects.create(url=http_server.url())
     failed = make_delivery(endpoint)
     with webhooks(RETRY_SCHEDULE=[]):
-        delivery.deliver(failed.pk)
+        engine.deliver(failed.pk)
     failed.refresh_from_db()
     assert failed.status == Status.FAILED
 

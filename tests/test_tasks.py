@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 
 from tests.conftest import Reply, wait_until
-from webhooks_app import dispatch, send_event, tasks
+from webhooks_app import send_event, tasks, wakeups
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,14 +38,14 @@ def test_short_retries_are_scheduled_with_a_countdown(http_server, celery_worker
 
 def test_long_retries_are_left_to_the_sweep(http_server, celery_worker, monkeypatch):
     countdowns = []
-    real_wake_up = dispatch.wake_up
+    real_wake_up = wakeups.wake_up
 
     def spy(**kwargs):
         if kwargs.get("countdown") is not None:
             countdowns.append(kwargs["countdown"])
         return real_wake_up(**kwargs)
 
-    monkeypatch.setattr(dispatch, "wake_up", spy)
+    monkeypatch.setattr(wakeups, "wake_up", spy)
     http_server.default = Reply(status=500)
     Endpoint.objects.create(url=http_server.url())
     config = {
@@ -69,8 +69,8 @@ def test_duplicate_task_messages_send_once(http_server, celery_worker):
     event = send_event("order.paid", {})
     item = wait_until(lambda: Delivery.objects.filter(event=event).first())
     for _ in range(5):
-        dispatch.enqueue_delivery(item.pk)
-        dispatch.wake_up()
+        wakeups.enqueue_delivery(item.pk)
+        wakeups.wake_up()
 
     wait_until(lambda: Delivery.objects.filter(status="succeeded").exists())
     time.sleep(0.5)  # give any duplicate a chance to (wrongly) send
@@ -88,11 +88,13 @@ def test_task_for_a_finished_delivery_is_a_no_op(http_server, celery_worker):
     assert len(http_server.requests) == 1
 
 
-def test_a_lost_broker_message_is_recovered_by_the_sweep(http_server, celery_worker, monkeypatch):
+def test_a_lost_broker_message_is_recovered_by_the_sweep(
+    http_server, celery_app, celery_worker, monkeypatch
+):
     Endpoint.objects.create(url=http_server.url())
     with monkeypatch.context() as patch:
         # The broker accepts the wake-up and then loses it.
-        patch.setattr(tasks.deliver_due, "apply_async", lambda *args, **kwargs: None)
+        patch.setattr(celery_app, "send_task", lambda *args, **kwargs: None)
         send_event("order.paid", {"n": 1})
     time.sleep(0.5)
     assert http_server.requests == []
@@ -103,7 +105,7 @@ def test_a_lost_broker_message_is_recovered_by_the_sweep(http_server, celery_wor
     wait_until(lambda: Delivery.objects.filter(status="succeeded").exists())
 
 
-def test_broker_down_at_commit_loses_nothing(http_server, celery_worker, monkeypatch):
+def test_broker_down_at_commit_loses_nothing(http_server, celery_app, celery_worker, monkeypatch):
     from kombu.exceptions import OperationalError
 
     def broker_down(*args, **kwargs):
@@ -111,13 +113,13 @@ def test_broker_down_at_commit_loses_nothing(http_server, celery_worker, monkeyp
 
     Endpoint.objects.create(url=http_server.url())
     with monkeypatch.context() as patch:
-        patch.setattr(tasks.deliver_due, "apply_async", broker_down)
+        patch.setattr(celery_app, "send_task", broker_down)
         event = send_event("order.paid", {})  # does not raise
     assert Event.objects.filter(pk=event.pk, fanned_out_at=None).exists()
     time.sleep(0.3)
     assert http_server.requests == []
 
-    from webhooks_app.delivery import sweep
+    from webhooks_app.sending.sweep import sweep
 
     assert sweep() == 1
     wait_until(lambda: Delivery.objects.filter(status="succeeded").exists())
@@ -129,7 +131,7 @@ def test_many_sweepers_and_workers_deliver_each_once(http_server, celery_worker,
     celery_app.control.purge()
     with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
         events = [send_event("order.paid", {"n": n}) for n in range(10)]
-    from webhooks_app.delivery import sweep
+    from webhooks_app.sending.sweep import sweep
 
     def sweeper():
         from django.db import connection
@@ -158,8 +160,8 @@ def test_queue_setting_routes_the_tasks(monkeypatch):
     calls = []
     monkeypatch.setattr(tasks.deliver.app, "send_task", lambda *a, **kw: calls.append(kw))
     with override_settings(WEBHOOKS={"QUEUE": "webhooks"}):
-        dispatch.enqueue_delivery(1)
-        dispatch.wake_up()
-        dispatch.enqueue_inbound(1)
-    dispatch.enqueue_delivery(2)
+        wakeups.enqueue_delivery(1)
+        wakeups.wake_up()
+        wakeups.enqueue_inbound(1)
+    wakeups.enqueue_delivery(2)
     assert [kw.get("queue") for kw in calls] == ["webhooks", "webhooks", "webhooks", None]

@@ -13,8 +13,9 @@ from django.db import transaction
 
 from tests.conftest import Reply, wait_until
 from tests.receivers import STANDARD_SECRET, behaviour
-from webhooks_app import claims, delivery, engine, recording, send_event
+from webhooks_app import send_event
 from webhooks_app.models import Delivery, Endpoint
+from webhooks_app.sending import attempt, claims, engine, recording
 from webhooks_app.testing import WebhookClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,8 +27,8 @@ TOKEN = "query-token-value"
 @pytest.fixture
 def no_wake_ups(monkeypatch):
     """These tests run the engine themselves."""
-    monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: True)
-    monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: True)
+    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
+    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
 
 
 @pytest.fixture
@@ -145,7 +146,7 @@ def test_only_warnings_are_built_when_info_is_off(http_server, no_wake_ups, capl
 def test_a_recording_rolled_back_logs_nothing(http_server, no_wake_ups, delivery_log):
     Endpoint.objects.create(url=http_server.url())
     send_event("order.paid", {})
-    from webhooks_app import fanout
+    from webhooks_app.sending import fanout
 
     fanout.expand_pending()
 
@@ -154,13 +155,13 @@ def test_a_recording_rolled_back_logs_nothing(http_server, no_wake_ups, delivery
 
     with pytest.raises(Abandon), transaction.atomic():
         (item,) = claims.claim(1)
-        recording.record([delivery.attempt(item)])
+        recording.record([attempt.send(item)])
         raise Abandon
     assert http_server.requests  # the try was sent ...
     assert delivery_log() == []  # ... but its recording never committed
 
     (item,) = claims.claim(1, only=[Delivery.objects.get().pk])
-    recording.record([delivery.attempt(item)])
+    recording.record([attempt.send(item)])
     assert [r.verdict for r in delivery_log()] == ["succeeded"]
 
 

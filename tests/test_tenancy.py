@@ -9,8 +9,9 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import RequestFactory, override_settings
 
 from tests.conftest import wait_until
-from webhooks_app import fanout, operations, send_event, tenancy
+from webhooks_app import operations, send_event, tenancy
 from webhooks_app.models import Delivery, Endpoint, Event
+from webhooks_app.sending import fanout
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,17 +119,17 @@ def test_the_resolver_names_the_tenant():
 def test_endpoint_limit_per_tenant():
     Endpoint.objects.create(url="https://a.invalid/", tenant="acme")
     Endpoint.objects.create(url="https://b.invalid/", tenant="globex")
-    assert not tenancy.endpoint_limit_reached("acme")
+    assert not operations.endpoint_limit_reached("acme")
     Endpoint.objects.create(url="https://c.invalid/", tenant="acme")
-    assert tenancy.endpoint_limit_reached("acme")
-    assert not tenancy.endpoint_limit_reached("globex")
+    assert operations.endpoint_limit_reached("acme")
+    assert not operations.endpoint_limit_reached("globex")
 
 
 def test_no_endpoint_limit_by_default():
     Endpoint.objects.bulk_create(
         Endpoint(url=f"https://{i}.invalid/", tenant="acme") for i in range(30)
     )
-    assert not tenancy.endpoint_limit_reached("acme")
+    assert not operations.endpoint_limit_reached("acme")
 
 
 def test_the_migration_keeps_existing_rows_as_the_operators():

@@ -19,8 +19,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.conftest import ROOT, Reply, wait_until
 from tests.receivers import STANDARD_SECRET, behaviour
-from webhooks_app import engine, send_event, tracing
+from webhooks_app import send_event
 from webhooks_app.models import Delivery, Endpoint
+from webhooks_app.observability import tracing
+from webhooks_app.sending import engine
 from webhooks_app.testing import WebhookClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,8 +47,8 @@ def _clean(monkeypatch, request):
     EXPORTER.clear()
     behaviour.reset()
     if "celery_worker" not in request.fixturenames:
-        monkeypatch.setattr("webhooks_app.outbox.wake_up", lambda **kw: True)
-        monkeypatch.setattr("webhooks_app.dispatch.wake_up", lambda **kw: True)
+        monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
+        monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
     yield
     behaviour.reset()
 
@@ -212,7 +214,7 @@ def test_the_module_imports_and_does_nothing_when_the_api_is_missing():
         import sys
 
         sys.modules["opentelemetry"] = None  # any import of it raises ImportError
-        from webhooks_app import tracing
+        from webhooks_app.observability import tracing
 
         assert not tracing.enabled()
         assert tracing.current_context() is None

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from tests.conftest import Reply
-from webhooks_app import transport
-from webhooks_app.transport import (
+from webhooks_app.transport import client as transport
+from webhooks_app.transport.client import (
     BlockedAddress,
     get_pool_manager,
     is_allowed_address,

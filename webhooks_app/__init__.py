@@ -30,6 +30,6 @@ def send_event(
 
     See :func:`webhooks_app.outbox.send_event`.
     """
-    from webhooks_app.outbox import send_event as _send_event
+    from webhooks_app.sending.outbox import send_event as _send_event
 
     return _send_event(event_type, payload, tenant=tenant, idempotency_key=idempotency_key)

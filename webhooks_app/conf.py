@@ -148,9 +148,3 @@ def lease_seconds() -> float:
     """How long a claimed delivery stays leased to one worker."""
     connect, read = timeouts()
     return connect + read + float(get("LEASE_MARGIN"))
-
-
-def user_agent() -> str:
-    from webhooks_app import __version__
-
-    return get("USER_AGENT") or f"webhooks_app/{__version__}"

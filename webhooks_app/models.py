@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import conf, redaction, signing, validators
+from webhooks_app import conf, redaction, signals, signing, validators
 from webhooks_app.ids import new_event_id
 from webhooks_app.tenancy import TENANT_MAX_LENGTH
 
@@ -191,8 +191,6 @@ class Endpoint(models.Model):
         Returns False, sending nothing, when it is disabled already (with a reason):
         of several workers noticing the same failure, one disables and signals.
         """
-        from webhooks_app import signals
-
         now = timezone.now()
         changed = Endpoint.objects.filter(
             Q(is_active=True) | Q(disabled_at__isnull=True), pk=self.pk

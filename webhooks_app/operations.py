@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from webhooks_app import event_types
-from webhooks_app.dispatch import enqueue_delivery
+from webhooks_app import conf, event_types
 from webhooks_app.models import Delivery, Endpoint, Event
+from webhooks_app.wakeups import enqueue_delivery
 
 TEST_EVENT_TYPE = "webhooks.test"
 
@@ -120,3 +120,9 @@ def rotate_secrets(endpoints: QuerySet[Endpoint]) -> int:
         endpoint.rotate_secret()
         count += 1
     return count
+
+
+def endpoint_limit_reached(tenant: str) -> bool:
+    """Whether ``tenant`` already has ``WEBHOOKS["MAX_ENDPOINTS_PER_TENANT"]`` endpoints."""
+    limit = conf.get("MAX_ENDPOINTS_PER_TENANT")
+    return limit is not None and Endpoint.objects.filter(tenant=tenant).count() >= limit

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from webhooks_app import conf, delivery, dispatch, engine
+from webhooks_app import conf, wakeups
+from webhooks_app.models import InboundEvent
+from webhooks_app.receivers import processing
+from webhooks_app.sending import engine
+from webhooks_app.sending.sweep import sweep as sweep_deliveries
 
 
 class QueuedTask(Task):
@@ -51,21 +55,19 @@ def deliver_due() -> int:
 @shared_task(name="webhooks_app.tasks.deliver", base=QueuedTask, acks_late=True, ignore_result=True)
 def deliver(delivery_id: int, manual: bool = False) -> str:
     """Try one delivery now if it is due and unleased; a duplicate message is a no-op."""
-    outcome = delivery.deliver(delivery_id, manual=manual)
+    outcome = engine.deliver(delivery_id, manual=manual)
     if outcome is None:
         return "skipped"
-    countdown = delivery.retry_countdown(outcome)
+    countdown = engine.retry_countdown(outcome)
     if countdown is not None:
-        dispatch.wake_up(countdown=countdown)
+        wakeups.wake_up(countdown=countdown)
     return outcome.decision.verdict.value
 
 
 @shared_task(name="webhooks_app.tasks.sweep", base=QueuedTask, acks_late=True, ignore_result=True)
 def sweep() -> int:
     """Fan out unexpanded events, wake workers for due deliveries and pending inbound events."""
-    from webhooks_app.receivers.processing import sweep_pending
-
-    return delivery.sweep() + sweep_pending()
+    return sweep_deliveries() + processing.sweep_pending()
 
 
 @shared_task(
@@ -81,9 +83,6 @@ def sweep() -> int:
 )
 def process_inbound(event_pk: int) -> str:
     """Process a recorded inbound event once (``process_async`` receivers)."""
-    from webhooks_app.models import InboundEvent
-    from webhooks_app.receivers import processing
-
     event = InboundEvent.objects.filter(pk=event_pk).first()
     if event is None:
         return "missing"

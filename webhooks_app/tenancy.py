@@ -72,11 +72,3 @@ def resolve(request: HttpRequest) -> str | None:
     found = function(request)
     key = OPERATOR if found is None else tenant_key(found)
     return key or None
-
-
-def endpoint_limit_reached(tenant: str) -> bool:
-    """Whether ``tenant`` already has ``WEBHOOKS["MAX_ENDPOINTS_PER_TENANT"]`` endpoints."""
-    from webhooks_app.models import Endpoint
-
-    limit = conf.get("MAX_ENDPOINTS_PER_TENANT")
-    return limit is not None and Endpoint.objects.filter(tenant=tenant).count() >= limit

@@ -35,7 +35,8 @@ from typing import Any
 
 from django.test import Client
 
-from webhooks_app import event_types, signing
+from webhooks_app import signing
+from webhooks_app.event_types import registry
 
 pytest: Any
 try:  # pytest is optional: only the fixture needs it
@@ -101,13 +102,13 @@ def isolated_event_types(*, empty: bool = True) -> Iterator[None]:
     It starts empty, or with the types registered so far when ``empty=False``;
     types registered inside it, with any arguments, are forgotten at the end.
     """
-    saved = event_types._snapshot()
+    saved = registry._snapshot()
     if empty:
-        event_types._restore({})
+        registry._restore({})
     try:
         yield
     finally:
-        event_types._restore(saved)
+        registry._restore(saved)
 
 
 class WebhookClient(Client):

@@ -34,7 +34,7 @@ Job = tuple[str, bytes]  # (webhook-id, body)
 
 
 def signed_headers(msg_id: str, body: bytes, user_agent: str) -> dict[str, str]:
-    """The headers of one try: what ``delivery.request_headers`` sends for one secret."""
+    """The headers of one try: what ``attempt.request_headers`` sends for one secret."""
     timestamp = int(time.time())
     return {
         "Content-Type": "application/json",
@@ -58,7 +58,7 @@ class Contender:
 
     name = ""
     label = ""
-    user_agent = f"webhooks_app/{__version__}"  # conf.user_agent()'s default
+    user_agent = f"webhooks_app/{__version__}"  # attempt.user_agent()'s default
 
     def open(self, url: str, concurrency: int) -> None:
         self.url = url
@@ -107,7 +107,7 @@ class ThreadsContender(Contender):
 
 
 class OurTransport(ThreadsContender):
-    """``webhooks_app.transport.post`` with the arguments ``delivery._send`` gives it."""
+    """``webhooks_app.transport.post`` with the arguments ``attempt._send`` gives it."""
 
     name = "threads-transport"
     label = "1. threads + webhooks_app.transport (ours)"

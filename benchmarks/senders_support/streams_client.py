@@ -21,7 +21,7 @@ import asyncio
 import socket
 from collections.abc import Iterable, Mapping
 
-from webhooks_app.addresses import (
+from webhooks_app.transport.addresses import (
     BlockedAddress,
     is_allowed_address,
     parse_networks,

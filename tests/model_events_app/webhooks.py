@@ -2,7 +2,7 @@
 
 from tests.model_events_app.models import Order
 from tests.model_events_app.serializers import OrderSerializer
-from webhooks_app import model_events
+from webhooks_app.sending import model_events
 
 model_events.register(
     Order,

@@ -22,9 +22,9 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from webhooks_app import conf, event_types, redaction, validators
-from webhooks_app.api.validators import check_endpoint_url
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event, InboundEvent
 from webhooks_app.tenancy import OPERATOR, TENANT_MAX_LENGTH
+from webhooks_app.validators import check_endpoint_url
 
 
 def check_event_type_pattern(value: str) -> None:

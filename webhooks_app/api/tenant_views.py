@@ -27,7 +27,7 @@ from django.utils.translation import ngettext
 from rest_framework.permissions import BasePermission
 from rest_framework.routers import APIRootView
 
-from webhooks_app import conf, tenancy
+from webhooks_app import conf, operations, tenancy
 from webhooks_app.api import views
 from webhooks_app.api.permissions import TenantPermission
 from webhooks_app.api.schema import SchemaView
@@ -96,7 +96,7 @@ class EndpointViewSet(TenantScopedMixin, views.EndpointViewSet):
 
     def create(self, request, *args, **kwargs):
         """Add an endpoint (up to ``WEBHOOKS["MAX_ENDPOINTS_PER_TENANT"]``: 409 beyond)."""
-        if tenancy.endpoint_limit_reached(self.tenant):
+        if operations.endpoint_limit_reached(self.tenant):
             raise EndpointLimitReached(conf.get("MAX_ENDPOINTS_PER_TENANT"))
         return super().create(request, *args, **kwargs)
 

@@ -24,7 +24,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
-from webhooks_app import InvalidPayload, event_types, fanout, operations, send_event
+from webhooks_app import InvalidPayload, event_types, operations, send_event
 from webhooks_app.api.filters import QueryFilterBackend
 from webhooks_app.api.pagination import WebhooksPagination
 from webhooks_app.api.permissions import ConfiguredPermissionsMixin
@@ -45,6 +45,7 @@ from webhooks_app.api.serializers import (
 )
 from webhooks_app.models import Delivery, Endpoint, Event, InboundEvent
 from webhooks_app.receivers.processing import reprocess
+from webhooks_app.sending import fanout
 from webhooks_app.tenancy import TENANT_MAX_LENGTH
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from webhooks_app import claims
 from webhooks_app.models import Delivery, Endpoint, InboundEvent
+from webhooks_app.sending import claims
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from webhooks_app import conf, event_types, operations, tenancy
+from webhooks_app import conf, event_types, operations
 from webhooks_app.models import Attempt, Delivery, Endpoint
 from webhooks_app.portal import access
 from webhooks_app.portal.forms import EndpointForm, RetrySinceForm, SendExampleForm
@@ -145,7 +145,7 @@ def limit_message() -> str:
 
 @portal_view(["GET", "POST"])
 def endpoint_add(request: HttpRequest, tenant: str) -> HttpResponse:
-    if tenancy.endpoint_limit_reached(tenant):
+    if operations.endpoint_limit_reached(tenant):
         messages.error(request, limit_message())
         return redirect("webhooks_portal:endpoints")
     form = EndpointForm(request.POST or None, tenant=tenant)

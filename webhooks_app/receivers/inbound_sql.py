@@ -31,7 +31,7 @@ from typing import Any, cast
 from django.db import connection
 from django.db.models import Field
 
-from webhooks_app import rows
+from webhooks_app.db import rows
 from webhooks_app.models import InboundEvent
 
 PROCESSED = InboundEvent.Status.PROCESSED.value

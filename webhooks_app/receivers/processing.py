@@ -36,8 +36,9 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from webhooks_app import conf, redaction, signals, telemetry
+from webhooks_app import conf, redaction, signals
 from webhooks_app.models import InboundEvent
+from webhooks_app.observability import logs
 from webhooks_app.receivers import inbound_sql
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def process(event_pk: int, handler: Handler) -> Result:
 
 def _reported(result: Result) -> Result:
     """``result``, its log line and metrics on their way (once committed)."""
-    telemetry.inbound(result.event.source, result.outcome, result.event, result.exception)
+    logs.inbound(result.event.source, result.outcome, result.event, result.exception)
     return result
 
 
@@ -294,7 +295,7 @@ def stale_pending(older_than: float = 60) -> QuerySet[InboundEvent]:
 
 def sweep_pending(older_than: float = 60, limit: int = 1000) -> int:
     """Enqueue processing of stale pending events; returns how many were enqueued."""
-    from webhooks_app.dispatch import enqueue_inbound
+    from webhooks_app.wakeups import enqueue_inbound
 
     ids = list(stale_pending(older_than).values_list("pk", flat=True)[:limit])
     return sum(enqueue_inbound(event_pk) for event_pk in ids)

@@ -23,12 +23,13 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from webhooks_app import conf, telemetry, tracing
-from webhooks_app.dispatch import enqueue_inbound
+from webhooks_app import conf
 from webhooks_app.models import InboundEvent
+from webhooks_app.observability import logs, tracing
 from webhooks_app.receivers import processing
 from webhooks_app.receivers.parsing import FORM_CONTENT_TYPE, MalformedBody, parse_body
 from webhooks_app.receivers.verifiers import InvalidSignature, MissingSecret, Verifier
+from webhooks_app.wakeups import enqueue_inbound
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class WebhookReceiverView(View):
             if not created and event.status == InboundEvent.Status.PROCESSED
             else "accepted"
         )
-        telemetry.inbound(event.source, outcome, event)
+        logs.inbound(event.source, outcome, event)
         tracing.note_inbound(event, outcome)
         if outcome == "duplicate":
             return self.respond(event, outcome, 200)  # nothing to enqueue

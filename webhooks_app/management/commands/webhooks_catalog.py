@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from webhooks_app import catalog, event_types
+from webhooks_app import event_types
+from webhooks_app.event_types import documents
 
 FORMATS = ("openapi", "openapi-yaml", "markdown")
 
@@ -33,9 +34,9 @@ class Command(BaseCommand):
     def handle(self, *args, format: str, output: str | None, **options) -> None:
         labels = {"title": options["title"], "version": options["api_version"]}
         if format == "markdown":
-            text = catalog.markdown(**labels)
+            text = documents.markdown(**labels)
         else:
-            document = catalog.openapi_document(**labels)
+            document = documents.openapi_document(**labels)
             if format == "openapi-yaml":
                 text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
             else:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError, CommandParser
 
-from webhooks_app import delivery
 from webhooks_app.management.commands._base import WebhooksCommand
 from webhooks_app.models import Endpoint
 from webhooks_app.operations import send_test_event
 from webhooks_app.redaction import mask_text
+from webhooks_app.sending import engine
 
 
 class Command(WebhooksCommand):
@@ -35,7 +35,7 @@ class Command(WebhooksCommand):
                 f"Endpoint {endpoint_id} is disabled ({mask_text(endpoint.disabled_reason)}); "
                 f"its test delivery {test.pk} waits until it is enabled."
             )
-        outcome = delivery.deliver(test.pk, manual=True)
+        outcome = engine.deliver(test.pk, manual=True)
         if outcome is None:  # its endpoint has as many requests in flight as allowed
             raise CommandError(
                 f"Endpoint {endpoint_id} is busy; its test delivery {test.pk} goes out with "

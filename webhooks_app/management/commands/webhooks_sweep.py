@@ -8,9 +8,9 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from webhooks_app.delivery import sweep
 from webhooks_app.management.commands._base import WebhooksCommand
 from webhooks_app.receivers.processing import sweep_pending
+from webhooks_app.sending.sweep import sweep
 
 
 class Command(WebhooksCommand):

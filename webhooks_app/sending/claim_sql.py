@@ -27,7 +27,7 @@ from typing import Any
 
 from django.db import connection
 
-from webhooks_app import rows
+from webhooks_app.db import rows
 from webhooks_app.models import Delivery, Endpoint, Event
 
 CANDIDATES_PER_SLOT = 4

@@ -16,9 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from webhooks_app import conf, event_types
-from webhooks_app.dispatch import wake_up
 from webhooks_app.models import Event
 from webhooks_app.tenancy import tenant_key
+from webhooks_app.wakeups import wake_up
 
 
 def send_event(

@@ -24,9 +24,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from webhooks_app import alerts, validators
-from webhooks_app.db import take_write_lock
+from webhooks_app import validators
+from webhooks_app.db.locks import take_write_lock
 from webhooks_app.models import Delivery, Endpoint, Event, event_type_matches
+from webhooks_app.sending import alerts
 
 logger = logging.getLogger(__name__)
 

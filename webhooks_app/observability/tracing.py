@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from webhooks_app import redaction
 
@@ -30,7 +30,20 @@ except ImportError:  # the optional extra is not installed: everything below is 
 
 if TYPE_CHECKING:
     from webhooks_app.models import Delivery
-    from webhooks_app.recording import Result
+    from webhooks_app.retry import Decision
+    from webhooks_app.transport import Response
+
+
+class FinishedTry(Protocol):
+    """What a send span records of a finished try
+    (:class:`webhooks_app.sending.results.Result` is one)."""
+
+    @property
+    def response(self) -> Response: ...
+
+    @property
+    def decision(self) -> Decision: ...
+
 
 TRACER_NAME = "webhooks_app"
 _NO_SPAN: AbstractContextManager[None] = nullcontext()
@@ -70,7 +83,7 @@ def send_span(item: Delivery) -> AbstractContextManager[Any]:
     )
 
 
-def end_send(span: Any, result: Result) -> None:
+def end_send(span: Any, result: FinishedTry) -> None:
     """Put a try's answer on its span: status code, error type, verdict."""
     if span is None:
         return

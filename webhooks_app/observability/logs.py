@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
-from webhooks_app import metrics, redaction
+from webhooks_app import redaction
+from webhooks_app.observability import metrics
+from webhooks_app.observability.metrics import RecordedTry as Outcome
 from webhooks_app.retry import Verdict
 
 if TYPE_CHECKING:
     from webhooks_app.models import InboundEvent
-    from webhooks_app.recording import Outcome
 
 delivery_logger = logging.getLogger("webhooks_app.delivery")
 inbound_logger = logging.getLogger("webhooks_app.receivers")

@@ -1,11 +1,9 @@
 """One try of a delivery: build the signed request, send it, judge the answer.
 
-:func:`attempt` runs on a sender thread and never touches the database: it
-takes a delivery claimed by :mod:`webhooks_app.claims` (event and endpoint
-loaded) and returns a :class:`~webhooks_app.recording.Result`, whatever goes
-wrong, so that every try ends in exactly one Attempt. :func:`deliver` is the
-same for one delivery in the calling thread (tests, ``webhooks_send_test``),
-and :func:`sweep` recovers what the broker lost.
+:func:`send` runs on a sender thread and never touches the database: it takes
+a delivery claimed by :mod:`webhooks_app.sending.claims` (event and endpoint
+loaded) and returns a :class:`~webhooks_app.sending.results.Result`, whatever
+goes wrong, so that every try ends in exactly one Attempt.
 """
 
 from __future__ import annotations
@@ -13,22 +11,18 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from math import ceil
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from webhooks_app import claims, conf, fanout, retry, signing, tracing, transport, validators
-from webhooks_app.dispatch import wake_up
+from webhooks_app import __version__, conf, retry, signing, transport, validators
 from webhooks_app.models import Delivery, Endpoint, Event
-from webhooks_app.recording import Outcome, Result, record
+from webhooks_app.observability import tracing
+from webhooks_app.sending.results import Result
 
 logger = logging.getLogger(__name__)
 
 ErrorKind = retry.ErrorKind
-
-MAX_SWEEP_WAKE_UPS = 32
-"""Wake-ups one sweep sends at most: each run drains all due work anyway."""
 
 
 def request_body(event: Event) -> bytes:
@@ -41,11 +35,16 @@ def request_body(event: Event) -> bytes:
     return json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
+def user_agent() -> str:
+    """``WEBHOOKS["USER_AGENT"]``, or ``webhooks_app/<version>``."""
+    return conf.get("USER_AGENT") or f"webhooks_app/{__version__}"
+
+
 def request_headers(endpoint: Endpoint, event: Event, body: bytes, now: datetime) -> dict[str, str]:
     """The endpoint's extra headers, then ours; ours win whatever the case of theirs."""
     ours = {
         "Content-Type": "application/json",
-        "User-Agent": conf.user_agent(),
+        "User-Agent": user_agent(),
         **signing.headers(endpoint.signing_secrets(now), event.pk, body, int(now.timestamp())),
     }
     reserved = {name.lower() for name in ours}
@@ -79,7 +78,7 @@ def _refused(kind: str, error: str) -> transport.Response:
     return transport.Response(None, "", {}, 0, kind, error)
 
 
-def attempt(item: Delivery, *, manual: bool = False) -> Result:
+def send(item: Delivery, *, manual: bool = False) -> Result:
     """Send one claimed try and judge the answer; never raises."""
     with tracing.send_span(item) as span:
         try:
@@ -120,39 +119,3 @@ def decide(attempt_number: int, response: transport.Response) -> retry.Decision:
         max_retry_after=conf.get("MAX_RETRY_AFTER"),
         retry_client_errors=conf.get("RETRY_CLIENT_ERRORS"),
     )
-
-
-def deliver(delivery_id: int, *, manual: bool = False) -> Outcome | None:
-    """Try one delivery once, in this thread, if it is due and unleased; else None.
-
-    Safe to call twice with the same id, at the same time or later: the claim
-    lets exactly one caller send each attempt.
-    """
-    claimed = claims.claim(1, only=[delivery_id])
-    if not claimed:
-        return None
-    (outcome,) = record([attempt(claimed[0], manual=manual)])
-    return outcome
-
-
-def sweep(now: datetime | None = None) -> int:
-    """Fan out events left unexpanded and wake workers for due deliveries; returns how many.
-
-    Safe with many sweepers and workers at once: a wake-up that finds nothing
-    to claim is a no-op.
-    """
-    now = now or timezone.now()
-    fanout.expand_pending(now)
-    cap = MAX_SWEEP_WAKE_UPS * conf.get("BATCH_SIZE")
-    due = claims.claimable(now)[:cap].count()
-    for _ in range(min(MAX_SWEEP_WAKE_UPS, ceil(due / conf.get("BATCH_SIZE")))):
-        wake_up()
-    return due
-
-
-def retry_countdown(outcome: Outcome | None) -> float | None:
-    """Seconds until a retry that a Celery countdown should wake; None for the sweep."""
-    if outcome is None or outcome.decision.verdict is not retry.Verdict.RETRY:
-        return None
-    delay = outcome.decision.delay or 0
-    return delay if delay <= conf.get("MAX_COUNTDOWN") else None

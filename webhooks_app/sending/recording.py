@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, QuerySet, Value
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from webhooks_app import alerts, conf, redaction, retry, signals, telemetry, transport
-from webhooks_app.db import take_write_lock
-from webhooks_app.models import Attempt, Delivery, Endpoint
+from webhooks_app import redaction, retry, transport
+from webhooks_app.db.locks import take_write_lock
+from webhooks_app.models import Attempt, Delivery
+from webhooks_app.sending import effects, health
+from webhooks_app.sending.results import Outcome, Result
 
 logger = logging.getLogger(__name__)
 
@@ -51,26 +50,6 @@ DELIVERY_FIELDS = [
     "last_error",
     "locked_until",
 ]
-
-
-@dataclass(frozen=True)
-class Result:
-    """One finished try: the delivery as claimed, what came back, and what it means."""
-
-    delivery: Delivery
-    response: transport.Response
-    decision: retry.Decision
-    manual: bool = False
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one try did, once recorded."""
-
-    attempt: Attempt
-    decision: retry.Decision
-    disable_reason: str = ""  # set when this try disabled the endpoint
-    alert: alerts.Alert | None = None  # set when this try's streak is to alert the owner
 
 
 def storable(text: str) -> str:
@@ -100,7 +79,7 @@ def record(results: Sequence[Result]) -> list[Outcome]:
     except Exception:  # e.g. a DataError for one row: the others must not be lost with it
         logger.exception("Recording %d tries together failed; recording each", len(results))
         outcomes = [_write_alone(result, now) for result in results]
-    after_commit(outcomes)
+    effects.after_commit(outcomes)
     return outcomes
 
 
@@ -108,7 +87,8 @@ def write(results: Sequence[Result]) -> list[Outcome]:
     """Write these tries in the caller's transaction, or raise; :func:`record` is the safe way.
 
     For a caller that has more to do in the same transaction (the engine claims
-    the slots these tries free); it must call :func:`after_commit` once its
+    the slots these tries free); it must call
+    :func:`~webhooks_app.sending.effects.after_commit` once its
     transaction has committed, and fall back to :func:`record` if it failed.
     """
     return _write(results, timezone.now(), savepoint=False) if results else []
@@ -126,9 +106,9 @@ def _write(results: Sequence[Result], now: datetime, *, savepoint: bool = True) 
             unique_fields=["delivery", "number"],
             update_fields=ATTEMPT_FIELDS,
         )
-        health = _update_health(results, now)
+        changes = health.update(results, now)
     return [
-        Outcome(attempt, result.decision, *health.get(result.delivery.pk, ("", None)))
+        Outcome(attempt, result.decision, *changes.get(result.delivery.pk, ("", None)))
         for attempt, result in zip(attempts, results, strict=True)
     ]
 
@@ -211,122 +191,3 @@ def _update_deliveries(deliveries: list[Delivery]) -> None:
         Delivery.objects.filter(pk__in=pks, attempt_count=attempt_count).update(
             **dict(zip(DELIVERY_FIELDS, state, strict=True))
         )
-
-
-Health = tuple[str, alerts.Alert | None]
-"""What a try did to its endpoint: the reason it disabled it, or the alert it raised."""
-
-
-def _update_health(results: Sequence[Result], now: datetime) -> dict[int, Health]:
-    """Streaks, circuit breaker, pauses and alerts per endpoint; returns {delivery: health}."""
-    by_endpoint: dict[int, list[Result]] = {}
-    for result in results:
-        by_endpoint.setdefault(result.delivery.endpoint_id, []).append(result)
-    changes: dict[int, Health] = {}
-    for endpoint_id, group in by_endpoint.items():
-        culprit, health = _endpoint_health(endpoint_id, group, now)
-        if culprit:
-            changes[culprit] = health
-    return changes
-
-
-def _endpoint_health(endpoint_id: int, group: list[Result], now: datetime) -> tuple[int, Health]:
-    endpoint = group[0].delivery.endpoint  # as claimed: enough to skip needless writes
-    endpoints = Endpoint.objects.filter(pk=endpoint_id)
-    succeeded = [r.decision.verdict is Verdict.SUCCEEDED for r in group]
-    if all(succeeded):
-        if (
-            endpoint.failure_streak
-            or endpoint.circuit_failures
-            or endpoint.circuit_opened_at
-            or endpoint.alerted_stage
-        ):
-            endpoints.update(
-                failure_streak=0,
-                failing_since=None,
-                circuit_failures=0,
-                circuit_opened_at=None,
-                alerted_stage=Endpoint.Alert.NONE,
-            )
-        return 0, ("", None)
-    last_success = max((i for i, ok in enumerate(succeeded) if ok), default=-1)
-    failures = group[last_success + 1 :]
-    transient = sum(_is_transient(r) for r in failures)
-    if last_success >= 0:  # a success in this group ended the earlier streak
-        endpoints.update(
-            failure_streak=len(failures),
-            failing_since=now,
-            circuit_failures=transient,
-            circuit_opened_at=None,
-            alerted_stage=Endpoint.Alert.NONE,  # a new streak: its own alerts
-        )
-    else:
-        endpoints.update(
-            failure_streak=F("failure_streak") + len(failures),
-            failing_since=Coalesce(F("failing_since"), Value(now)),
-            circuit_failures=F("circuit_failures") + transient,
-        )
-    if transient:
-        _trip_breaker(endpoints, now)
-    pause = max((_retry_after(r) or 0 for r in failures), default=0)
-    if pause > 0:
-        until = now + timedelta(seconds=pause)
-        endpoints.update(
-            paused_until=Greatest(Coalesce(F("paused_until"), Value(until)), Value(until))
-        )
-    gone = next((r for r in failures if r.decision.verdict is Verdict.GONE), None)
-    if gone is not None:
-        return gone.delivery.pk, (gone.decision.reason, None)
-    streak, since = endpoints.values_list("failure_streak", "failing_since").get()
-    long_enough = since is not None and now - since >= timedelta(
-        seconds=conf.get("DISABLE_AFTER_SECONDS")
-    )
-    if streak < conf.get("DISABLE_AFTER_FAILURES") or not long_enough:
-        alert = alerts.claim(endpoints, streak, since, now)
-        return (failures[-1].delivery.pk, ("", alert)) if alert else (0, ("", None))
-    reason = f"{streak} failed attempts in a row since {since:%Y-%m-%d %H:%M} UTC"
-    return failures[-1].delivery.pk, (reason, None)
-
-
-def _is_transient(result: Result) -> bool:
-    """A timeout, a connection error or a retryable status: the endpoint's own trouble."""
-    response = result.response
-    if response.status_code is None:
-        return response.error_kind in (retry.ErrorKind.TIMEOUT, retry.ErrorKind.CONNECTION)
-    return response.status_code in retry.RETRYABLE_STATUSES or response.status_code >= 500
-
-
-def _trip_breaker(endpoints: QuerySet[Endpoint], now: datetime) -> None:
-    """Open the circuit after a streak (or re-open it after a failed probe) for a cool-down."""
-    until = now + timedelta(seconds=conf.get("CIRCUIT_BREAKER_COOLDOWN"))
-    endpoints.filter(circuit_failures__gte=conf.get("CIRCUIT_BREAKER_THRESHOLD")).update(
-        circuit_opened_at=Coalesce(F("circuit_opened_at"), Value(now)),
-        paused_until=Greatest(Coalesce(F("paused_until"), Value(until)), Value(until)),
-    )
-
-
-def _retry_after(result: Result) -> float | None:
-    """A 429's Retry-After, capped: it pauses the whole endpoint, not just this delivery."""
-    if result.response.status_code != 429:
-        return None
-    seconds = retry.parse_retry_after(result.response.headers.get("Retry-After"))
-    return None if seconds is None else min(seconds, conf.get("MAX_RETRY_AFTER"))
-
-
-def after_commit(outcomes: list[Outcome]) -> None:
-    """Signals, sent once the new states are committed; then owner alerts and endpoints
-    to disable."""
-    telemetry.deliveries(outcomes)  # log lines and metrics
-    for outcome in outcomes:
-        attempt, decision = outcome.attempt, outcome.decision
-        delivery = attempt.delivery
-        if decision.verdict is Verdict.SUCCEEDED:
-            signals.delivery_succeeded.send(sender=Delivery, delivery=delivery, attempt=attempt)
-        elif decision.verdict is not Verdict.RETRY:
-            signals.delivery_failed.send(
-                sender=Delivery, delivery=delivery, attempt=attempt, reason=decision.reason
-            )
-        if outcome.alert:
-            alerts.notify(outcome.alert, delivery.endpoint, attempt)
-        if outcome.disable_reason and delivery.endpoint.disable(outcome.disable_reason):
-            alerts.disabled(delivery.endpoint, outcome.disable_reason, attempt)

@@ -1,5 +1,8 @@
 """The sending loop: claim, send concurrently, record as results come in.
 
+:func:`run` is the body of the ``deliver_due`` task; :func:`deliver` tries one
+delivery in the calling thread (an operator's "send now", ``webhooks_send_test``).
+
 One call of :func:`run` (a Celery task's body) keeps a sliding window of
 requests in flight on sender threads: whenever slots are free it claims more
 due deliveries, and whatever has finished is recorded in bulk at once. A slow
@@ -18,7 +21,9 @@ from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoo
 from django.db import transaction
 from django.utils import timezone
 
-from webhooks_app import claims, conf, delivery, dispatch, fanout, recording
+from webhooks_app import conf, retry, wakeups
+from webhooks_app.sending import attempt, claims, effects, fanout, recording
+from webhooks_app.sending.results import Outcome, Result
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +52,7 @@ def run() -> int:
     concurrency = conf.get("SEND_CONCURRENCY")
     batch_size = conf.get("BATCH_SIZE")
     started = time.monotonic()
-    in_flight: set[Future[recording.Result]] = set()
+    in_flight: set[Future[Result]] = set()
     tries = 0
     expanded_at = -POLL_SECONDS
     contended_wait = CONTENDED_WAIT_SECONDS[0]
@@ -70,7 +75,7 @@ def run() -> int:
             if not just_claimed and (room := claim_room()) > 0:
                 claim = claims.claim_batch(room)
                 contended = claim.contended
-                in_flight |= {senders.submit(delivery.attempt, item) for item in claim.deliveries}
+                in_flight |= {senders.submit(attempt.send, item) for item in claim.deliveries}
             just_claimed = False
             if in_flight:
                 done, in_flight = wait(
@@ -85,7 +90,7 @@ def run() -> int:
                     results = [future.result() for future in done]
                     recorded, claim = _record_and_claim(results, claim_room())
                     tries += recorded
-                    in_flight |= {senders.submit(delivery.attempt, i) for i in claim.deliveries}
+                    in_flight |= {senders.submit(attempt.send, i) for i in claim.deliveries}
                     # Claimed for the free slots just now; but with nothing in flight, claim
                     # again: what fell due while the signals and alerts went out is
                     # claimable, and seconds_until_next() does not count it.
@@ -98,7 +103,7 @@ def run() -> int:
             contended_wait = CONTENDED_WAIT_SECONDS[0]
             if not claiming:  # out of time: a fresh run takes over what is due now
                 if claims.claimable(timezone.now()).exists():
-                    dispatch.wake_up()
+                    wakeups.wake_up()
                     return tries
             wait_for = claims.seconds_until_next()
             if claiming and wait_for is not None and wait_for <= IDLE_WAIT_SECONDS:
@@ -107,11 +112,11 @@ def run() -> int:
             # Only a run that sent something hands on: the retries it scheduled are its
             # own. A wake-up that found nothing to do must not start a chain of them.
             if tries and wait_for is not None and wait_for <= conf.get("MAX_COUNTDOWN"):
-                dispatch.wake_up(countdown=wait_for)
+                wakeups.wake_up(countdown=wait_for)
             return tries
 
 
-def _record_and_claim(results: list[recording.Result], room: int) -> tuple[int, claims.Claim]:
+def _record_and_claim(results: list[Result], room: int) -> tuple[int, claims.Claim]:
     """Record finished tries and claim up to ``room`` more, in one transaction.
 
     One commit instead of two, and the slots the finished requests held (their
@@ -125,5 +130,26 @@ def _record_and_claim(results: list[recording.Result], room: int) -> tuple[int, 
     except Exception:
         logger.exception("Recording %d tries and claiming failed; recording alone", len(results))
         return len(recording.record(results)), claims.Claim()
-    recording.after_commit(outcomes)
+    effects.after_commit(outcomes)
     return len(outcomes), claim
+
+
+def deliver(delivery_id: int, *, manual: bool = False) -> Outcome | None:
+    """Try one delivery once, in this thread, if it is due and unleased; else None.
+
+    Safe to call twice with the same id, at the same time or later: the claim
+    lets exactly one caller send each attempt.
+    """
+    claimed = claims.claim(1, only=[delivery_id])
+    if not claimed:
+        return None
+    (outcome,) = recording.record([attempt.send(claimed[0], manual=manual)])
+    return outcome
+
+
+def retry_countdown(outcome: Outcome | None) -> float | None:
+    """Seconds until a retry that a countdown should wake; None for the sweep."""
+    if outcome is None or outcome.decision.verdict is not retry.Verdict.RETRY:
+        return None
+    delay = outcome.decision.delay or 0
+    return delay if delay <= conf.get("MAX_COUNTDOWN") else None

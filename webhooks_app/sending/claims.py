@@ -30,9 +30,11 @@ from django.db import transaction
 from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
-from webhooks_app import claim_sql, conf, retry, signals, tracing
-from webhooks_app.db import take_write_lock
+from webhooks_app import conf, retry, signals
+from webhooks_app.db.locks import take_write_lock
 from webhooks_app.models import Attempt, Delivery, Endpoint
+from webhooks_app.observability import tracing
+from webhooks_app.sending import claim_sql
 
 Status = Delivery.Status
 

@@ -33,8 +33,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, LocationValueError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from webhooks_app import addresses
-from webhooks_app.addresses import (
+from webhooks_app.retry import ErrorKind
+from webhooks_app.transport import addresses
+from webhooks_app.transport.addresses import (
     BlockedAddress,
     Network,
     UnsafeURL,
@@ -42,8 +43,7 @@ from webhooks_app.addresses import (
     parse_networks,
     parse_target,
 )
-from webhooks_app.deadline import Ticket, watchdog
-from webhooks_app.retry import ErrorKind
+from webhooks_app.transport.deadline import Ticket, watchdog
 
 
 def resolve_allowed(

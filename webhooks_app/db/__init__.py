@@ -1,0 +1,1 @@
+"""Storage helpers for hand-written SQL: rows as model instances, SQLite's write lock."""

@@ -1,0 +1,16 @@
+"""The HTTP side of sending: the client (:mod:`.client`), the SSRF guard
+(:mod:`.addresses`) and the per-request deadline (:mod:`.deadline`).
+
+No models and no settings here: callers pass what the request needs.
+"""
+
+from webhooks_app.transport.client import (
+    NOT_SENT,
+    DeadlinePassed,
+    Response,
+    get_pool_manager,
+    post,
+    resolve_allowed,
+)
+
+__all__ = ["NOT_SENT", "DeadlinePassed", "Response", "get_pool_manager", "post", "resolve_allowed"]
