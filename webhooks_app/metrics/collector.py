@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from webhooks_app.models import Delivery, Endpoint, InboundEvent
-from webhooks_app.sending import claims
+from webhooks_app.sending import due
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +49,7 @@ class DatabaseCollector(Collector):
 
 def read(now: datetime) -> dict:
     """The gauges' values now."""
-    oldest_due = (
-        claims.claimable(now)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+    oldest_due = due.oldest_due_at(now)
     inbound = dict.fromkeys(INBOUND_STATUSES, 0)
     rows = (
         InboundEvent.objects.filter(status__in=INBOUND_STATUSES)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from math import ceil
 
 from django.db import transaction
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
 from webhooks_app import conf, retry, signals
@@ -35,27 +35,12 @@ from webhooks_app.db.locks import take_write_lock
 from webhooks_app.models import Attempt, Delivery, Endpoint
 from webhooks_app.observability import tracing
 from webhooks_app.sending import claim_sql
+from webhooks_app.sending.due import Due
 
 Status = Delivery.Status
 
 RATE_LIMIT_SLICES = 10
 """A rate-limited endpoint gets at most a tenth of a second's worth of requests per claim."""
-
-
-def due_filter(now: datetime) -> Q:
-    """Pending, due, not leased (or its lease expired), to an active endpoint."""
-    return Q(status=Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True) & (
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    )
-
-
-def unpaused(now: datetime) -> Q:
-    """To an endpoint that is not paused (429, open circuit, rate limit)."""
-    return Q(endpoint__paused_until__isnull=True) | Q(endpoint__paused_until__lte=now)
-
-
-def claimable(now: datetime) -> QuerySet[Delivery]:
-    return Delivery.objects.filter(due_filter(now), unpaused(now))
 
 
 @dataclass
@@ -94,14 +79,13 @@ def claim_batch(
     # (connect + read at most) always ends before the lease (+ LEASE_MARGIN) does.
     deadline = time.monotonic() + sum(conf.timeouts())
     lease = now + timedelta(seconds=conf.lease_seconds())
-    cap = conf.get("MAX_IN_FLIGHT_PER_ENDPOINT")
-    due = claim_sql.Due(now, cap, only)
+    due = Due.at(now, only=only)
     with transaction.atomic(savepoint=False):  # the engine may claim in its recording's transaction
         take_write_lock()
         endpoints = claim_sql.lock_endpoints(due, limit)
         if not endpoints:
-            return Claim(contended=claim_sql.anything_due(due))
-        room = {pk: _allowed(endpoint, cap) for pk, endpoint in endpoints.items()}
+            return Claim(contended=claim_sql.anything_claimable(due))
+        room = {pk: _allowed(endpoint, due.cap) for pk, endpoint in endpoints.items()}
         leased = claim_sql.lease(due, room, limit, lease)
         if not leased:
             return Claim()
@@ -211,32 +195,3 @@ def _record_lost_attempts(
     if lost:
         Attempt.objects.bulk_create(lost, ignore_conflicts=True)
     return lost
-
-
-def seconds_until_next(now: datetime | None = None) -> float | None:
-    """Seconds until a pending delivery becomes claimable after ``now``, or None.
-
-    Deliveries already claimable are not counted: a worker that could not
-    claim them found their endpoints busy, and the worker keeping those
-    endpoints busy claims them when its requests are done.
-    """
-    now = now or timezone.now()
-    pending = Delivery.objects.filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
-        status=Status.PENDING,
-        endpoint__is_active=True,
-    )
-    retry_at = (
-        pending.filter(unpaused(now), next_attempt_at__gt=now)
-        .aggregate(at=Min("next_attempt_at"))
-        .get("at")
-    )
-    resume_at = (
-        pending.filter(
-            endpoint__paused_until__gt=now, next_attempt_at__lte=F("endpoint__paused_until")
-        )
-        .aggregate(at=Min("endpoint__paused_until"))
-        .get("at")
-    )
-    times = [at for at in (retry_at, resume_at) if at is not None]
-    return max(0.0, (min(times) - now).total_seconds()) if times else None

@@ -19,10 +19,9 @@ import time
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from django.db import transaction
-from django.utils import timezone
 
 from webhooks_app import conf, retry, wakeups
-from webhooks_app.sending import attempt, claims, effects, fanout, recording
+from webhooks_app.sending import attempt, claims, due, effects, fanout, recording
 from webhooks_app.sending.results import Outcome, Result
 
 logger = logging.getLogger(__name__)
@@ -102,10 +101,10 @@ def run() -> int:
                 continue
             contended_wait = CONTENDED_WAIT_SECONDS[0]
             if not claiming:  # out of time: a fresh run takes over what is due now
-                if claims.claimable(timezone.now()).exists():
+                if due.any_claimable():
                     wakeups.wake_up()
                     return tries
-            wait_for = claims.seconds_until_next()
+            wait_for = due.seconds_until_next()
             if claiming and wait_for is not None and wait_for <= IDLE_WAIT_SECONDS:
                 time.sleep(wait_for)
                 continue

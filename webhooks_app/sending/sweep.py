@@ -13,7 +13,7 @@ from math import ceil
 from django.utils import timezone
 
 from webhooks_app import conf
-from webhooks_app.sending import claims, fanout
+from webhooks_app.sending import due, fanout
 from webhooks_app.wakeups import wake_up
 
 MAX_SWEEP_WAKE_UPS = 32
@@ -26,7 +26,7 @@ def sweep(now: datetime | None = None) -> int:
     now = now or timezone.now()
     fanout.expand_pending(now)
     batch = conf.get("BATCH_SIZE")
-    due = claims.claimable(now)[: MAX_SWEEP_WAKE_UPS * batch].count()
-    for _ in range(min(MAX_SWEEP_WAKE_UPS, ceil(due / batch))):
+    claimable = due.count_claimable(now, limit=MAX_SWEEP_WAKE_UPS * batch)
+    for _ in range(min(MAX_SWEEP_WAKE_UPS, ceil(claimable / batch))):
         wake_up()
-    return due
+    return claimable

@@ -1,0 +1,185 @@
+"""When a delivery is due, and when it is claimable: the one definition, in SQL.
+
+- **due**: pending, the time of its next try has come, no worker holds it (no
+  lease, or its lease ran out), and its endpoint is active and not paused (a
+  429, an open circuit, a rate limit or an operator's pause all set
+  ``paused_until``);
+- **in flight**: pending and leased until a time still to come (a worker is
+  sending it);
+- **claimable**: due, and its endpoint has room: fewer requests in flight than
+  ``WEBHOOKS["MAX_IN_FLIGHT_PER_ENDPOINT"]``, and none at all while its circuit
+  is open (one probe at a time).
+
+A claim takes claimable deliveries only (:mod:`webhooks_app.sending.claim_sql`
+builds on the fragments below); the sweep wakes workers for claimable ones; a
+run that is out of time hands over when any is left; the lag gauge measures
+the oldest due one. Each of them reads the SQL here, so they agree.
+
+Fragments refer to the delivery as ``d`` and its endpoint as ``ep``, and take
+named parameters (:meth:`Due.params`); both backends Django supports here
+(PostgreSQL and SQLite) accept ``%(name)s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from webhooks_app import conf
+from webhooks_app.db import rows
+from webhooks_app.models import Delivery, Endpoint
+
+PENDING = Delivery.Status.PENDING.value
+
+UNHELD_AND_TIME = (
+    "d.next_attempt_at <= %(now)s AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)"
+)
+"""The time of the delivery ``d``'s next try has come and no worker holds it."""
+
+DUE = f"d.status = %(pending)s AND {UNHELD_AND_TIME}"
+"""The delivery ``d`` is due, as far as the delivery row says."""
+
+ENDPOINT_READY = (
+    "ep.is_active = %(active)s AND (ep.paused_until IS NULL OR ep.paused_until <= %(now)s)"
+)
+"""Its endpoint ``ep`` takes requests now."""
+
+ENDPOINT_ACTIVE = "ep.is_active = %(active)s"
+"""Its endpoint ``ep`` is active (an operator's "send now" goes through a pause)."""
+
+IN_FLIGHT = "l.status = %(pending)s AND l.locked_until > %(now)s"
+"""The delivery ``l`` is in flight: a worker is sending it."""
+
+
+def full_endpoints() -> str:
+    """The endpoints with no room: as many requests in flight as the cap allows, or a
+    probe in flight through an open circuit."""
+    return (
+        f"SELECT l.endpoint_id FROM {rows.table(Delivery)} l"
+        f" JOIN {rows.table(Endpoint)} le ON le.id = l.endpoint_id"
+        f" WHERE {IN_FLIGHT} GROUP BY l.endpoint_id"
+        " HAVING COUNT(*) >= %(cap)s OR MIN(le.circuit_opened_at) IS NOT NULL"
+    )
+
+
+@dataclass(frozen=True)
+class Due:
+    """What a claim looks for: claimable at ``now`` with at most ``cap`` in flight per
+    endpoint; ``only``: just these deliveries, through a paused endpoint too."""
+
+    now: datetime
+    cap: int
+    only: Collection[int] | None = None
+
+    @classmethod
+    def at(cls, now: datetime | None = None, *, only: Collection[int] | None = None) -> Due:
+        """At ``now`` (default: now), with the configured per-endpoint cap."""
+        return cls(now or timezone.now(), conf.get("MAX_IN_FLIGHT_PER_ENDPOINT"), only)
+
+    def params(self) -> dict[str, Any]:
+        """The named parameters of every fragment of this module."""
+        return {
+            "pending": PENDING,
+            "now": rows.adapt(self.now),
+            "active": True,
+            "cap": self.cap,
+            **in_list_params("only", self.only or ()),
+        }
+
+    def endpoint_condition(self) -> str:
+        """Ready endpoints; for an ``only`` claim, active ones and the listed deliveries."""
+        if self.only is None:
+            return ENDPOINT_READY
+        return f"{ENDPOINT_ACTIVE} AND d.id IN ({in_list('only', self.only)})"
+
+
+def in_list(name: str, values: Collection[Any]) -> str:
+    """``%(name_0)s, %(name_1)s, …`` for an ``IN (…)`` of ``values`` (``NULL``, which
+    matches nothing, when there are none)."""
+    if not values:
+        return "NULL"
+    return ", ".join(f"%({name}_{index})s" for index in range(len(values)))
+
+
+def in_list_params(name: str, values: Iterable[Any]) -> dict[str, Any]:
+    """The parameters of :func:`in_list`."""
+    return {f"{name}_{index}": value for index, value in enumerate(values)}
+
+
+def claimable(due: Due) -> str:
+    """``SELECT`` the claimable deliveries' ``id, endpoint_id, next_attempt_at,
+    locked_until``, oldest first, at most ``%(count)s`` of them.
+
+    Leaving the endpoints with no room out keeps a backlog of one from filling
+    the claim's candidates, so the others' due deliveries are found.
+    """
+    return (
+        "SELECT d.id, d.endpoint_id, d.next_attempt_at, d.locked_until"
+        f" FROM {rows.table(Delivery)} d JOIN {rows.table(Endpoint)} ep ON ep.id = d.endpoint_id"
+        f" WHERE {DUE} AND {due.endpoint_condition()}"
+        f" AND d.endpoint_id NOT IN ({full_endpoints()})"
+        " ORDER BY d.next_attempt_at, d.id LIMIT %(count)s"
+    )
+
+
+def count_claimable(now: datetime | None = None, *, limit: int) -> int:
+    """How many deliveries are claimable now, counting up to ``limit``."""
+    due = Due.at(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM ({claimable(due)}) c", {**due.params(), "count": limit}
+        )
+        return cursor.fetchone()[0]
+
+
+def any_claimable(now: datetime | None = None) -> bool:
+    """Whether any delivery is claimable now."""
+    return count_claimable(now, limit=1) > 0
+
+
+def oldest_due_at(now: datetime | None = None) -> datetime | None:
+    """When the oldest due delivery fell due (None when none is): how far behind sending is.
+
+    Due, not claimable: a delivery waiting for room at its endpoint is late all the same.
+    """
+    due = Due.at(now)
+    sql = (
+        f"SELECT MIN(d.next_attempt_at) FROM {rows.table(Delivery)} d"
+        f" JOIN {rows.table(Endpoint)} ep ON ep.id = d.endpoint_id"
+        f" WHERE {DUE} AND {ENDPOINT_READY}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, due.params())
+        raw = cursor.fetchone()[0]
+    return None if raw is None else rows.value(Delivery, "next_attempt_at", raw)
+
+
+def seconds_until_next(now: datetime | None = None) -> float | None:
+    """Seconds until a pending delivery that is not due now becomes due, or None.
+
+    It falls due at its ``next_attempt_at`` or, when its endpoint is paused
+    beyond that, when the pause ends. Deliveries already due are not counted: a
+    worker that could not claim them found their endpoints busy, and the worker
+    keeping those endpoints busy claims them when its requests are done.
+    """
+    due = Due.at(now)
+    sql = (
+        "SELECT MIN(CASE WHEN ep.paused_until > d.next_attempt_at"
+        " THEN ep.paused_until ELSE d.next_attempt_at END)"
+        f" FROM {rows.table(Delivery)} d JOIN {rows.table(Endpoint)} ep ON ep.id = d.endpoint_id"
+        " WHERE d.status = %(pending)s AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)"
+        f" AND {ENDPOINT_ACTIVE}"
+        " AND (d.next_attempt_at > %(now)s OR ep.paused_until > %(now)s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, due.params())
+        raw = cursor.fetchone()[0]
+    if raw is None:
+        return None
+    at = rows.value(Delivery, "next_attempt_at", raw)
+    return max(0.0, (at - due.now).total_seconds())
