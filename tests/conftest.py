@@ -216,6 +216,83 @@ def celery_worker(transactional_db, celery_app, _shared_worker) -> Iterator[obje
         time.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class SentTask:
+    """One task message as the broker holds it."""
+
+    name: str
+    args: tuple
+    kwargs: dict
+    eta: str | None
+    queue: str
+
+
+class Broker:
+    """The test run's broker (in-memory, or Redis with the services), read back.
+
+    Between tests no worker consumes (see :func:`celery_worker`), so what the
+    app sends stays on its queue until a test takes it or the fixture purges it.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def _queue(self, connection, name: str):
+        return connection.SimpleQueue(name, no_ack=True)
+
+    def taken(self, *queues: str) -> list[SentTask]:
+        """Take every message off ``queues`` (default: the default queue), oldest first."""
+        found: list[SentTask] = []
+        with self.app.connection_for_read() as connection:
+            for name in queues or (self.app.conf.task_default_queue,):
+                simple = self._queue(connection, name)
+                try:
+                    while True:
+                        try:
+                            message = simple.get(block=True, timeout=0.2)
+                        except simple.Empty:
+                            break
+                        args, kwargs, _embed = message.decode()
+                        found.append(
+                            SentTask(
+                                name=message.headers["task"],
+                                args=tuple(args),
+                                kwargs=kwargs,
+                                eta=message.headers.get("eta"),
+                                queue=name,
+                            )
+                        )
+                finally:
+                    simple.close()
+        return found
+
+    def names(self, *queues: str) -> list[str]:
+        return [task.name for task in self.taken(*queues)]
+
+    def purge(self, *queues: str) -> None:
+        with self.app.connection_for_write() as connection:
+            for name in queues or (self.app.conf.task_default_queue,):
+                simple = self._queue(connection, name)
+                simple.clear()
+                simple.close()
+
+
+@pytest.fixture
+def broker(celery_app) -> Iterator[Broker]:
+    """The broker, emptied before and after the test, to read what the app sent."""
+    found = Broker(celery_app)
+    found.purge()
+    yield found
+    found.purge()
+
+
+@pytest.fixture
+def no_wakeups(broker: Broker) -> Broker:
+    """For tests that run the engine themselves: the wake-ups they cause stay on the
+    broker, where no worker takes them, and are purged afterwards."""
+    return broker
+
+
 def service_env(db_name: str, webhooks: dict, broker_url: str | None = None) -> dict[str, str]:
     """The environment of a subprocess of the test project on the test database."""
     env = {

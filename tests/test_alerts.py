@@ -50,10 +50,8 @@ def configure(**changes):
 
 
 @pytest.fixture(autouse=True)
-def _settings(monkeypatch):
-    # No wake-ups on the broker: these tests run the engine themselves.
-    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
-    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
+def _settings(no_wakeups):
+    # These tests run the engine themselves.
     with configure():
         yield
 

@@ -48,11 +48,9 @@ def test_sweep_loop_stops_after_max_passes(monkeypatch):
     assert output.count("Woke workers for 0 due deliveries.") == 3
 
 
-def test_sweep_wakes_one_worker_per_batch_and_expands_lost_events(monkeypatch):
+def test_sweep_wakes_one_worker_per_batch_and_expands_lost_events(broker):
     from webhooks_app.sending.sweep import sweep
 
-    woken = []
-    monkeypatch.setattr("webhooks_app.sending.sweep.wake_up", lambda **kw: woken.append(kw) or True)
     endpoint = Endpoint.objects.create(url="https://example.invalid/")
     events = Event.objects.bulk_create(
         Event(event_type="t", payload={}, fanned_out_at="2000-01-01T00:00Z") for _ in range(7)
@@ -63,7 +61,8 @@ def test_sweep_wakes_one_worker_per_batch_and_expands_lost_events(monkeypatch):
     lost = Event.objects.create(event_type="t", payload={})  # its wake-up never came
     with override_settings(WEBHOOKS={"BATCH_SIZE": 3}):
         assert sweep() == 8
-    assert len(woken) == 3  # 8 due deliveries in batches of 3
+    # 8 due deliveries in batches of 3
+    assert broker.names() == ["webhooks_app.tasks.deliver_due"] * 3
     assert Delivery.objects.filter(event=lost, endpoint=endpoint).exists()
 
 
@@ -109,15 +108,12 @@ def test_send_test_to_a_busy_endpoint_says_so(http_server):
     assert http_server.requests == []
 
 
-def test_send_test_queue_option_only_enqueues(monkeypatch):
-    enqueued = []
-    monkeypatch.setattr(
-        "webhooks_app.operations.enqueue_delivery", lambda pk, **kw: enqueued.append(pk)
-    )
+def test_send_test_queue_option_only_enqueues(broker):
     endpoint = Endpoint.objects.create(url="https://example.invalid/")
     output = run("webhooks_send_test", str(endpoint.pk), "--queue")
     assert "Queued test delivery" in output
-    assert enqueued == [Delivery.objects.get().pk]
+    sent = [(task.name, task.args) for task in broker.taken()]
+    assert sent == [("webhooks_app.tasks.deliver", (Delivery.objects.get().pk,))]
 
 
 @pytest.mark.parametrize("args", [["999999"], ["abc"], []])
@@ -130,11 +126,14 @@ def test_send_test_rejects_bad_arguments(args):
 
 
 @pytest.fixture
-def spy_enqueue(monkeypatch):
-    enqueued = []
-    monkeypatch.setattr(
-        "webhooks_app.operations.enqueue_delivery", lambda pk, **kw: enqueued.append(pk) or True
-    )
+def spy_enqueue(broker):
+    """The deliveries sent to a worker alone, read off the broker."""
+
+    def enqueued() -> list[int]:
+        return [
+            task.args[0] for task in broker.taken() if task.name == "webhooks_app.tasks.deliver"
+        ]
+
     return enqueued
 
 
@@ -163,7 +162,7 @@ def test_retry_filters_and_requeues_failed_deliveries(spy_enqueue):
     )
 
     assert output == "Retrying 1 failed delivery.\n"
-    assert spy_enqueue == [wanted.pk]
+    assert spy_enqueue() == [wanted.pk]
     wanted.refresh_from_db()
     assert wanted.status == "pending" and wanted.next_attempt_at is not None
 
@@ -172,7 +171,7 @@ def test_retry_dry_run_changes_nothing(spy_enqueue):
     endpoint = Endpoint.objects.create(url="https://a.invalid/")
     make(endpoint, "failed")
     assert run("webhooks_retry", "--dry-run") == "1 failed delivery would be retried.\n"
-    assert spy_enqueue == []
+    assert spy_enqueue() == []
     assert Delivery.objects.get().status == "failed"
 
 
@@ -191,7 +190,7 @@ def test_since_accepts_iso_dates(spy_enqueue):
     recent = make(endpoint, "failed")
     since = (timezone.now() - timedelta(days=1)).date().isoformat()
     run("webhooks_retry", "--since", since)
-    assert spy_enqueue == [recent.pk]
+    assert spy_enqueue() == [recent.pk]
 
 
 # -- webhooks_prune ----------------------------------------------------------------

@@ -67,9 +67,8 @@ def test_verbosity_1_prints_the_outcome(history, args):
     assert err == ""  # no progress into a log or a pipe
 
 
-def test_send_test_at_verbosity_0_prints_nothing(monkeypatch):
+def test_send_test_at_verbosity_0_prints_nothing(no_wakeups):
     endpoint = Endpoint.objects.create(url="https://a.invalid/")
-    monkeypatch.setattr("webhooks_app.wakeups.enqueue_delivery", lambda *a, **k: None)
     assert run("webhooks_send_test", str(endpoint.pk), "--queue", verbosity=0) == ("", "")
     assert "Queued test delivery" in run("webhooks_send_test", str(endpoint.pk), "--queue")[0]
 

@@ -497,16 +497,13 @@ def test_reenabling_resumes_pending_deliveries(http_server, endpoint):
     assert len(http_server.requests) == 1
 
 
-def test_retry_now_makes_a_failed_delivery_due_as_a_manual_try(http_server, endpoint, monkeypatch):
-    enqueued = []
-    monkeypatch.setattr(
-        "webhooks_app.operations.enqueue_delivery", lambda pk, **kw: enqueued.append((pk, kw))
-    )
+def test_retry_now_makes_a_failed_delivery_due_as_a_manual_try(http_server, endpoint, broker):
     http_server.reply(Reply(status=400))
     item = make_delivery()
     engine.deliver(item.pk)
     assert operations.retry_deliveries(Delivery.objects.filter(pk=item.pk)) == 1
-    assert enqueued == [(item.pk, {"manual": True})]
+    sent = [(task.name, task.args, task.kwargs) for task in broker.taken()]
+    assert sent == [("webhooks_app.tasks.deliver", (item.pk,), {"manual": True})]
     engine.deliver(item.pk, manual=True)
     item.refresh_from_db()
     assert item.status == "succeeded"

@@ -42,9 +42,8 @@ def _token(settings, monkeypatch, request):
     settings.WEBHOOKS = {**settings.WEBHOOKS, "METRICS_TOKEN": TOKEN}
     if "celery_worker" in request.fixturenames:
         return
-    # No wake-ups on the broker: these tests run the engine themselves.
-    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
-    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
+    # These tests run the engine themselves.
+    request.getfixturevalue("no_wakeups")
 
 
 def parse(text: str) -> dict[tuple[str, tuple], float]:

@@ -48,16 +48,17 @@ def test_beats_sweep_goes_to_the_configured_queue(http_server, celery_app, queue
 
 
 @pytest.mark.parametrize("task", [tasks.deliver_due, tasks.deliver, tasks.sweep])
-def test_every_task_is_routed_unless_the_sender_names_a_queue(task, monkeypatch):
-    sent = []
-    monkeypatch.setattr(task.app, "send_task", lambda *a, **options: sent.append(options))
+def test_every_task_is_routed_unless_the_sender_names_a_queue(task, broker):
+    broker.purge("hooks", "elsewhere")
     args = (1,) if task is tasks.deliver else ()
     with override_settings(WEBHOOKS={"QUEUE": "hooks"}):
         task.apply_async(args)
         task.delay(*args)
         task.apply_async(args, queue="elsewhere")
     task.apply_async(args)  # no QUEUE: the project's own routing decides
-    assert [options.get("queue") for options in sent] == ["hooks", "hooks", "elsewhere", None]
+    assert broker.names("hooks") == [task.name] * 2
+    assert broker.names("elsewhere") == [task.name]
+    assert broker.names() == [task.name]
 
 
 def test_inbound_processing_is_routed_too():

@@ -156,12 +156,18 @@ def test_many_sweepers_and_workers_deliver_each_once(http_server, celery_worker,
     assert Attempt.objects.count() == total
 
 
-def test_queue_setting_routes_the_tasks(monkeypatch):
-    calls = []
-    monkeypatch.setattr(tasks.deliver.app, "send_task", lambda *a, **kw: calls.append(kw))
+def test_queue_setting_routes_the_tasks(broker):
+    broker.purge("webhooks")
     with override_settings(WEBHOOKS={"QUEUE": "webhooks"}):
         wakeups.enqueue_delivery(1)
-        wakeups.wake_up()
+        wakeups.wake_up(countdown=30)
         wakeups.enqueue_inbound(1)
     wakeups.enqueue_delivery(2)
-    assert [kw.get("queue") for kw in calls] == ["webhooks", "webhooks", "webhooks", None]
+    assert [(task.name, task.args) for task in broker.taken("webhooks")] == [
+        ("webhooks_app.tasks.deliver", (1,)),
+        ("webhooks_app.tasks.deliver_due", ()),
+        ("webhooks_app.tasks.process_inbound", (1,)),
+    ]
+    assert [(task.name, task.args) for task in broker.taken()] == [
+        ("webhooks_app.tasks.deliver", (2,))
+    ]

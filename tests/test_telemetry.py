@@ -25,13 +25,6 @@ TOKEN = "query-token-value"
 
 
 @pytest.fixture
-def no_wake_ups(monkeypatch):
-    """These tests run the engine themselves."""
-    monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
-    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
-
-
-@pytest.fixture
 def delivery_log(caplog):
     caplog.set_level(logging.INFO, logger="webhooks_app.delivery")
 
@@ -54,7 +47,7 @@ def assert_no_secrets(record: logging.LogRecord, endpoint: Endpoint) -> None:
         assert secret not in text
 
 
-def test_a_success_is_one_info_line_with_its_fields(http_server, no_wake_ups, delivery_log):
+def test_a_success_is_one_info_line_with_its_fields(http_server, no_wakeups, delivery_log):
     endpoint = secret_endpoint(http_server)
     event = send_event("order.paid", {"order": 1})
     engine.run()
@@ -81,7 +74,7 @@ def test_a_success_is_one_info_line_with_its_fields(http_server, no_wake_ups, de
 
 
 def test_a_scheduled_retry_is_a_warning_with_the_next_attempt(
-    http_server, no_wake_ups, delivery_log, settings
+    http_server, no_wakeups, delivery_log, settings
 ):
     settings.WEBHOOKS = {**settings.WEBHOOKS, "RETRY_SCHEDULE": [60]}
     http_server.default = Reply(status=503)
@@ -99,7 +92,7 @@ def test_a_scheduled_retry_is_a_warning_with_the_next_attempt(
     assert_no_secrets(line, endpoint)
 
 
-def test_a_connection_error_names_its_kind_and_masks_the_url(no_wake_ups, delivery_log, settings):
+def test_a_connection_error_names_its_kind_and_masks_the_url(no_wakeups, delivery_log, settings):
     settings.WEBHOOKS = {**settings.WEBHOOKS, "RETRY_SCHEDULE": []}
     # A port nothing listens on: refused at once, and the error text may quote the URL.
     url = f"http://ops:{PASSWORD}@127.0.0.1:9/hook?token={TOKEN}"
@@ -117,7 +110,7 @@ def test_a_connection_error_names_its_kind_and_masks_the_url(no_wake_ups, delive
     assert_no_secrets(line, endpoint)
 
 
-def test_gone_disables_the_endpoint_and_says_so(http_server, no_wake_ups, delivery_log):
+def test_gone_disables_the_endpoint_and_says_so(http_server, no_wakeups, delivery_log):
     http_server.default = Reply(status=410)
     endpoint = secret_endpoint(http_server)
     send_event("order.paid", {})
@@ -131,7 +124,7 @@ def test_gone_disables_the_endpoint_and_says_so(http_server, no_wake_ups, delive
     assert_no_secrets(line, endpoint)
 
 
-def test_only_warnings_are_built_when_info_is_off(http_server, no_wake_ups, caplog):
+def test_only_warnings_are_built_when_info_is_off(http_server, no_wakeups, caplog):
     caplog.set_level(logging.WARNING, logger="webhooks_app.delivery")
     http_server.routes["/bad"] = Reply(status=400)
     Endpoint.objects.create(url=http_server.url("/ok"))
@@ -143,7 +136,7 @@ def test_only_warnings_are_built_when_info_is_off(http_server, no_wake_ups, capl
     assert [(r.levelno, r.verdict) for r in lines] == [(logging.WARNING, "failed")]
 
 
-def test_a_recording_rolled_back_logs_nothing(http_server, no_wake_ups, delivery_log):
+def test_a_recording_rolled_back_logs_nothing(http_server, no_wakeups, delivery_log):
     Endpoint.objects.create(url=http_server.url())
     send_event("order.paid", {})
     from webhooks_app.sending import fanout
@@ -213,7 +206,6 @@ def test_received_events_are_logged_by_outcome(inbound_log):
     assert STANDARD_SECRET not in repr([vars(r) for r in lines])
 
 
-def test_an_async_receiver_logs_acceptance(inbound_log, monkeypatch):
-    monkeypatch.setattr("webhooks_app.receivers.views.enqueue_inbound", lambda pk: True)
+def test_an_async_receiver_logs_acceptance(inbound_log, no_wakeups):
     assert post({"type": "order.paid"}, "msg_c", path="/hooks/async/").status_code == 202
     assert [(r.outcome, r.source) for r in inbound_log()] == [("accepted", "async")]

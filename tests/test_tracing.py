@@ -47,8 +47,7 @@ def _clean(monkeypatch, request):
     EXPORTER.clear()
     behaviour.reset()
     if "celery_worker" not in request.fixturenames:
-        monkeypatch.setattr("webhooks_app.sending.outbox.wake_up", lambda **kw: True)
-        monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: True)
+        request.getfixturevalue("no_wakeups")  # these tests run the engine themselves
     yield
     behaviour.reset()
 

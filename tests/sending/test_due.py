@@ -99,14 +99,39 @@ def test_a_retry_due_after_a_pause_ends_is_waited_for():
     assert due.seconds_until_next(now) == pytest.approx(20, abs=0.01)
 
 
-def test_seconds_until_next_ignores_what_is_due_now_and_what_is_in_flight():
+def test_seconds_until_next_ignores_what_is_in_flight_and_is_0_for_what_is_claimable():
     now = timezone.now()
     target = endpoint("/a")
-    deliveries(target, 1, at=now - timedelta(seconds=1))  # due now: a claim's business
     deliveries(target, 1, at=now + timedelta(seconds=3), leased_until=now + timedelta(seconds=30))
     assert due.seconds_until_next(now) is None
     deliveries(target, 1, at=now + timedelta(seconds=7))
     assert due.seconds_until_next(now) == pytest.approx(7, abs=0.01)
+    # Fallen due since a run's claim found nothing: claim again, do not end the run.
+    deliveries(target, 1, at=now - timedelta(seconds=1))
+    assert due.seconds_until_next(now) == 0
+
+
+@override_settings(WEBHOOKS=CAP)
+def test_an_endpoint_at_its_cap_is_not_waited_for():
+    """Its due deliveries are the business of the worker keeping it busy."""
+    now = timezone.now()
+    full = endpoint("/full")
+    deliveries(full, 2, leased_until=now + timedelta(seconds=30))
+    deliveries(full, 1, at=now - timedelta(seconds=1))
+    assert due.seconds_until_next(now) is None
+
+
+@pytest.mark.parametrize(("rate_limit", "room"), [(5, 1), (10, 1), (11, 2), (0, 2)])
+@override_settings(WEBHOOKS=CAP)
+def test_a_rate_limit_leaves_room_for_a_tenth_of_a_second(rate_limit, room):
+    """What a claim may take at a rate-limited endpoint is what counts as claimable."""
+    limited = endpoint("/limited")
+    Endpoint.objects.filter(pk=limited.pk).update(rate_limit=rate_limit)  # 0: past validation
+    deliveries(limited, 1, leased_until=timezone.now() + timedelta(seconds=30))
+    deliveries(limited, 3)
+    expected = 3 if room > 1 else 0
+    assert due.count_claimable(limit=100) == expected
+    assert len(claims.claim(50)) == room - 1
 
 
 def test_inactive_endpoints_are_never_due():

@@ -24,7 +24,6 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from math import ceil
 
 from django.db import transaction
 from django.db.models import F
@@ -35,12 +34,9 @@ from webhooks_app.db.locks import take_write_lock
 from webhooks_app.models import Attempt, Delivery, Endpoint
 from webhooks_app.observability import tracing
 from webhooks_app.sending import claim_sql
-from webhooks_app.sending.due import Due
+from webhooks_app.sending.due import Due, allowed_in_flight
 
 Status = Delivery.Status
-
-RATE_LIMIT_SLICES = 10
-"""A rate-limited endpoint gets at most a tenth of a second's worth of requests per claim."""
 
 
 @dataclass
@@ -85,7 +81,7 @@ def claim_batch(
         endpoints = claim_sql.lock_endpoints(due, limit)
         if not endpoints:
             return Claim(contended=claim_sql.anything_claimable(due))
-        room = {pk: _allowed(endpoint, due.cap) for pk, endpoint in endpoints.items()}
+        room = {pk: allowed_in_flight(endpoint, due.cap) for pk, endpoint in endpoints.items()}
         leased = claim_sql.lease(due, room, limit, lease)
         if not leased:
             return Claim()
@@ -107,15 +103,6 @@ def claim_batch(
         )
         _space_rate_limited(claimed, endpoints, now)
     return Claim(claimed)
-
-
-def _allowed(endpoint: Endpoint, cap: int) -> int:
-    """Requests this endpoint may have in flight now, before counting those it has."""
-    # An open circuit past its cool-down lets one probe through at a time.
-    allowed = 1 if endpoint.circuit_opened_at is not None else cap
-    if endpoint.rate_limit:
-        allowed = min(allowed, ceil(endpoint.rate_limit / RATE_LIMIT_SLICES))
-    return allowed
 
 
 def _fail_exhausted(lost: list[tuple[Delivery, datetime]], now: datetime) -> set[int]:

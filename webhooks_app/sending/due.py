@@ -6,9 +6,10 @@
   ``paused_until``);
 - **in flight**: pending and leased until a time still to come (a worker is
   sending it);
-- **claimable**: due, and its endpoint has room: fewer requests in flight than
-  ``WEBHOOKS["MAX_IN_FLIGHT_PER_ENDPOINT"]``, and none at all while its circuit
-  is open (one probe at a time).
+- **claimable**: due, and its endpoint has room (:func:`allowed_in_flight`):
+  fewer requests in flight than ``WEBHOOKS["MAX_IN_FLIGHT_PER_ENDPOINT"]``,
+  than a tenth of its ``rate_limit`` (rounded up), and none at all while its
+  circuit is open (one probe at a time).
 
 A claim takes claimable deliveries only (:mod:`webhooks_app.sending.claim_sql`
 builds on the fragments below); the sweep wakes workers for claimable ones; a
@@ -25,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from math import ceil
 from typing import Any
 
 from django.db import connection
@@ -56,14 +58,29 @@ IN_FLIGHT = "l.status = %(pending)s AND l.locked_until > %(now)s"
 """The delivery ``l`` is in flight: a worker is sending it."""
 
 
+RATE_LIMIT_SLICES = 10
+"""A rate-limited endpoint has room for a tenth of a second's worth of requests at once."""
+
+
+def allowed_in_flight(endpoint: Endpoint, cap: int) -> int:
+    """Requests ``endpoint`` may have in flight at once: the cap, one probe while its
+    circuit is open, and no more than a slice of its rate limit."""
+    allowed = 1 if endpoint.circuit_opened_at is not None else cap
+    if endpoint.rate_limit:
+        allowed = min(allowed, ceil(endpoint.rate_limit / RATE_LIMIT_SLICES))
+    return allowed
+
+
 def full_endpoints() -> str:
-    """The endpoints with no room: as many requests in flight as the cap allows, or a
-    probe in flight through an open circuit."""
+    """The endpoints with no room: as many requests in flight as
+    :func:`allowed_in_flight` lets them have."""
+    rate_slice = f"(NULLIF(le.rate_limit, 0) + {RATE_LIMIT_SLICES - 1}) / {RATE_LIMIT_SLICES}"
     return (
         f"SELECT l.endpoint_id FROM {rows.table(Delivery)} l"
         f" JOIN {rows.table(Endpoint)} le ON le.id = l.endpoint_id"
         f" WHERE {IN_FLIGHT} GROUP BY l.endpoint_id"
         " HAVING COUNT(*) >= %(cap)s OR MIN(le.circuit_opened_at) IS NOT NULL"
+        f" OR COUNT(*) >= MIN({rate_slice})"
     )
 
 
@@ -160,14 +177,17 @@ def oldest_due_at(now: datetime | None = None) -> datetime | None:
 
 
 def seconds_until_next(now: datetime | None = None) -> float | None:
-    """Seconds until a pending delivery that is not due now becomes due, or None.
+    """Seconds until a delivery is claimable: 0 when one is now, else until the next
+    pending one falls due; None when none will.
 
-    It falls due at its ``next_attempt_at`` or, when its endpoint is paused
-    beyond that, when the pause ends. Deliveries already due are not counted: a
-    worker that could not claim them found their endpoints busy, and the worker
-    keeping those endpoints busy claims them when its requests are done.
+    A delivery falls due at its ``next_attempt_at`` or, when its endpoint is
+    paused beyond that, when the pause ends. Deliveries due now at an endpoint
+    with no room are not counted: the worker keeping that endpoint busy claims
+    them when its requests are done.
     """
     due = Due.at(now)
+    if any_claimable(due.now):
+        return 0.0
     sql = (
         "SELECT MIN(CASE WHEN ep.paused_until > d.next_attempt_at"
         " THEN ep.paused_until ELSE d.next_attempt_at END)"

@@ -90,21 +90,23 @@ def run() -> int:
                     recorded, claim = _record_and_claim(results, claim_room())
                     tries += recorded
                     in_flight |= {senders.submit(attempt.send, i) for i in claim.deliveries}
-                    # Claimed for the free slots just now; but with nothing in flight, claim
-                    # again: what fell due while the signals and alerts went out is
-                    # claimable, and seconds_until_next() does not count it.
+                    # Claimed for the free slots just now; with nothing in flight, claim
+                    # again: something may have fallen due while the signals went out.
                     just_claimed = bool(in_flight)
                 continue
             if contended and claiming:  # another worker was claiming for the same endpoints
                 time.sleep(contended_wait)
                 contended_wait = min(2 * contended_wait, CONTENDED_WAIT_SECONDS[1])
                 continue
-            contended_wait = CONTENDED_WAIT_SECONDS[0]
-            if not claiming:  # out of time: a fresh run takes over what is due now
-                if due.any_claimable():
+            wait_for = due.seconds_until_next()
+            if wait_for == 0:  # claimable now: it fell due since this turn's claim
+                if not claiming:  # out of time: a fresh run takes over what is due now
                     wakeups.wake_up()
                     return tries
-            wait_for = due.seconds_until_next()
+                time.sleep(contended_wait)  # claim again soon; back off if it keeps failing
+                contended_wait = min(2 * contended_wait, CONTENDED_WAIT_SECONDS[1])
+                continue
+            contended_wait = CONTENDED_WAIT_SECONDS[0]
             if claiming and wait_for is not None and wait_for <= IDLE_WAIT_SECONDS:
                 time.sleep(wait_for)
                 continue
