@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-Validator = Callable[[Any], "str | None"]
+Validator = Callable[[Any], str | None]
 """Takes a value; returns what is wrong with it (``"must be …"``), or None when it is fine."""
 
 NAME = re.compile(r"[A-Z][A-Z0-9_]*")
