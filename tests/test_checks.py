@@ -99,6 +99,29 @@ def test_unknown_key_is_a_warning():
     assert "RETRY_SCHEDULE" in problem.hint
 
 
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("RETRY_SHEDULE", "RETRY_SCHEDULE"),
+        ("retry_schedule", "RETRY_SCHEDULE"),
+        ("TIMEOUTS", "TIMEOUT"),
+        ("MAX_INBOUND_BODY_SIZE", "MAX_INBOUND_BODY"),
+        ("ALERTS_EMAILS", "ALERT_EMAILS"),
+    ],
+)
+def test_an_unknown_key_close_to_a_known_one_gets_a_did_you_mean(typo, meant):
+    with override_settings(WEBHOOKS={typo: 1}):
+        (problem,) = check_settings()
+    assert problem.id == "webhooks_app.W001"
+    assert problem.hint == f"Did you mean {meant!r}?"
+
+
+@override_settings(WEBHOOKS={"NOPE": 1})
+def test_an_unknown_key_close_to_none_gets_the_known_keys():
+    (problem,) = check_settings()
+    assert problem.hint == f"Known keys: {', '.join(sorted(DEFAULTS))}."
+
+
 @override_settings(WEBHOOKS={"NOPE": 1, "ALSO_NOPE": 2})
 def test_each_unknown_key_is_reported():
     problems = check_settings()
@@ -221,6 +244,25 @@ def test_invalid_value_is_an_error(key, value):
 
 def test_every_key_has_invalid_cases():
     assert {key for key, _ in INVALID} == set(DEFAULTS)
+
+
+@pytest.mark.parametrize("key", DEFAULTS)
+def test_every_declared_key_is_checked(key):
+    # A key added to the registry is checked without a line here: a value of no
+    # sensible type is refused, with the declaration's words for what it expects.
+    with override_settings(WEBHOOKS={key: object()}):
+        (problem,) = check_settings()
+    assert problem.id == "webhooks_app.E002"
+    assert problem.msg.startswith(f"WEBHOOKS[{key!r}] must be ")
+
+
+def test_the_message_says_what_the_declaration_expects():
+    with override_settings(WEBHOOKS={"TIMEOUT": 0, "ALERT_AFTER_FAILURES": "5"}):
+        problems = check_settings()
+    assert [p.msg for p in problems] == [
+        "WEBHOOKS['TIMEOUT'] must be a positive number or a (connect, read) pair of them; got 0.",
+        "WEBHOOKS['ALERT_AFTER_FAILURES'] must be None or a positive whole number; got '5'.",
+    ]
 
 
 def test_several_problems_are_all_reported():

@@ -1,8 +1,10 @@
 """The documentation agrees with the code: the settings reference and the site's navigation.
 
-The settings reference (docs/settings.md) and the README's settings table are written by
-hand; these tests hold them to ``webhooks_app.conf.DEFAULTS``: every key, no other, and
-the documented defaults equal to the real ones. The site itself is built with
+The settings reference's tables (docs/settings.md) are written from the declarations in
+``webhooks_app.conf.registry`` (``python -m webhooks_app.conf.reference docs/settings.md``);
+these tests fail while the committed page lags behind them. The README's settings table is
+written by hand and held to ``webhooks_app.conf.DEFAULTS``: every key, no other, and the
+documented defaults equal to the real ones. The site itself is built with
 ``mkdocs build --strict`` (the ``docs`` extra), which checks links and anchors.
 """
 
@@ -15,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from webhooks_app.conf import DEFAULTS
+from webhooks_app.conf import DEFAULTS, SETTINGS, reference
+from webhooks_app.conf.setting import Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -26,7 +29,7 @@ ROW = re.compile(r"^\|\s*`(?P<key>[A-Z][A-Z0-9_]*)`\s*\|(?P<default>[^|]*)\|", r
 CODE_SPAN = re.compile(r"`([^`]+)`")
 
 # Defaults too long for a table cell; the reference lists them in a section of their own.
-LISTED_BELOW = {"INBOUND_HEADERS"}
+LISTED_BELOW = reference.LISTED_BELOW
 
 
 def rows(text: str) -> list[tuple[str, str]]:
@@ -84,6 +87,76 @@ def test_the_reference_lists_the_default_inbound_headers():
     bullets = "\n".join(line for line in listed.splitlines() if line.startswith(("- ", "  ")))
     names = CODE_SPAN.findall(bullets)
     assert sorted(names) == sorted(DEFAULTS["INBOUND_HEADERS"])
+
+
+def test_the_reference_is_written_from_the_declarations():
+    page = SETTINGS_PAGE.read_text(encoding="utf-8")
+    assert reference.render(page) == page, (
+        "docs/settings.md lags behind webhooks_app/conf/registry.py: run "
+        "python -m webhooks_app.conf.reference docs/settings.md"
+    )
+
+
+def test_the_reference_shows_each_declaration_in_its_group():
+    page = SETTINGS_PAGE.read_text(encoding="utf-8")
+    for setting in SETTINGS:
+        block = page.split(f"<!-- settings:{setting.group}:start -->", 1)[1]
+        block = block.split(f"<!-- settings:{setting.group}:end -->", 1)[0]
+        row = f"| `{setting.name}` | {reference.default_cell(setting)} | {setting.description} |"
+        assert row in block.splitlines(), setting.name
+
+
+def test_a_changed_declaration_makes_the_page_lag_behind():
+    page = SETTINGS_PAGE.read_text(encoding="utf-8")
+    (first, *others) = SETTINGS
+    changed = Setting(first.name, first.default, first.validate, "Something new.", first.group)
+    assert reference.render(page, [changed, *others]) != page
+    added = Setting("SOME_NEW_KEY", [1, 2], first.validate, "Something new.", first.group)
+    rendered = reference.render(page, [*SETTINGS, added])
+    assert "| `SOME_NEW_KEY` | `[1, 2]` | Something new. |" in rendered.splitlines()
+
+
+def test_a_group_without_its_table_on_the_page_is_an_error():
+    page = SETTINGS_PAGE.read_text(encoding="utf-8")
+    first = SETTINGS[0]
+    stray = Setting("SOME_NEW_KEY", first.default, first.validate, "New.", "no_such_group")
+    with pytest.raises(ValueError, match="no_such_group"):
+        reference.render(page, [*SETTINGS, stray])
+    without = page.replace(f"<!-- settings:{first.group}:start -->", "")
+    with pytest.raises(ValueError, match=first.group):
+        reference.render(without)
+
+
+def test_the_script_rewrites_a_page_that_lags_behind(tmp_path):
+    page = tmp_path / "settings.md"
+    current = SETTINGS_PAGE.read_text(encoding="utf-8")
+    page.write_text(current.replace("| `TIMEOUT` |", "| `TIMEOUTS` |"), encoding="utf-8")
+    assert reference.main([str(page)]) == 1
+    assert page.read_text(encoding="utf-8") == current
+    assert reference.main([str(page)]) == 0
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.name)
+def test_each_default_is_shown_as_a_literal_of_itself(setting):
+    assert ast.literal_eval(reference.literal(setting.default)) == setting.default
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (86_400, "86_400"),
+        (3600, "3600"),
+        ([5, 36000], "[5, 36000]"),
+        ((5, 15), "(5, 15)"),
+        ((5,), "(5,)"),
+        (0.5, "0.5"),
+        ({"title": "Webhooks"}, '{"title": "Webhooks"}'),
+        (None, "None"),
+        (True, "True"),
+    ],
+)
+def test_literals_read_as_in_settings_files(value, shown):
+    assert reference.literal(value) == shown
 
 
 def nav_pages(entries) -> list[str]:

@@ -1,151 +1,18 @@
-"""System checks for the ``WEBHOOKS`` settings dict (ids ``webhooks_app.E0xx``)."""
+"""System checks (ids ``webhooks_app.E0xx``, ``W0xx``): the ``WEBHOOKS`` dict and the project.
+
+The per-key checks derive from the declarations in :mod:`webhooks_app.conf.registry`;
+the others are about the project as a whole (databases, routed receivers, metrics).
+"""
 
 from __future__ import annotations
 
-import ipaddress
-import string
-from collections.abc import Callable
+from difflib import get_close_matches
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
-from django.utils.module_loading import import_string
 
-from webhooks_app.conf import DEFAULTS
-
-
-def _number(value: Any, minimum: float = 0, *, strict: bool = False) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return value > minimum if strict else value >= minimum
-
-
-def _whole(value: Any, minimum: int = 0) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _schedule(value: Any) -> bool:
-    return isinstance(value, list | tuple) and all(_number(v) for v in value)
-
-
-def _timeout(value: Any) -> bool:
-    if _number(value, strict=True):
-        return True
-    return (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(_number(v, strict=True) for v in value)
-    )
-
-
-def _networks(value: Any) -> bool:
-    if not isinstance(value, list | tuple) or isinstance(value, str):
-        return False
-    try:
-        for cidr in value:
-            ipaddress.ip_network(cidr, strict=False)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _callable_path(value: Any) -> bool:
-    """None, or the dotted path of something callable that imports."""
-    if value is None:
-        return True
-    if not isinstance(value, str):
-        return False
-    try:
-        return callable(import_string(value))
-    except ImportError:
-        return False
-
-
-def _catalog_info(value: Any) -> bool:
-    """A partial OpenAPI info object: string keys; title and version, if given, non-empty."""
-    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
-        return False
-    return all(
-        isinstance(value[key], str) and value[key] for key in ("title", "version") if key in value
-    )
-
-
-def _share(value: Any) -> bool:
-    """None, or a number strictly between 0 and 1."""
-    return value is None or (_number(value, strict=True) and value < 1)
-
-
-def _link(value: Any) -> bool:
-    """None, or a URL whose only placeholders are {endpoint_id} and {tenant}."""
-    if value is None:
-        return True
-    if not isinstance(value, str) or not value:
-        return False
-    try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
-    except ValueError:
-        return False
-    return all(field in ("endpoint_id", "tenant") for field in fields)
-
-
-VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "RETRY_SCHEDULE": (_schedule, "a list of non-negative numbers of seconds"),
-    "TIMEOUT": (_timeout, "a positive number or a (connect, read) pair of them"),
-    "ALLOWED_NETWORKS": (_networks, 'a list of CIDRs such as "127.0.0.0/8"'),
-    "SIGNATURE_TOLERANCE": (lambda v: _number(v, strict=True), "a positive number of seconds"),
-    "MAX_INBOUND_BODY": (lambda v: _whole(v, 1), "a positive whole number of bytes"),
-    "LEASE_MARGIN": (_number, "a non-negative number of seconds"),
-    "QUEUE": (lambda v: v is None or (isinstance(v, str) and v != ""), "None or a queue name"),
-    "MAX_RESPONSE_BODY": (_whole, "a non-negative whole number of bytes"),
-    "MAX_RETRY_AFTER": (_number, "a non-negative number of seconds"),
-    "MAX_COUNTDOWN": (_number, "a non-negative number of seconds"),
-    "RETRY_CLIENT_ERRORS": (lambda v: isinstance(v, bool), "True or False"),
-    "SECRET_ROTATION_GRACE": (_number, "a non-negative number of seconds"),
-    "DISABLE_AFTER_FAILURES": (lambda v: _whole(v, 1), "a positive whole number"),
-    "DISABLE_AFTER_SECONDS": (_number, "a non-negative number of seconds"),
-    "ALERT_AFTER_FAILURES": (
-        lambda v: v is None or _whole(v, 1),
-        "None or a positive whole number",
-    ),
-    "ALERT_DISABLE_WARNING": (_share, "None or a number between 0 and 1, e.g. 0.5"),
-    "ALERT_EMAILS": (lambda v: isinstance(v, bool), "True or False"),
-    "ALERT_FROM_EMAIL": (
-        lambda v: v is None or (isinstance(v, str) and v != ""),
-        "None or an e-mail address",
-    ),
-    "ALERT_LINK": (_link, "None or a URL whose placeholders are {endpoint_id} and {tenant}"),
-    "BATCH_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
-    "SEND_CONCURRENCY": (lambda v: _whole(v, 1), "a positive whole number"),
-    "MAX_IN_FLIGHT_PER_ENDPOINT": (lambda v: _whole(v, 1), "a positive whole number"),
-    "CIRCUIT_BREAKER_THRESHOLD": (lambda v: _whole(v, 1), "a positive whole number"),
-    "CIRCUIT_BREAKER_COOLDOWN": (_number, "a non-negative number of seconds"),
-    "USER_AGENT": (lambda v: v is None or isinstance(v, str), "None or a string"),
-    "API_PERMISSION_CLASSES": (
-        lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
-        "a list of import strings",
-    ),
-    "API_PAGE_SIZE": (lambda v: _whole(v, 1), "a positive whole number"),
-    "TENANT_RESOLVER": (_callable_path, "None or the dotted path of a function f(request)"),
-    "MAX_ENDPOINTS_PER_TENANT": (
-        lambda v: v is None or _whole(v, 1),
-        "None or a positive whole number",
-    ),
-    "INBOUND_HEADERS": (
-        lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
-        "a list of header names",
-    ),
-    "VALIDATE_PAYLOADS": (lambda v: isinstance(v, bool), "True or False"),
-    "PROPAGATE_TRACE_CONTEXT": (lambda v: isinstance(v, bool), "True or False"),
-    "METRICS_TOKEN": (
-        lambda v: v is None or (isinstance(v, str) and len(v) >= 16),
-        "None or a string of at least 16 characters",
-    ),
-    "CATALOG_INFO": (
-        _catalog_info,
-        'a dict such as {"title": "Shop webhooks", "version": "2.1.0"} (an OpenAPI info '
-        "object; title and version non-empty strings)",
-    ),
-}
+from webhooks_app import conf
 
 
 @register(Tags.compatibility)
@@ -170,29 +37,41 @@ def sqlite_transaction_warnings(databases: dict[str, dict]) -> list:
 
 @register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs) -> list:
+    """Every key of ``WEBHOOKS`` against its declaration: unknown keys, then bad values."""
     user = getattr(settings, "WEBHOOKS", None)
     if user is None:
         return []
     if not isinstance(user, dict):
         return [Error("WEBHOOKS must be a dict.", id="webhooks_app.E001")]
-    problems: list = [
-        Warning(
-            f"WEBHOOKS[{key!r}] is not a setting of webhooks_app and is ignored.",
-            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
-            id="webhooks_app.W001",
-        )
-        for key in user
-        if key not in DEFAULTS
-    ]
-    for key, (valid, expected) in VALIDATORS.items():
-        if key in user and not valid(user[key]):
+    problems: list = [unknown_key_warning(key) for key in user if key not in conf.BY_NAME]
+    for declared in conf.SETTINGS:
+        if declared.name not in user:
+            continue
+        value = user[declared.name]
+        problem = declared.validate(value)
+        if problem is not None:
             problems.append(
                 Error(
-                    f"WEBHOOKS[{key!r}] must be {expected}; got {user[key]!r}.",
+                    f"WEBHOOKS[{declared.name!r}] {problem}; got {value!r}.",
                     id="webhooks_app.E002",
                 )
             )
     return problems
+
+
+def unknown_key_warning(key: object) -> Warning:
+    """W001, with the declared key it most likely meant to be, if one is close."""
+    close = get_close_matches(str(key).upper(), conf.BY_NAME, n=1, cutoff=0.8)
+    hint = (
+        f"Did you mean {close[0]!r}?"
+        if close
+        else f"Known keys: {', '.join(sorted(conf.BY_NAME))}."
+    )
+    return Warning(
+        f"WEBHOOKS[{key!r}] is not a setting of webhooks_app and is ignored.",
+        hint=hint,
+        id="webhooks_app.W001",
+    )
 
 
 def receiver_views(patterns=None) -> list[Any]:
