@@ -1,15 +1,19 @@
-"""Standard Webhooks v1 signatures: secrets, signing and verification.
+"""Standard Webhooks v1 signatures, and the primitives every signature scheme shares.
 
 Pure functions: no Django, no HTTP. The signed content is
 ``"{msg_id}.{timestamp}.{body}"``, the key is the base64-decoded part of a
 ``whsec_`` secret, and a signature header holds one or more space-separated
 ``v1,<base64 HMAC-SHA256>`` values (several during secret rotation).
+
+The shared primitives (:func:`hmac_digest`, :func:`matches_any`,
+:func:`check_timestamp`) live here, at the bottom of the package, so that the
+sender, this scheme and every inbound provider in ``receivers.verifiers`` use
+one definition of each.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -35,6 +39,33 @@ def parse_timestamp(value: str | int) -> int:
     return int(text)
 
 
+def check_timestamp(value: str | int, *, tolerance: float, now: float) -> int:
+    """A signed timestamp within ``tolerance`` seconds of ``now``, either way, as an int.
+
+    Raises :class:`InvalidSignature` for anything else, before any secret is used.
+    """
+    signed_at = parse_timestamp(value)
+    if abs(now - signed_at) > tolerance:
+        raise InvalidSignature("The signed timestamp is outside the tolerance")
+    return signed_at
+
+
+def hmac_digest(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:
+    """The raw HMAC of ``message`` under ``key`` with a :mod:`hashlib` algorithm."""
+    return hmac.new(key, message, algorithm).digest()
+
+
+def matches_any(expected: Iterable[bytes], offered: Iterable[bytes]) -> bool:
+    """Whether any expected value equals any offered one, compared in constant time.
+
+    Every pair is compared, with no early exit, so the timing tells neither
+    which secret of a rotation list nor which offered signature matched.
+    """
+    offered = list(offered)
+    results = [hmac.compare_digest(e, o) for e in expected for o in offered]
+    return any(results)
+
+
 def generate_secret() -> str:
     """A new ``whsec_`` secret holding 32 random bytes."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
@@ -56,7 +87,7 @@ def secret_key(secret: str) -> bytes:
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """Return one ``v1,<base64>`` signature of ``body`` for this message."""
     content = f"{msg_id}.{int(timestamp)}.".encode() + body
-    digest = hmac.new(secret_key(secret), content, hashlib.sha256).digest()
+    digest = hmac_digest(secret_key(secret), content)
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode('ascii')}"
 
 
@@ -90,13 +121,12 @@ def verify(
     """Check a Standard Webhooks signature; raise :class:`InvalidSignature` if it fails.
 
     ``secret`` may be a list during rotation: any secret matching any ``v1``
-    signature in the header is enough. Comparison is constant-time.
+    signature in the header is enough. Every secret is compared with every
+    signature, in constant time. A malformed secret raises ``ValueError``.
     """
-    signed_at = parse_timestamp(timestamp)
-    now = time.time() if now is None else now
-    if abs(now - signed_at) > tolerance:
-        raise InvalidSignature("The webhook timestamp is outside the tolerance")
-
+    signed_at = check_timestamp(
+        timestamp, tolerance=tolerance, now=time.time() if now is None else now
+    )
     offered = [
         value.encode("ascii", "replace")
         for version, _, value in (part.partition(",") for part in signature.split())
@@ -104,12 +134,10 @@ def verify(
     ]
     if not offered:
         raise InvalidSignature("No v1 signature in the header")
-
     candidates = [secret] if isinstance(secret, str) else list(secret)
-    for candidate in candidates:
-        expected = sign(candidate, msg_id, signed_at, body).partition(",")[2].encode("ascii")
-        # Compare against every offered value so timing does not reveal which matched.
-        matches = [hmac.compare_digest(expected, value) for value in offered]
-        if any(matches):
-            return
-    raise InvalidSignature("No signature matches")
+    expected = [
+        sign(candidate, msg_id, signed_at, body).partition(",")[2].encode("ascii")
+        for candidate in candidates
+    ]
+    if not matches_any(expected, offered):
+        raise InvalidSignature("No signature matches")

@@ -23,20 +23,25 @@ The ``*_headers`` functions return the headers alone, for any HTTP client.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.test import Client
 
-from webhooks_app import signing
 from webhooks_app.event_types import registry
+from webhooks_app.receivers.verifiers import (
+    GitHubVerifier,
+    ShopifyVerifier,
+    SlackVerifier,
+    StandardWebhooksVerifier,
+    StripeVerifier,
+    Verifier,
+)
+
+if TYPE_CHECKING:  # what Django's test client answers with, as django-stubs names it
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 pytest: Any
 try:  # pytest is optional: only the fixture needs it
@@ -52,47 +57,33 @@ def encode(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def _hex_hmac(secret: str, message: bytes) -> str:
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+# The headers each provider sends, signed by the provider's own verifier class.
 
 
 def standard_webhooks_headers(
     secret: str, body: bytes, *, msg_id: str | None = None, timestamp: int | None = None
 ) -> dict[str, str]:
-    return signing.headers([secret], msg_id or f"msg_{uuid.uuid4().hex}", body, timestamp)
+    return StandardWebhooksVerifier(secret=secret).sign(body, msg_id=msg_id, timestamp=timestamp)
 
 
 def stripe_headers(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    signature = _hex_hmac(secret, f"{timestamp}.".encode() + body)
-    return {"Stripe-Signature": f"t={timestamp},v1={signature}"}
+    return StripeVerifier(secret=secret).sign(body, timestamp=timestamp)
 
 
 def github_headers(
     secret: str, body: bytes, *, event: str = "push", delivery_id: str | None = None
 ) -> dict[str, str]:
-    return {
-        "X-Hub-Signature-256": "sha256=" + _hex_hmac(secret, body),
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
-    }
+    return GitHubVerifier(secret=secret).sign(body, msg_id=delivery_id, event_type=event)
 
 
 def shopify_headers(
     secret: str, body: bytes, *, topic: str = "orders/create", webhook_id: str | None = None
 ) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return {
-        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
-        "X-Shopify-Topic": topic,
-        "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-    }
+    return ShopifyVerifier(secret=secret).sign(body, msg_id=webhook_id, event_type=topic)
 
 
 def slack_headers(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    signature = _hex_hmac(secret, f"v0:{timestamp}:".encode() + body)
-    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={signature}"}
+    return SlackVerifier(secret=secret).sign(body, timestamp=timestamp)
 
 
 @contextmanager
@@ -112,32 +103,107 @@ def isolated_event_types(*, empty: bool = True) -> Iterator[None]:
 
 
 class WebhookClient(Client):
-    """A Django test client with one ``post_<provider>`` method per verifier."""
+    """A Django test client that posts requests signed as a provider signs them.
 
-    def _post(self, path: str, body: bytes, headers: dict[str, str], extra: dict[str, str]):
-        return self.post(path, body, content_type="application/json", headers={**headers, **extra})
+    :meth:`post_signed` signs with any verifier (``verifier.sign``); the
+    ``post_<provider>`` methods are shortcuts that build the verifier from ``secret=``.
+    """
 
-    def post_standard_webhooks(self, path, payload, *, secret, headers=None, **options):
+    def post_signed(
+        self,
+        path: str,
+        payload: Any,
+        *,
+        verifier: Verifier,
+        headers: Mapping[str, str] | None = None,
+        timestamp: int | None = None,
+        msg_id: str | None = None,
+        event_type: str | None = None,
+        content_type: str = "application/json",
+    ) -> Response:
+        """POST ``payload`` (a JSON value, or bytes sent as they are) signed by ``verifier``.
+
+        ``timestamp``, ``msg_id`` and ``event_type`` are passed to
+        ``verifier.sign``; ``headers`` are added after the signed ones.
+        """
         body = encode(payload)
-        return self._post(
-            path, body, standard_webhooks_headers(secret, body, **options), headers or {}
+        signed = verifier.sign(body, timestamp=timestamp, msg_id=msg_id, event_type=event_type)
+        return self.post(
+            path, body, content_type=content_type, headers={**signed, **(headers or {})}
         )
 
-    def post_stripe(self, path, payload, *, secret, headers=None, **options):
-        body = encode(payload)
-        return self._post(path, body, stripe_headers(secret, body, **options), headers or {})
+    def post_standard_webhooks(
+        self,
+        path: str,
+        payload: Any,
+        *,
+        secret: str,
+        headers: Mapping[str, str] | None = None,
+        msg_id: str | None = None,
+        timestamp: int | None = None,
+    ) -> Response:
+        verifier = StandardWebhooksVerifier(secret=secret)
+        return self.post_signed(
+            path, payload, verifier=verifier, headers=headers, msg_id=msg_id, timestamp=timestamp
+        )
 
-    def post_github(self, path, payload, *, secret, headers=None, **options):
-        body = encode(payload)
-        return self._post(path, body, github_headers(secret, body, **options), headers or {})
+    def post_stripe(
+        self,
+        path: str,
+        payload: Any,
+        *,
+        secret: str,
+        headers: Mapping[str, str] | None = None,
+        timestamp: int | None = None,
+    ) -> Response:
+        verifier = StripeVerifier(secret=secret)
+        return self.post_signed(
+            path, payload, verifier=verifier, headers=headers, timestamp=timestamp
+        )
 
-    def post_shopify(self, path, payload, *, secret, headers=None, **options):
-        body = encode(payload)
-        return self._post(path, body, shopify_headers(secret, body, **options), headers or {})
+    def post_github(
+        self,
+        path: str,
+        payload: Any,
+        *,
+        secret: str,
+        headers: Mapping[str, str] | None = None,
+        event: str = "push",
+        delivery_id: str | None = None,
+    ) -> Response:
+        verifier = GitHubVerifier(secret=secret)
+        return self.post_signed(
+            path, payload, verifier=verifier, headers=headers, msg_id=delivery_id, event_type=event
+        )
 
-    def post_slack(self, path, payload, *, secret, headers=None, **options):
-        body = encode(payload)
-        return self._post(path, body, slack_headers(secret, body, **options), headers or {})
+    def post_shopify(
+        self,
+        path: str,
+        payload: Any,
+        *,
+        secret: str,
+        headers: Mapping[str, str] | None = None,
+        topic: str = "orders/create",
+        webhook_id: str | None = None,
+    ) -> Response:
+        verifier = ShopifyVerifier(secret=secret)
+        return self.post_signed(
+            path, payload, verifier=verifier, headers=headers, msg_id=webhook_id, event_type=topic
+        )
+
+    def post_slack(
+        self,
+        path: str,
+        payload: Any,
+        *,
+        secret: str,
+        headers: Mapping[str, str] | None = None,
+        timestamp: int | None = None,
+    ) -> Response:
+        verifier = SlackVerifier(secret=secret)
+        return self.post_signed(
+            path, payload, verifier=verifier, headers=headers, timestamp=timestamp
+        )
 
 
 if pytest is not None:

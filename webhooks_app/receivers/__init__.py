@@ -6,6 +6,7 @@ them); the view is loaded on first access, once the app registry is ready.
 
 from typing import Any
 
+from webhooks_app.receivers.messages import MessageVerifier, VerifiedMessage
 from webhooks_app.receivers.verifiers import (
     GitHubVerifier,
     HmacVerifier,
@@ -22,11 +23,13 @@ __all__ = [
     "GitHubVerifier",
     "HmacVerifier",
     "InvalidSignature",
+    "MessageVerifier",
     "MissingSecret",
     "ShopifyVerifier",
     "SlackVerifier",
     "StandardWebhooksVerifier",
     "StripeVerifier",
+    "VerifiedMessage",
     "Verifier",
     "WebhookReceiverView",
 ]

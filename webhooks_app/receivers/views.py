@@ -27,17 +27,21 @@ from webhooks_app import conf
 from webhooks_app.models import InboundEvent
 from webhooks_app.observability import logs, tracing
 from webhooks_app.receivers import processing
+from webhooks_app.receivers.messages import MessageVerifier, VerifiedMessage
 from webhooks_app.receivers.parsing import FORM_CONTENT_TYPE, MalformedBody, parse_body
 from webhooks_app.receivers.verifiers import InvalidSignature, MissingSecret, Verifier
+from webhooks_app.receivers.verifiers.adapter import VerifyOnly, as_message_verifier
 from webhooks_app.wakeups import enqueue_inbound
 
 logger = logging.getLogger(__name__)
 
 
 @sensitive_variables()
-def _verify(view: WebhookReceiverView, body: bytes, headers: Mapping[str, str]) -> None:
-    """``view.verify``; Django's error reports hide every local of every frame below it."""
-    view.verify(body, headers)
+def _verified(
+    view: WebhookReceiverView, body: bytes, headers: Mapping[str, str]
+) -> VerifiedMessage:
+    """``view.verified_message``; Django's error reports hide the locals of every frame below."""
+    return view.verified_message(body, headers)
 
 
 def _chunked_under_wsgi(request: HttpRequest) -> bool:
@@ -63,8 +67,10 @@ class WebhookReceiverView(View):
     """
 
     source: ClassVar[str] = ""
-    verifier: ClassVar[Verifier | Any] = None
+    verifier: ClassVar[MessageVerifier | Any] = None
     process_async: ClassVar[bool] = False
+
+    message: VerifiedMessage  # this request's, once verified
 
     http_method_names = ["post", "head", "options"]
 
@@ -83,7 +89,37 @@ class WebhookReceiverView(View):
     def get_verifier(self) -> Any:
         return self.verifier
 
+    def get_message_verifier(self) -> MessageVerifier:
+        """What the view asks, once per request, for the verified message.
+
+        The verifier itself when it implements :class:`MessageVerifier`, else
+        adapted from its ``verify(body, headers)``. A subclass that overrides
+        :meth:`verify` checks the signature itself; the verifier, if it has
+        one, still reads the id and type.
+        """
+        verifier = self.get_verifier()
+        if type(self).verify is not WebhookReceiverView.verify:
+            return VerifyOnly(self.verify, rules=verifier)
+        if verifier is None:
+            raise MissingSecret(f"{type(self).__name__} has no verifier")
+        return as_message_verifier(verifier)
+
+    def verified_message(self, body: bytes, headers: Mapping[str, str]) -> VerifiedMessage:
+        """The verifier's verified message, its payload parsed by :meth:`parse_body`."""
+        content_type = self.request.content_type or ""
+        return self.get_message_verifier().verified(
+            body,
+            headers,
+            parse=lambda raw: self.parse_body(raw, content_type),
+            default_tolerance=conf.get("SIGNATURE_TOLERANCE"),
+        )
+
     def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+        """Raise InvalidSignature unless the body is signed: the verifier's check alone.
+
+        Override it to check the signature another way (and call
+        ``super().verify(body, headers)`` to keep the verifier's check as well).
+        """
         verifier = self.get_verifier()
         if verifier is None:
             raise MissingSecret(f"{type(self).__name__} has no verifier")
@@ -93,14 +129,13 @@ class WebhookReceiverView(View):
             verifier.verify(body, headers)
 
     def get_event_id(self, payload: Any, headers: Mapping[str, str], body: bytes) -> str:
-        """The provider's event id; the body's SHA-256 when the provider gives none."""
-        verifier = self.get_verifier()
-        event_id = verifier.event_id(payload, headers) if hasattr(verifier, "event_id") else None
-        return str(event_id) if event_id else "sha256:" + hashlib.sha256(body).hexdigest()
+        """The verified message's event id; the body's SHA-256 when the provider gives none."""
+        event_id = self.message.id
+        return event_id if event_id else "sha256:" + hashlib.sha256(body).hexdigest()
 
     def get_event_type(self, payload: Any, headers: Mapping[str, str]) -> str:
-        verifier = self.get_verifier()
-        return verifier.event_type(payload, headers) if hasattr(verifier, "event_type") else ""
+        """The verified message's event type (raise InvalidSignature to refuse the request)."""
+        return self.message.type
 
     def handle(self, event: InboundEvent) -> None:
         """Process one event; runs once per (source, event_id), in a transaction."""
@@ -126,17 +161,12 @@ class WebhookReceiverView(View):
         if not body and self.length_required(request):
             return JsonResponse({"detail": "Send the body with a Content-Length."}, status=411)
         headers = request.headers
-        refused = self.check_signature(body, headers)
+        refused = self.read_verified(body, headers)
         if refused is not None:
             return refused
-        try:
-            payload = self.parse_body(body, request.content_type or "")
-        except MalformedBody as exc:
-            return JsonResponse({"detail": str(exc)}, status=400)
-        challenge = getattr(self.get_verifier(), "challenge", None)
-        answer = challenge(payload) if callable(challenge) else None
-        if answer is not None:  # a verified handshake (Slack): echo it, record nothing
-            return JsonResponse({"challenge": answer}, status=200)
+        payload = self.message.payload
+        if self.message.handshake is not None:  # a verified handshake (Slack): answer it only
+            return JsonResponse(self.message.handshake, status=200)
         try:
             event_id = self.get_event_id(payload, headers, body)[:255]
             event_type = self.get_event_type(payload, headers)[:255]
@@ -174,14 +204,16 @@ class WebhookReceiverView(View):
         transaction.on_commit(lambda: enqueue_inbound(event.pk))
         return self.respond(event, outcome, 202)
 
-    def check_signature(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse | None:
-        """None when the signature verifies, else the answer that refuses the request.
+    def read_verified(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse | None:
+        """None once ``self.message`` is verified, else the answer that refuses the request.
 
         Whatever goes wrong, the answer is this view's own: never Django's error
         page, whose frames (with ``DEBUG = True``) would show the secrets.
         """
         try:
-            _verify(self, body, headers)
+            self.message = _verified(self, body, headers)
+        except MalformedBody as exc:  # signed, but not JSON (or form data) the view can take
+            return JsonResponse({"detail": str(exc)}, status=400)
         except MissingSecret:
             logger.error("%s is not configured with a secret", type(self).__name__)
             return JsonResponse({"detail": "Receiver misconfigured."}, status=500)
