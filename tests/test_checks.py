@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from sqlite3 import dbapi2
 
 import pytest
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.db.utils import ConnectionHandler
 from django.test import override_settings
 
-from webhooks_app.checks import check_settings
+from webhooks_app.checks import check_database, check_settings, database_errors
 from webhooks_app.conf import DEFAULTS
 
 VALID = {
@@ -281,3 +284,43 @@ def test_check_is_registered_with_django():
     with override_settings(WEBHOOKS=["not", "a", "dict"]):
         found = checks.run_checks()
     assert "webhooks_app.E001" in ids(found)
+
+
+# --- the database (webhooks_app.E005) ----------------------------------------------------
+
+
+def database(engine: str, name: str = ":memory:"):
+    """A backend as Django builds it from settings; none of these tests connects."""
+    return ConnectionHandler({"default": {"ENGINE": engine, "NAME": name}})["default"]
+
+
+def test_postgresql_is_supported():
+    try:
+        postgresql = database("django.db.backends.postgresql", "shop")
+    except ImproperlyConfigured:
+        pytest.skip("no PostgreSQL driver installed (the services extra)")
+    assert database_errors(postgresql) == []
+
+
+def test_a_recent_sqlite_is_supported():
+    assert database_errors(database("django.db.backends.sqlite3")) == []  # 3.35+ here
+
+
+def test_another_database_is_an_error_that_names_it():
+    (error,) = database_errors(database("django.db.backends.dummy"))
+    assert error.id == "webhooks_app.E005"
+    assert error.level == checks.ERROR
+    assert "django.db.backends.dummy" in error.msg
+
+
+def test_an_sqlite_older_than_3_35_is_an_error(monkeypatch):
+    """No RETURNING before 3.35: the receiver's upsert and claim could not run."""
+    monkeypatch.setattr(dbapi2, "sqlite_version_info", (3, 34, 1))
+    (error,) = database_errors(database("django.db.backends.sqlite3"))
+    assert error.id == "webhooks_app.E005"
+    assert "SQLite 3.34.1" in error.msg
+
+
+def test_the_database_check_is_registered_and_passes_on_the_test_database():
+    assert check_database() == []
+    assert check_database in checks.registry.registry.get_checks()

@@ -114,6 +114,39 @@ def test_a_stale_result_does_not_overwrite_a_newer_claim():
     assert (pending.status, pending.last_status_code) == (Status.PENDING, 503)
 
 
+# --- a try the database refuses -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_try_the_database_refuses_still_ends_in_one_attempt_and_spares_its_group():
+    """A status code below 0 breaks the CHECK constraint of the status columns, on SQLite
+    and PostgreSQL alike: the group's write fails, then that try's own, and the last
+    resort writes a bare Attempt for it while the rest of the group is written in full.
+    (The transport cannot hand over such a status, http.client refuses any outside
+    100-999: it stands for whatever unforeseen value a column refuses.)"""
+    endpoint = Endpoint.objects.create(url="http://127.0.0.1:9/hook")
+    for _ in range(3):
+        make_delivery(endpoint)
+    first, refused, last = claims.claim(3)
+
+    outcomes = recording.record([answered(first, 200), answered(refused, -1), answered(last, 503)])
+
+    assert [outcome.attempt.delivery_id for outcome in outcomes] == [first.pk, refused.pk, last.pk]
+    stored = {a.delivery_id: a for a in Attempt.objects.filter(delivery__endpoint=endpoint)}
+    assert len(stored) == Attempt.objects.count() == 3  # exactly one per try
+    assert (stored[first.pk].status_code, stored[last.pk].status_code) == (200, 503)
+    bare = stored[refused.pk]
+    assert (bare.number, bare.status_code, bare.error_type) == (1, None, "internal_error")
+    assert "could not be stored (IntegrityError): status -1" in bare.error
+    states = dict(Delivery.objects.values_list("pk", "status"))
+    assert states == {
+        first.pk: Status.SUCCEEDED,
+        refused.pk: Status.FAILED,
+        last.pk: Status.PENDING,
+    }
+    assert not Delivery.objects.filter(locked_until__isnull=False).exists()  # leases released
+
+
 # --- manual tries ----------------------------------------------------------------------
 
 

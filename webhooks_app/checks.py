@@ -7,10 +7,13 @@ the others are about the project as a whole (databases, routed receivers, metric
 from __future__ import annotations
 
 from difflib import get_close_matches
+from sqlite3 import dbapi2
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from webhooks_app import conf
 
@@ -32,6 +35,34 @@ def sqlite_transaction_warnings(databases: dict[str, dict]) -> list:
         for alias, config in databases.items()
         if config.get("ENGINE") == "django.db.backends.sqlite3"
         and str(config.get("OPTIONS", {}).get("transaction_mode", "")).upper() != "IMMEDIATE"
+    ]
+
+
+@register(Tags.compatibility)
+def check_database(app_configs=None, **kwargs) -> list:
+    """The app's statements (upserts, ``RETURNING``) run on PostgreSQL and SQLite 3.35+ only."""
+    return database_errors(connections[DEFAULT_DB_ALIAS])
+
+
+def database_errors(connection: BaseDatabaseWrapper) -> list:
+    """An error for a database the app cannot run on; read from the backend, not a query."""
+    if connection.vendor == "postgresql":
+        return []
+    if connection.vendor == "sqlite":
+        version = dbapi2.sqlite_version_info  # the library Django's backend uses
+        if version >= (3, 35):
+            return []
+        found = f"SQLite {'.'.join(map(str, version))}"
+    else:
+        found = connection.settings_dict["ENGINE"]  # a MySQL backend connects for its name
+    return [
+        Error(
+            f"webhooks_app runs on PostgreSQL, or SQLite 3.35 or later; database "
+            f"{connection.alias!r} uses {found}.",
+            hint="Use PostgreSQL in production (see the deployment guide); for SQLite, a "
+            "Python built with a newer SQLite library.",
+            id="webhooks_app.E005",
+        )
     ]
 
 

@@ -1,10 +1,11 @@
-"""The receiver's two hot statements, in SQL, where the database can run them.
+"""The receiver's hot statements, in SQL.
 
 Through the ORM, recording an event took an ``INSERT`` in a transaction (three
 round trips), and a copy of it five (the failed ``INSERT``, its rollback, an
 ``UPDATE`` of the duplicate count and a ``SELECT``); the claim before the
 handler runs was an ``UPDATE`` and a ``SELECT … FOR UPDATE``. On PostgreSQL and
-SQLite (3.35 and later), each is one statement here:
+SQLite (3.35 and later), the databases the app runs on (system check
+``webhooks_app.E005``), each is one statement here:
 
 - :func:`count_processed_copy`: a copy of an event processed already (the
   commonest duplicate: a sender's retry) is counted by one ``UPDATE …
@@ -19,8 +20,6 @@ SQLite (3.35 and later), each is one statement here:
   unique constraint still decides which copy created the row;
 - :func:`claim`: ``UPDATE … RETURNING`` counts the processing attempt of an
   event not processed yet, locks its row and returns it.
-
-Other databases (:func:`supported` is False) keep the ORM's statements.
 """
 
 from __future__ import annotations
@@ -35,13 +34,6 @@ from webhooks_app.db import rows
 from webhooks_app.models import InboundEvent
 
 PROCESSED = InboundEvent.Status.PROCESSED.value
-
-
-def supported() -> bool:
-    """``INSERT … ON CONFLICT … RETURNING`` and ``UPDATE … RETURNING`` are available."""
-    return connection.vendor in ("postgresql", "sqlite") and bool(
-        connection.features.can_return_rows_from_bulk_insert
-    )
 
 
 def _field(name: str) -> Field:

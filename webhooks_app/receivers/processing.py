@@ -3,18 +3,18 @@
 Two steps, each safe to repeat:
 
 1. :func:`record` does an atomic get-or-create on (source, event_id) through the
-   unique constraint; a copy that loses the race counts as a duplicate. On
-   PostgreSQL and SQLite it is one ``INSERT … ON CONFLICT DO UPDATE …
-   RETURNING`` (:mod:`~webhooks_app.receivers.inbound_sql`), for a new event and
-   a copy alike.
+   unique constraint; a copy that loses the race counts as a duplicate. It is
+   one ``INSERT … ON CONFLICT DO UPDATE … RETURNING``
+   (:mod:`~webhooks_app.receivers.inbound_sql`), for a new event and a copy alike.
 2. :func:`process` locks that row in a transaction, runs the handler only if
    the event is not processed yet, and marks it processed in the same
    transaction. The handler runs in a savepoint, so its writes roll back when
    it raises, while the failure itself is still recorded.
 
-The receiving view's synchronous path calls :func:`receive`, which on those
-databases does both in one transaction: the upsert's row lock is the lock the
-handler runs under.
+The receiving view's synchronous path calls :func:`receive`, which does both
+in one transaction: the upsert's row lock is the lock the handler runs under.
+PostgreSQL and SQLite 3.35+ are the databases the app runs on (system check
+``webhooks_app.E005``); it has no ORM fallback for others.
 
 On PostgreSQL the row lock serialises concurrent copies; on SQLite the
 database-wide write lock does. Either way the lock is taken by a write before
@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -80,8 +80,6 @@ def record(
     """
     values = _row(source, event_id, event_type, payload, headers, receiver)
     try:
-        if not inbound_sql.supported():
-            return _record_through_the_orm(values)
         # One statement is atomic by itself; inside the caller's transaction a savepoint
         # keeps a refused value from breaking it.
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
@@ -125,18 +123,6 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return redaction.kept_headers(headers, conf.get("INBOUND_HEADERS"))
 
 
-def _record_through_the_orm(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
-    try:
-        with transaction.atomic():
-            kept = {**values, "headers": _kept_headers(values["headers"])}
-            return InboundEvent.objects.create(**kept), True
-    except IntegrityError as exc:
-        existing = InboundEvent.objects.filter(source=values["source"], event_id=values["event_id"])
-        if not existing.update(duplicate_count=F("duplicate_count") + 1):
-            raise UnstorablePayload(str(exc)) from exc  # not a duplicate: a bad value
-        return existing.get(), False
-
-
 def process(event_pk: int, handler: Handler) -> Result:
     """Run ``handler`` for the event unless it is processed already."""
     return _reported(_process(event_pk, handler))
@@ -150,7 +136,10 @@ def _reported(result: Result) -> Result:
 
 def _process(event_pk: int, handler: Handler) -> Result:
     with transaction.atomic():
-        event = _claim(event_pk)
+        # Write before reading: the UPDATE takes the row lock on PostgreSQL and the write
+        # lock on SQLite, so no two copies can both read "not processed yet" (and SQLite
+        # never has to upgrade a read lock, which fails at once).
+        event = inbound_sql.claim(event_pk)
         if event is None:
             return Result("duplicate", InboundEvent.objects.get(pk=event_pk))
         failure = _run(event, handler)
@@ -167,15 +156,14 @@ def receive(
     receiver: str = "",
     handler: Handler,
 ) -> Result:
-    """:func:`record` and :func:`process` a verified event, in one transaction where it can.
+    """:func:`record` and :func:`process` a verified event, in one transaction.
 
-    On PostgreSQL and SQLite the upsert that records the event also locks its
-    row (a new row until the transaction ends, an existing one through its
-    update), so the handler runs in the same transaction, with one commit for
-    the event, the handler's writes and the outcome. A copy of a processed
-    event is counted first, by one statement outside any transaction.
-    Elsewhere: :func:`record`, then :func:`process`. Raises
-    :class:`UnstorablePayload` as :func:`record` does.
+    The upsert that records the event also locks its row (a new row until the
+    transaction ends, an existing one through its update), so the handler runs
+    in the same transaction, with one commit for the event, the handler's
+    writes and the outcome. A copy of a processed event is counted first, by
+    one statement outside any transaction. Raises :class:`UnstorablePayload`
+    as :func:`record` does.
     """
     values = _row(source, event_id, event_type, payload, headers, receiver)
     return _reported(_receive(values, handler))
@@ -183,11 +171,6 @@ def receive(
 
 def _receive(values: dict[str, Any], handler: Handler) -> Result:
     source, event_id = values["source"], values["event_id"]
-    if not inbound_sql.supported():
-        event, created = record(**values)
-        if not created and event.status == Status.PROCESSED:
-            return Result("duplicate", event)
-        return _process(event.pk, handler)
     try:
         if not connection.in_atomic_block:  # in a transaction the upsert below counts it
             copy = inbound_sql.count_processed_copy(source, event_id)
@@ -232,24 +215,6 @@ def _outcome(event: InboundEvent, failure: BaseException | None) -> Result:
         return Result("failed", event, failure)
     signals.inbound_processed.send(sender=InboundEvent, event=event)
     return Result("processed", event)
-
-
-def _claim(event_pk: int) -> InboundEvent | None:
-    """The event with its processing attempt counted and its row locked; None if processed.
-
-    Write before reading: the UPDATE takes the row lock on PostgreSQL and the write
-    lock on SQLite, so no two copies can both read "not processed yet" (and SQLite
-    never has to upgrade a read lock, which fails at once).
-    """
-    if inbound_sql.supported():
-        return inbound_sql.claim(event_pk)
-    claimed = (
-        InboundEvent.objects.filter(pk=event_pk)
-        .exclude(status=Status.PROCESSED)
-        .update(processing_attempts=F("processing_attempts") + 1)
-    )
-    event = InboundEvent.objects.select_for_update().get(pk=event_pk)
-    return event if claimed and event.status != Status.PROCESSED else None
 
 
 def storable_text(text: str) -> str:

@@ -38,14 +38,13 @@ deleted, created again    ``updated`` (the pk exists, with new content)
 A kind that ``events`` leaves out is followed all the same (created + updated
 still sends ``created`` with the latest payload when ``updated`` is not mapped).
 
-**Savepoints.** What a transaction has written so far is kept in markers that
-are registered with ``transaction.on_commit``: Django drops the callbacks of a
-savepoint that rolls back (and all of them on a rollback), exactly as the
+**Savepoints.** What a transaction has written so far (each object's net change
+and the id of its event) is kept with :func:`~webhooks_app.sending.on_commit.remember`,
+in markers registered with ``transaction.on_commit``: Django drops the callbacks
+of a savepoint that rolls back (and all of them on a rollback), exactly as the
 database drops that savepoint's writes, so the bookkeeping cannot outlive the
-event row it describes. A marker is never changed, only superseded by a newer
-one; after a savepoint rollback the newest surviving marker of an object tells
-its state. An index per connection finds an object's marker in O(1); it is
-checked against Django's list and rebuilt from it when they disagree.
+event row it describes; after a savepoint rollback the object's state is the
+one remembered before it.
 
 **Outside an atomic block** (autocommit) every save is its own transaction and
 sends its own event. Django commits ``Model.save()``'s row before
@@ -67,7 +66,6 @@ from __future__ import annotations
 
 import functools
 import operator
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +76,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 
 import webhooks_app
 from webhooks_app import conf, event_types
+from webhooks_app.sending import on_commit
 from webhooks_app.tenancy import tenant_key
 
 __all__ = ["KINDS", "ModelEvents", "get", "register", "unregister"]
@@ -300,70 +299,9 @@ def _combine(before: str | None, change: str) -> str | None:
     return before  # created or updated, then saved again
 
 
-class _Marker:
-    """An object's state in the current transaction, registered with ``on_commit``.
-
-    Its presence in ``connection.run_on_commit`` is what makes it true: Django
-    removes it when the savepoint it was registered in rolls back. Calling it
-    (on commit) does nothing.
-    """
-
-    __slots__ = ("event_id", "key", "kind")
-
-    def __init__(self, key: tuple[str, Any], kind: str | None, event_id: str | None) -> None:
-        self.key, self.kind, self.event_id = key, kind, event_id
-
-    def __call__(self) -> None:
-        pass
-
-
-@dataclass
-class _Index:
-    """The newest marker of each object, and its position, in one ``run_on_commit`` list."""
-
-    callbacks: list
-    markers: dict[tuple[str, Any], tuple[int, _Marker]]
-
-
-_indexes: weakref.WeakKeyDictionary[Any, _Index] = weakref.WeakKeyDictionary()
-
-
-def _index(connection) -> _Index:
-    index = _indexes.get(connection)
-    if index is None or index.callbacks is not connection.run_on_commit:
-        index = _rebuild(connection)
-    return index
-
-
-def _rebuild(connection) -> _Index:
-    callbacks = connection.run_on_commit
-    markers = {
-        func.key: (position, func)
-        for position, (_, func, _) in enumerate(callbacks)
-        if isinstance(func, _Marker)
-    }
-    index = _indexes[connection] = _Index(callbacks, markers)
-    return index
-
-
-def _pending(connection, key: tuple[str, Any]) -> _Marker | None:
-    """The newest live marker of ``key`` in the connection's transaction."""
-    found = _index(connection).markers.get(key)
-    if found is None:
-        return None
-    position, marker = found
-    callbacks = connection.run_on_commit
-    if position < len(callbacks) and callbacks[position][1] is marker:
-        return marker
-    found = _rebuild(connection).markers.get(key)  # the list changed in place
-    return None if found is None else found[1]
-
-
-def _remember(connection, key: tuple[str, Any], kind: str | None, event_id: str | None) -> None:
-    marker = _Marker(key, kind, event_id)
-    index = _index(connection)
-    transaction.on_commit(marker, using=connection.alias)
-    index.markers[key] = (len(connection.run_on_commit) - 1, marker)
+def _pending(key: tuple[str, Any], using: str) -> tuple[str | None, str | None]:
+    """The object's net change so far in the transaction, and the id of its event."""
+    return on_commit.recall(key, using) or (None, None)
 
 
 def _record(registration: ModelEvents, pk: Any, change: str, payload: Any, tenant: str) -> None:
@@ -375,16 +313,15 @@ def _record(registration: ModelEvents, pk: Any, change: str, payload: Any, tenan
             webhooks_app.send_event(event_type, payload, tenant=tenant)
         return
     key = (registration.model._meta.label, pk)
-    marker = _pending(connection, key)
-    before, event_id = (marker.kind, marker.event_id) if marker else (None, None)
+    before, event_id = _pending(key, connection.alias)
     kind = _combine(before, change)
     event_type = registration.events.get(kind) if kind else None
     if event_id is not None:
         if _rewrite(event_id, event_type, payload, tenant):
             if event_type is None:
-                _remember(connection, key, kind, None)
+                on_commit.remember(key, (kind, None), connection.alias)
             elif kind != before:
-                _remember(connection, key, kind, event_id)
+                on_commit.remember(key, (kind, event_id), connection.alias)
             return
         # Fanned out already, inside this transaction (fanout.expand_event): that
         # event stands as it is, and this change starts a new one.
@@ -392,9 +329,9 @@ def _record(registration: ModelEvents, pk: Any, change: str, payload: Any, tenan
         event_type = registration.events.get(kind)
     if event_type is not None:
         event = webhooks_app.send_event(event_type, payload, tenant=tenant)
-        _remember(connection, key, kind, event.pk)
+        on_commit.remember(key, (kind, event.pk), connection.alias)
     elif kind != before:
-        _remember(connection, key, kind, None)
+        on_commit.remember(key, (kind, None), connection.alias)
 
 
 def _rewrite(event_id: str, event_type: str | None, payload: Any, tenant: str) -> bool:

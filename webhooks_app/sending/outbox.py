@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from webhooks_app import conf, event_types
 from webhooks_app.models import Event
+from webhooks_app.sending import on_commit
 from webhooks_app.tenancy import tenant_key
 from webhooks_app.wakeups import wake_up
 
@@ -73,9 +74,5 @@ def _wake_up_on_commit() -> None:
     Django forgets a callback registered in a savepoint that rolls back, so
     "already registered" is read from its list rather than kept as a flag.
     """
-    connection = transaction.get_connection()
-    registered = connection.in_atomic_block and any(
-        callback is _wake_up_after_commit for _, callback, _ in connection.run_on_commit
-    )
-    if not registered:
+    if not on_commit.registered(_wake_up_after_commit):
         transaction.on_commit(_wake_up_after_commit)

@@ -114,27 +114,25 @@ def _write(results: Sequence[Result], now: datetime, *, savepoint: bool = True) 
 
 
 def _write_alone(result: Result, now: datetime) -> Outcome:
-    """One try by itself; if even that fails, an Attempt with only the error."""
+    """One try by itself; if even that fails, an Attempt with only the error.
+
+    The bare Attempt keeps nothing of the response, not even its status code or
+    duration: any of them may be the value the database refused. They are named
+    in the error text instead, and the try's decision stands.
+    """
     try:
         return _write([result], now)[0]
     except Exception as exc:
         logger.exception(
             "Recording attempt %s of delivery %s", result.delivery.attempt_count, result.delivery.pk
         )
-        bare = Result(
-            result.delivery,
-            transport.Response(
-                result.response.status_code,
-                "",
-                {},
-                result.response.duration_ms,
-                retry.ErrorKind.INTERNAL,
-                f"The outcome could not be stored ({type(exc).__name__}).",
-            ),
-            result.decision,
-            result.manual,
+        response = result.response
+        error = (
+            f"The outcome could not be stored ({type(exc).__name__}): status "
+            f"{response.status_code}, {response.duration_ms} ms."
         )
-        return _write([bare], now)[0]
+        bare = transport.Response(None, "", {}, 0, retry.ErrorKind.INTERNAL, error)
+        return _write([Result(result.delivery, bare, result.decision, result.manual)], now)[0]
 
 
 def _attempt(result: Result, now: datetime) -> Attempt:
