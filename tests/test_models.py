@@ -7,7 +7,8 @@ import pytest
 from django.core.management import call_command
 
 from webhooks_app.checks import check_sqlite_transaction_mode, sqlite_transaction_warnings
-from webhooks_app.models import Endpoint, event_type_matches
+from webhooks_app.event_patterns import event_type_matches
+from webhooks_app.models import Endpoint
 
 
 @pytest.mark.django_db

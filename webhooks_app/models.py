@@ -13,29 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import conf, redaction, signals, signing, validators
+from webhooks_app.event_patterns import event_type_matches
 from webhooks_app.ids import new_event_id
 from webhooks_app.tenancy import TENANT_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
-
-
-def event_type_matches(patterns: list[str], event_type: str) -> bool:
-    """An empty list matches everything; ``"order.*"`` matches ``"order.paid"``."""
-    if not patterns:
-        return True
-    if isinstance(patterns, str):  # a single pattern stored without its list
-        patterns = [patterns]
-    if not isinstance(patterns, list):  # stored past validation: matches nothing
-        return False
-    return any(
-        isinstance(pattern, str)
-        and (
-            pattern == event_type
-            or pattern == "*"
-            or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
-        )
-        for pattern in patterns
-    )
 
 
 class Endpoint(models.Model):

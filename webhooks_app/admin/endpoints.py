@@ -4,22 +4,20 @@ Only users with the ``view_endpoint_secret`` permission reveal the signing secre
 and see the values of extra headers and the URL's password and query string in
 full; the others see them as ``********``, and a masked value saved unchanged keeps
 the stored one.
+
+This module holds the list and the change page; the health columns' query is in
+:mod:`~webhooks_app.admin.endpoint_health`, the form in
+:mod:`~webhooks_app.admin.endpoint_form`, the actions in
+:mod:`~webhooks_app.admin.endpoint_actions` and the page that reveals the secret in
+:mod:`~webhooks_app.admin.endpoint_secret`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.db import models
-from django.db.models import F, FloatField, OrderBy, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Cast, NullIf
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -27,64 +25,21 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import conf, operations, redaction
+from webhooks_app import redaction
 from webhooks_app.admin import display
 from webhooks_app.admin.catalog import CatalogAdminMixin, deprecated_note
+from webhooks_app.admin.endpoint_actions import EndpointActionsMixin, disabled_by
+from webhooks_app.admin.endpoint_form import EndpointForm
+from webhooks_app.admin.endpoint_health import SUCCESS_RATE, HealthAnnotated, annotate_health
+from webhooks_app.admin.endpoint_secret import SecretPageMixin
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
-from webhooks_app.models import Attempt, Delivery, Endpoint
-
-# Shown on the list: how far back the delivery statistics look.
-WINDOW = timedelta(hours=24)
+from webhooks_app.models import Endpoint
 
 # The largest number of event-type patterns listed in one cell.
 MAX_TYPES_SHOWN = 4
 
 # Characters of a disabled endpoint's reason shown in the list (all of it in a tooltip).
 REASON_SHOWN = 80
-
-
-def annotate_health(queryset: QuerySet[Endpoint], now=None) -> QuerySet[Endpoint]:
-    """Add the last 24 hours' delivery counts and the latest tried delivery's outcome.
-
-    One scalar subquery per value, each an index range scan on
-    ``(endpoint, -created_at)``: the list costs the same number of queries
-    whatever the number of endpoints and deliveries.
-    """
-    since = (now or timezone.now()) - WINDOW
-    recent = Delivery.objects.filter(endpoint=OuterRef("pk"), created_at__gte=since)
-
-    def latest(endpoint: OuterRef) -> QuerySet[Delivery]:
-        return Delivery.objects.filter(endpoint=endpoint, attempt_count__gt=0).order_by(
-            "-created_at", "-pk"
-        )
-
-    # The latest delivery's own latest attempt (by its unique (delivery, number) index),
-    # so the error type goes with the status and error shown beside it.
-    latest_attempt = Attempt.objects.filter(
-        delivery=Subquery(latest(OuterRef(OuterRef("pk"))).values("pk")[:1])
-    ).order_by("-number")
-    return queryset.annotate(
-        deliveries_24h=display.count_of(recent, "endpoint"),
-        succeeded_24h=display.count_of(recent.filter(status=Delivery.Status.SUCCEEDED), "endpoint"),
-        failed_24h=display.count_of(recent.filter(status=Delivery.Status.FAILED), "endpoint"),
-        last_status_code=Subquery(latest(OuterRef("pk")).values("last_status_code")[:1]),
-        last_error=Subquery(latest(OuterRef("pk")).values("last_error")[:1]),
-        last_error_type=Subquery(latest_attempt.values("error_type")[:1]),
-    )
-
-
-HealthAnnotated = Any
-"""An ``Endpoint`` with :func:`annotate_health`'s values (``deliveries_24h``, ...); the
-type checker knows no model with them."""
-
-
-# Finished deliveries that succeeded, in per cent (NULL without any); none sort last.
-SUCCESS_RATE = OrderBy(
-    Cast(F("succeeded_24h"), FloatField())
-    * 100.0
-    / NullIf(F("succeeded_24h") + F("failed_24h"), 0),
-    nulls_last=True,
-)
 
 
 def _clock(moment) -> str:
@@ -94,33 +49,14 @@ def _clock(moment) -> str:
     return date_format(local, "H:i:s" if same_day else "Y-m-d H:i:s")
 
 
-class EndpointForm(forms.ModelForm):
-    """The endpoint form, validated by the model; credentials masked unless ``show_secrets``."""
-
-    show_secrets = True  # EndpointAdmin.get_form sets it for the request's user
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is None or self.show_secrets:
-            return
-        if "url" in self.fields:
-            self.initial["url"] = redaction.mask_url(self.instance.url)
-        if "headers" in self.fields and isinstance(self.instance.headers, dict):
-            self.initial["headers"] = redaction.mask_headers(self.instance.headers)
-
-    def clean_url(self):
-        url = self.cleaned_data["url"]
-        return redaction.unmask_url(url, self.instance.url) if self.instance.pk else url
-
-    def clean_headers(self):
-        headers = self.cleaned_data["headers"]
-        if self.instance.pk is None:
-            return headers
-        return redaction.unmask_headers(headers, self.instance.headers)
-
-
 @admin.register(Endpoint)
-class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin):
+class EndpointAdmin(
+    display.ListStylesMixin,
+    EndpointActionsMixin,
+    SecretPageMixin,
+    CatalogAdminMixin,
+    admin.ModelAdmin,
+):
     empty_value_display = display.EMPTY
     list_display = (
         "url_display",
@@ -138,13 +74,6 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
     }
     list_filter = ("is_active", HealthFilter, SubscriptionFilter, tenant_filter(Endpoint))
     search_fields = ("url", "description", "=tenant")
-    actions = (
-        "send_test_event",
-        "rotate_secret",
-        "enable",
-        "disable",
-        "retry_failed_deliveries",
-    )
     add_fieldsets = (
         (
             None,
@@ -291,9 +220,6 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
         form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"show_secrets": self.may_see_secrets(request)})
 
-    def may_see_secrets(self, request) -> bool:
-        return redaction.may_see_secrets(request.user)
-
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return self.add_fieldsets
@@ -360,20 +286,6 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
     def masked_secret(self, obj: Endpoint):
         return format_html("<code>{}</code>", display.mask_secret(obj.secret))
 
-    @admin.display(description=_("secret"))
-    def secret_display(self, obj: Endpoint):
-        url = reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_secret",
-            args=[obj.pk],
-            current_app=self.admin_site.name,
-        )
-        return format_html(
-            '<code>{}</code> &nbsp; <a href="{}">{}</a>',
-            display.mask_secret(obj.secret),
-            url,
-            gettext("Reveal"),
-        )
-
     @admin.display(description=_("previous secret"))
     def previous_secret_display(self, obj: Endpoint):
         expires = obj.previous_secret_expires_at
@@ -424,169 +336,3 @@ class EndpointAdmin(display.ListStylesMixin, CatalogAdminMixin, admin.ModelAdmin
                 obj.enable()
             else:
                 obj.disable(disabled_by(request))
-
-    # --- revealing the secret -------------------------------------------------
-
-    def get_urls(self):
-        name = f"{self.opts.app_label}_{self.opts.model_name}_secret"
-        return [
-            path(
-                "<path:object_id>/secret/",
-                self.admin_site.admin_view(self.secret_view),
-                name=name,
-            ),
-            *super().get_urls(),
-        ]
-
-    def secret_view(self, request, object_id):
-        """Show the full secret to staff with ``view_endpoint_secret``; logged in its history."""
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not (self.has_view_or_change_permission(request, obj) and self.may_see_secrets(request)):
-            raise PermissionDenied
-        self.log_change(request, obj, gettext("Revealed the signing secret."))
-        expires = obj.previous_secret_expires_at
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Signing secret"),
-            "subtitle": str(obj),
-            "opts": self.opts,
-            "original": obj,
-            "secret": obj.secret,
-            "previous_secret": obj.previous_secret if expires and expires > timezone.now() else "",
-            "previous_secret_expires_at": expires,
-            **display.object_page_context(self, obj, gettext("Signing secret")),
-        }
-        return TemplateResponse(request, "admin/webhooks_app/endpoint/secret.html", context)
-
-    # --- actions ----------------------------------------------------------------
-
-    def has_send_test_permission(self, request) -> bool:
-        """A test event is an event: sending one needs ``add_event``."""
-        return request.user.has_perm(f"{self.opts.app_label}.add_event")
-
-    def has_retry_permission(self, request) -> bool:
-        """Retrying changes deliveries: ``change_delivery``, as in the deliveries' admin."""
-        return request.user.has_perm(f"{self.opts.app_label}.change_delivery")
-
-    @admin.action(description=_("Send a test event"), permissions=["send_test"])
-    def send_test_event(self, request, queryset):
-        sent = [operations.send_test_event(endpoint) for endpoint in queryset]
-        if len(sent) == 1:
-            delivery = sent[0]
-            self.message_user(
-                request,
-                format_html(
-                    "{} {}",
-                    gettext("Test event %(event)s queued for %(url)s.")
-                    % {"event": delivery.event_id, "url": delivery.endpoint},
-                    display.admin_link(delivery, gettext("View the delivery")),
-                ),
-                messages.SUCCESS,
-            )
-        else:
-            self.message_user(
-                request,
-                ngettext(
-                    "Test event queued for %(count)d endpoint.",
-                    "Test events queued for %(count)d endpoints.",
-                    len(sent),
-                )
-                % {"count": len(sent)},
-                messages.SUCCESS,
-            )
-        waiting = sum(not delivery.endpoint.is_active for delivery in sent)
-        if waiting:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d endpoint is disabled: its test delivery waits until it is "
-                    "enabled again.",
-                    "%(count)d endpoints are disabled: their test deliveries wait until they "
-                    "are enabled again.",
-                    waiting,
-                )
-                % {"count": waiting},
-                messages.WARNING,
-            )
-
-    @admin.action(description=_("Rotate the secret"), permissions=["change"])
-    def rotate_secret(self, request, queryset):
-        count = operations.rotate_secrets(queryset)
-        hours = conf.get("SECRET_ROTATION_GRACE") / 3600
-        self.message_user(
-            request,
-            ngettext(
-                "Rotated the secret of %(count)d endpoint; the previous secret also signs "
-                "deliveries for %(hours)s hours.",
-                "Rotated the secrets of %(count)d endpoints; the previous secrets also sign "
-                "deliveries for %(hours)s hours.",
-                count,
-            )
-            % {"count": count, "hours": f"{hours:g}"},
-            messages.SUCCESS,
-        )
-
-    @admin.action(description=_("Enable"), permissions=["change"])
-    def enable(self, request, queryset):
-        selected = len(queryset)
-        count = operations.enable_endpoints(queryset)
-        self._report(
-            request,
-            count,
-            selected,
-            ngettext(
-                "Enabled %(count)d endpoint; its pending deliveries go out on the next sweep.",
-                "Enabled %(count)d endpoints; their pending deliveries go out on the next sweep.",
-                count,
-            ),
-            gettext("%(count)d already active."),
-        )
-
-    @admin.action(description=_("Disable"), permissions=["change"])
-    def disable(self, request, queryset):
-        selected = len(queryset)
-        count = operations.disable_endpoints(queryset, disabled_by(request))
-        self._report(
-            request,
-            count,
-            selected,
-            ngettext("Disabled %(count)d endpoint.", "Disabled %(count)d endpoints.", count),
-            gettext("%(count)d already disabled."),
-        )
-
-    @admin.action(description=_("Retry failed deliveries"), permissions=["retry"])
-    def retry_failed_deliveries(self, request, queryset):
-        failed = Delivery.objects.filter(endpoint__in=queryset, status=Delivery.Status.FAILED)
-        count = operations.retry_deliveries(failed)
-        level = messages.SUCCESS if count else messages.WARNING
-        self.message_user(
-            request,
-            ngettext(
-                "Retrying %(count)d failed delivery now.",
-                "Retrying %(count)d failed deliveries now.",
-                count,
-            )
-            % {"count": count},
-            level,
-        )
-        if count and queryset.filter(is_active=False).exists():
-            self.message_user(
-                request,
-                gettext("Deliveries to disabled endpoints wait until the endpoint is enabled."),
-                messages.WARNING,
-            )
-
-    def _report(self, request, count, selected, done, skipped) -> None:
-        message = done % {"count": count}
-        if selected > count:
-            message += " " + skipped % {"count": selected - count}
-        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
-
-
-def disabled_by(request) -> str:
-    """The reason recorded when an operator disables an endpoint."""
-    return gettext("Disabled by %(user)s in the admin") % {
-        "user": request.user.get_username() or gettext("an operator")
-    }

@@ -266,8 +266,12 @@ class DeliveryAdmin(display.ListStylesMixin, display.ReadOnlyChangeMixin, admin.
     # The audit trail, as events are: no delete button or action here (cancel a delivery
     # instead; webhooks_prune deletes old history). Deleting an endpoint still deletes
     # its deliveries, which needs the delete permission this admin keeps.
-    def get_actions(self, request):
-        actions = super().get_actions(request)
+    def get_actions(self, request, action_location=None):
+        # Django 6.1 passes where the actions show (the change list or, new there, the
+        # change form) and warns about an override without the parameter; 5.2 passes
+        # nothing, and its get_actions() takes no location.
+        where = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **where)
         actions.pop("delete_selected", None)
         return actions
 

@@ -31,9 +31,10 @@ from webhooks_app import conf, operations, tenancy
 from webhooks_app.api import views
 from webhooks_app.api.permissions import TenantPermission
 from webhooks_app.api.schema import SchemaView
+from webhooks_app.api.view_bases import Conflict
 
 
-class EndpointLimitReached(views.Conflict):
+class EndpointLimitReached(Conflict):
     default_code = "endpoint_limit_reached"
 
     def __init__(self, limit: int) -> None:

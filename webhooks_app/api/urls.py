@@ -7,14 +7,15 @@ Names are in the ``webhooks_api`` namespace: ``webhooks_api:endpoint-list``,
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from webhooks_app.api import views
+from webhooks_app.api import staff_views, views
 from webhooks_app.api.schema import SchemaView
+from webhooks_app.api.view_bases import WebhooksAPIRootView
 
 app_name = "webhooks_api"
 
 
 class Router(DefaultRouter):
-    APIRootView = views.WebhooksAPIRootView
+    APIRootView = WebhooksAPIRootView
     include_format_suffixes = False
 
 
@@ -22,8 +23,8 @@ router = Router()
 router.register("endpoints", views.EndpointViewSet, basename="endpoint")
 router.register("events", views.EventViewSet, basename="event")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")
-router.register("inbound-events", views.InboundEventViewSet, basename="inbound-event")
-router.register("event-types", views.EventTypeViewSet, basename="event-type")
+router.register("inbound-events", staff_views.InboundEventViewSet, basename="inbound-event")
+router.register("event-types", staff_views.EventTypeViewSet, basename="event-type")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(patterns=router.urls), name="schema"),

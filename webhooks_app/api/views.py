@@ -1,33 +1,24 @@
-"""Viewsets of the REST API: endpoints, events, deliveries, inbound events and the
-event-type catalog.
+"""Viewsets of the REST API's resources that the customer-facing API shares: endpoints,
+events and deliveries (:mod:`webhooks_app.api.tenant_views` scopes them to a tenant).
 
-Every view takes its permissions from ``WEBHOOKS["API_PERMISSION_CLASSES"]`` and
-the model permissions of what it does (``action_permissions`` for the actions,
-see :mod:`webhooks_app.api.permissions`), and its page size from
-``WEBHOOKS["API_PAGE_SIZE"]``, both read per request.
-Operator actions go through :mod:`webhooks_app.operations`, like the admin's
-and the management commands', so every front end does the same thing.
+What every view shares (permissions, pagination, query filters, errors) is in
+:mod:`webhooks_app.api.view_bases`; the staff API's own resources, inbound events and
+the event-type catalog, in :mod:`webhooks_app.api.staff_views`. Operator actions go
+through :mod:`webhooks_app.operations`, like the admin's and the management commands',
+so every front end does the same thing.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from django.db.models import Prefetch
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound
-from rest_framework.pagination import BasePagination
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
-from rest_framework.routers import APIRootView
 
-from webhooks_app import InvalidPayload, event_types, operations, send_event
-from webhooks_app.api.filters import QueryFilterBackend
-from webhooks_app.api.pagination import WebhooksPagination
-from webhooks_app.api.permissions import ConfiguredPermissionsMixin
+from webhooks_app import InvalidPayload, operations, send_event
 from webhooks_app.api.schema import NO_BODY, ActionSchema, ViewSchema
 from webhooks_app.api.serializers import (
     DeliveryDetailSerializer,
@@ -39,25 +30,19 @@ from webhooks_app.api.serializers import (
     EventCreateSerializer,
     EventDetailSerializer,
     EventSerializer,
-    EventTypeSerializer,
-    InboundEventSerializer,
     SendTestSerializer,
 )
-from webhooks_app.models import Delivery, Endpoint, Event, InboundEvent
-from webhooks_app.receivers.processing import reprocess
+from webhooks_app.api.view_bases import (
+    Conflict,
+    WebhooksViewSetMixin,
+    datetime_filter,
+    tenant_filter,
+)
+from webhooks_app.models import Delivery, Endpoint, Event
 from webhooks_app.sending import fanout
-from webhooks_app.tenancy import TENANT_MAX_LENGTH
-
-if TYPE_CHECKING:
-    from django.utils.functional import _StrOrPromise
 
 DEFAULT_DISABLED_REASON = _("Disabled through the API")
 CANCELLED_REASON = _("Cancelled through the API")
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
 
 
 class IdempotencyKeyReused(APIException):
@@ -66,27 +51,6 @@ class IdempotencyKeyReused(APIException):
         "This idempotency key was already used for an event with another type or payload."
     )
     default_code = "idempotency_key_reused"
-
-
-def _datetime_filter(help_text: _StrOrPromise) -> serializers.DateTimeField:
-    return serializers.DateTimeField(help_text=help_text)
-
-
-def _tenant_filter() -> serializers.CharField:
-    return serializers.CharField(max_length=TENANT_MAX_LENGTH, help_text=_("Tenant key."))
-
-
-class WebhooksViewSetMixin(ConfiguredPermissionsMixin):
-    pagination_class: type[BasePagination] | None = WebhooksPagination
-    filter_backends: Sequence[Any] = [QueryFilterBackend]
-    query_filters: dict = {}
-    schema_actions: dict[str, ActionSchema] = {}
-    # Permission codenames (of webhooks_app) each custom action needs.
-    action_permissions: dict[str, tuple[str, ...]] = {}
-
-
-class WebhooksAPIRootView(ConfiguredPermissionsMixin, APIRootView):
-    """Links to the API's collections."""
 
 
 def _secret_response(endpoint: Endpoint, context: dict) -> Response:
@@ -108,7 +72,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
     schema = ViewSchema(singular="Endpoint", plural="Endpoints", tags=["endpoints"])
     query_filters = {
         "is_active": ("is_active", serializers.BooleanField(help_text=_("Active or disabled."))),
-        "tenant": ("tenant", _tenant_filter()),
+        "tenant": ("tenant", tenant_filter()),
     }
     schema_actions = {
         "create": ActionSchema(response=EndpointCreatedSerializer),
@@ -216,9 +180,9 @@ class BaseEventViewSet(
     schema = ViewSchema(singular="Event", plural="Events", tags=["events"])
     query_filters = {
         "event_type": ("event_type", serializers.CharField(help_text=_("Exact event type."))),
-        "created_after": ("created_at__gte", _datetime_filter(_("Created at or after."))),
-        "created_before": ("created_at__lt", _datetime_filter(_("Created before."))),
-        "tenant": ("tenant", _tenant_filter()),
+        "created_after": ("created_at__gte", datetime_filter(_("Created at or after."))),
+        "created_before": ("created_at__lt", datetime_filter(_("Created before."))),
+        "tenant": ("tenant", tenant_filter()),
     }
 
     def get_queryset(self):
@@ -312,9 +276,9 @@ class BaseDeliveryViewSet(
             "event__event_type",
             serializers.CharField(help_text=_("Exact event type.")),
         ),
-        "created_after": ("created_at__gte", _datetime_filter(_("Created at or after."))),
-        "created_before": ("created_at__lt", _datetime_filter(_("Created before."))),
-        "tenant": ("endpoint__tenant", _tenant_filter()),
+        "created_after": ("created_at__gte", datetime_filter(_("Created at or after."))),
+        "created_before": ("created_at__lt", datetime_filter(_("Created before."))),
+        "tenant": ("endpoint__tenant", tenant_filter()),
     }
     schema_actions = {"retry": ActionSchema(request=NO_BODY, statuses=("202",))}
     action_permissions = {"retry": ("change_delivery",)}
@@ -357,70 +321,3 @@ class DeliveryViewSet(BaseDeliveryViewSet):
         if not operations.cancel_deliveries(Delivery.objects.filter(pk=delivery.pk), reason):
             raise Conflict(_("Only a pending delivery can be cancelled."))
         return Response(self._refreshed(delivery))
-
-
-class InboundEventViewSet(
-    WebhooksViewSetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
-    """Inbound events (webhooks received), one per source and event id."""
-
-    queryset = InboundEvent.objects.order_by("-received_at", "-pk")
-    serializer_class = InboundEventSerializer
-    schema = ViewSchema(singular="InboundEvent", plural="InboundEvents", tags=["inbound-events"])
-    query_filters = {
-        "source": ("source", serializers.CharField(help_text=_("The receiver's source."))),
-        "status": ("status", serializers.ChoiceField(choices=InboundEvent.Status.choices)),
-        "event_type": ("event_type", serializers.CharField(help_text=_("Exact event type."))),
-        "received_after": ("received_at__gte", _datetime_filter(_("Received at or after."))),
-        "received_before": ("received_at__lt", _datetime_filter(_("Received before."))),
-    }
-    schema_actions = {
-        "reprocess": ActionSchema(request=NO_BODY, statuses=("200",)),
-    }
-    action_permissions = {"reprocess": ("change_inboundevent",)}
-
-    @action(detail=True, methods=["post"])
-    def reprocess(self, request, pk=None):
-        """Run the receiver's handler again for an event not processed yet; the answer
-        shows how it went (``status`` and ``error``)."""
-        event = self.get_object()
-        if event.status == InboundEvent.Status.PROCESSED:
-            raise Conflict(_("This event is processed already."))
-        reprocess(InboundEvent.objects.filter(pk=event.pk))
-        event.refresh_from_db()
-        return Response(self.get_serializer(event).data)
-
-
-class EventTypeViewSet(WebhooksViewSetMixin, viewsets.GenericViewSet):
-    """The event-type catalog: the types registered in code, sorted by name.
-
-    The catalog is not a model: like the API's root, it is open to whoever may use
-    the API and holds any one permission of the app.
-    """
-
-    serializer_class = EventTypeSerializer
-    pagination_class = None  # a short list, defined in code
-    filter_backends = []
-    lookup_field = "name"
-    lookup_value_regex = r"[a-zA-Z0-9_.]+"
-    # No queryset: DjangoModelPermissions, when configured, has no model to read.
-    _ignore_model_permissions = True
-    schema = ViewSchema(singular="EventType", plural="EventTypes", tags=["event-types"])
-
-    def get_queryset(self):
-        """The collection: a list, as the catalog is not a model (the browsable API asks)."""
-        return event_types.all()
-
-    def list(self, request):
-        """Every registered event type."""
-        return Response(self.get_serializer(self.get_queryset(), many=True).data)
-
-    def retrieve(self, request, name=None):
-        """One registered event type, by name."""
-        found = event_types.get(name)
-        if found is None:
-            raise NotFound(_("No event type of that name is registered."))
-        return Response(self.get_serializer(found).data)

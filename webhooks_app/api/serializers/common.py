@@ -1,0 +1,39 @@
+"""What the API's serializers share: event-type patterns, who sees secrets, masked errors."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from webhooks_app import redaction, validators
+
+
+def check_event_type_pattern(value: str) -> None:
+    """``order.paid``, ``order.*`` or ``*``: no spaces, a wildcard only as a last segment."""
+    problem = validators.event_type_problem(value)
+    if problem:
+        raise serializers.ValidationError(problem)
+
+
+def validate_event_type_pattern(value: str) -> str:
+    """:func:`check_event_type_pattern`, returning the value (for ``validate_<field>``)."""
+    check_event_type_pattern(value)
+    return value
+
+
+def sees_secrets(serializer: serializers.Serializer) -> bool:
+    """Whether the reader may read secrets and credentials (no request: no).
+
+    The owning tenant may (the tenant views serialize nothing else); staff need
+    the ``view_endpoint_secret`` permission.
+    """
+    if serializer.context.get("tenant"):
+        return True
+    request = serializer.context.get("request")
+    return request is not None and redaction.may_see_secrets(getattr(request, "user", None))
+
+
+class MaskedErrorField(serializers.CharField):
+    """Error text with URL passwords and query-string values masked, for everyone."""
+
+    def to_representation(self, value) -> str:
+        return redaction.mask_text(super().to_representation(value))

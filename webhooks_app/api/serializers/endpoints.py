@@ -1,0 +1,205 @@
+"""Endpoints: as listed and edited, the secret shown once, and the actions' inputs."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from webhooks_app import event_types, redaction, validators
+from webhooks_app.api.serializers.common import check_event_type_pattern, sees_secrets
+from webhooks_app.models import Endpoint
+from webhooks_app.validators import check_endpoint_url
+
+
+class DeprecatedTypesField(serializers.ListField):
+    """The deprecated types of the catalog that an endpoint's event types name."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=serializers.CharField(), read_only=True, **kwargs)
+
+    def get_attribute(self, instance):
+        return event_types.deprecated_in(instance.event_types)
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    """An endpoint as listed and edited; the secret can be set on create, never read."""
+
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=255, validators=[check_event_type_pattern]),
+        required=False,
+        help_text=_('Event types to send, e.g. ["order.paid", "user.*"]; empty means all.'),
+    )
+    deprecated_event_types = DeprecatedTypesField(
+        help_text=_(
+            "The event types named in event_types that the catalog marks as deprecated "
+            "(wildcards are not flagged)."
+        )
+    )
+    headers = serializers.DictField(
+        # Not trimmed: a value is sent as given, or refused as the model refuses it.
+        child=serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text=_("Extra headers sent with every request."),
+    )
+    circuit_state = serializers.ChoiceField(
+        choices=["closed", "open", "half-open"],
+        read_only=True,
+        help_text=_(
+            "closed: sending normally; open: waiting out a cool-down after a run of timeouts "
+            "or errors; half-open: one probe request at a time."
+        ),
+    )
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=100,
+        help_text=_(
+            "A whsec_ secret; generated when left out. Only settable on create: "
+            "use the rotate-secret action to change it."
+        ),
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = [
+            "id",
+            "tenant",
+            "url",
+            "description",
+            "contact_email",
+            "event_types",
+            "deprecated_event_types",
+            "headers",
+            "secret",
+            "is_active",
+            "disabled_reason",
+            "disabled_at",
+            "rate_limit",
+            "failure_streak",
+            "failing_since",
+            "circuit_state",
+            "circuit_opened_at",
+            "paused_until",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "is_active",
+            "disabled_reason",
+            "disabled_at",
+            "failure_streak",
+            "failing_since",
+            "circuit_opened_at",
+            "paused_until",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        if "tenant" in self.context:
+            # A customer's endpoints stay its own: the tenant is never read from the body.
+            help_text = Endpoint._meta.get_field("tenant").help_text
+            fields["tenant"] = serializers.CharField(read_only=True, help_text=help_text)
+        return fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not sees_secrets(self):
+            data["url"] = redaction.mask_url(data["url"])
+            data["headers"] = redaction.mask_headers(data.get("headers") or {})
+        return data
+
+    def to_internal_value(self, data):
+        if self.instance is not None and isinstance(data, dict):
+            # What a GET showed masked, sent back unchanged, keeps the stored value.
+            data = dict(data)
+            if isinstance(data.get("url"), str):
+                data["url"] = redaction.unmask_url(data["url"], self.instance.url)
+            if "headers" in data:
+                data["headers"] = redaction.unmask_headers(data["headers"], self.instance.headers)
+        return super().to_internal_value(data)
+
+    def update(self, instance: Endpoint, validated_data: dict) -> Endpoint:
+        """Write only the fields sent, never the health columns loaded with the instance
+        (workers update streaks and alerts meanwhile), as the admin and the portal do."""
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save(update_fields=[*validated_data, "updated_at"])
+        return instance
+
+    def validate_url(self, value: str) -> str:
+        try:
+            check_endpoint_url(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return value
+
+    def validate_event_types(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))  # duplicates dropped, order kept
+
+    def validate_headers(self, value: dict[str, str]) -> dict[str, str]:
+        for name, header_value in value.items():
+            problem = validators.header_problem(name, header_value)
+            if problem:
+                raise serializers.ValidationError(problem)
+        return value
+
+    def validate_secret(self, value: str) -> str:
+        if self.instance is not None:
+            raise serializers.ValidationError(
+                _("The secret cannot be edited; use the rotate-secret action.")
+            )
+        problem = validators.secret_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class SecretField(serializers.CharField):
+    """The secret, for users who may see secrets; ``null`` for the others."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance):
+        if not sees_secrets(self.parent):
+            return None
+        return super().get_attribute(instance)
+
+
+class EndpointCreatedSerializer(EndpointSerializer):
+    """The create response: the endpoint with its secret, shown this once."""
+
+    secret = SecretField(
+        help_text=_("The signing secret; null without the view_endpoint_secret permission.")
+    )
+
+
+class EndpointSecretSerializer(serializers.ModelSerializer):
+    """An endpoint's current secret (reveal and rotate-secret actions)."""
+
+    secret = SecretField(
+        help_text=_("The signing secret; null without the view_endpoint_secret permission.")
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = ["id", "secret", "previous_secret_expires_at"]
+        read_only_fields = fields
+
+
+class DisableEndpointSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text=_("Why the endpoint is disabled; shown in the admin."),
+    )
+
+
+class SendTestSerializer(serializers.Serializer):
+    payload = serializers.JSONField(
+        required=False, help_text=_("The test event's data; a short message when left out.")
+    )
