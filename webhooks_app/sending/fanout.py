@@ -26,7 +26,8 @@ from django.utils.translation import gettext
 
 from webhooks_app import validators
 from webhooks_app.db.locks import take_write_lock
-from webhooks_app.models import Delivery, Endpoint, Event, event_type_matches
+from webhooks_app.event_patterns import event_type_matches
+from webhooks_app.models import Delivery, Endpoint, Event
 from webhooks_app.sending import alerts
 
 logger = logging.getLogger(__name__)
