@@ -84,6 +84,7 @@ def test_generate_secret_is_random():
         "whsec_!!!not base64!!!",
         "whsec_abcde",  # a length no base64 text can have, padded or not
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw=x",  # data after the padding
+        "whsec_MfKQ9r8GKYqrTwjU*PD8ILPZIo2LaLaSw",  # outside the alphabet, not skipped
         "whsec_",  # nothing to key the HMAC with
     ],
 )
