@@ -152,3 +152,11 @@ def test_a_finished_delivery_is_not_a_request_in_flight():
     Delivery.objects.filter(pk__in=ids[:2]).update(status=Delivery.Status.SUCCEEDED)
 
     assert claimed_ids(50) == ids[2:6]
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_claim_for_no_slot_leases_nothing(limit):
+    due_deliveries(new_endpoint("busy"), 3, oldest=timezone.now() - timedelta(minutes=1))
+
+    assert claims.claim(limit) == []
+    assert in_flight(Endpoint.objects.get()) == 0
