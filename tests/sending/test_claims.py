@@ -158,5 +158,7 @@ def test_a_finished_delivery_is_not_a_request_in_flight():
 def test_a_claim_for_no_slot_leases_nothing(limit):
     due_deliveries(new_endpoint("busy"), 3, oldest=timezone.now() - timedelta(minutes=1))
 
-    assert claims.claim(limit) == []
+    batch = claims.claim_batch(limit)
+    assert batch.deliveries == []
+    assert batch.contended is False  # nothing held elsewhere: the caller need not come back
     assert in_flight(Endpoint.objects.get()) == 0
