@@ -34,7 +34,7 @@ def test_2xx_succeeds(status):
     assert classify(status) is Verdict.SUCCEEDED
 
 
-@pytest.mark.parametrize("status", [300, 301, 302, 303, 304, 307, 308])
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 304, 307, 308, 399])
 def test_3xx_fails_without_retry(status):
     assert classify(status) is Verdict.FAILED
 
@@ -67,7 +67,7 @@ def test_permanent_transport_errors_fail(kind):
     assert classify(None, kind) is Verdict.FAILED
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 499])
 def test_retry_client_errors_flag_retries_other_4xx(status):
     assert classify(status, retry_client_errors=True) is Verdict.RETRY
     assert classify(status, retry_client_errors=False) is Verdict.FAILED
@@ -75,7 +75,14 @@ def test_retry_client_errors_flag_retries_other_4xx(status):
 
 @pytest.mark.parametrize(
     ("status", "verdict"),
-    [(410, Verdict.GONE), (302, Verdict.FAILED), (200, Verdict.SUCCEEDED), (503, Verdict.RETRY)],
+    [
+        (410, Verdict.GONE),
+        (302, Verdict.FAILED),
+        (399, Verdict.FAILED),
+        (199, Verdict.FAILED),
+        (200, Verdict.SUCCEEDED),
+        (503, Verdict.RETRY),
+    ],
 )
 def test_retry_client_errors_flag_leaves_other_classes_alone(status, verdict):
     assert classify(status, retry_client_errors=True) is verdict

@@ -78,12 +78,19 @@ def test_generate_secret_is_random():
     assert len({signing.generate_secret() for _ in range(200)}) == 200
 
 
+@pytest.mark.parametrize("length", [31, 32, 33])  # unpadded: 2, 3 and 0 characters past 4n
+def test_an_unpadded_secret_keys_the_hmac_as_the_padded_one(length):
+    padded = "whsec_" + base64.b64encode(bytes(range(length))).decode()
+    assert signing.secret_key(padded.rstrip("=")) == bytes(range(length))
+
+
 @pytest.mark.parametrize(
     "secret",
     [
         "whsec_!!!not base64!!!",
         "whsec_abcde",  # a length no base64 text can have, padded or not
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw=x",  # data after the padding
+        "whsec_MfKQ9r8GKYqrTwjU*PD8ILPZIo2LaLaSw",  # outside the alphabet, not skipped
         "whsec_",  # nothing to key the HMAC with
     ],
 )
@@ -91,6 +98,13 @@ def test_malformed_secret_raises_value_error(secret):
     # (Unpadded secrets are fine, as in the reference libraries: see test_verifiers.)
     with pytest.raises(ValueError):
         signing.sign(secret, MSG_ID, TIMESTAMP, BODY)
+
+
+@pytest.mark.parametrize("version", ["v0", "v1a", "V1", ""])
+def test_a_valid_signature_under_another_version_label_is_refused(version):
+    value = SIGNATURE.partition(",")[2]
+    with pytest.raises(InvalidSignature):
+        verify(signature=f"{version},{value}")
 
 
 def test_verify_with_a_malformed_secret_raises_value_error_not_invalid_signature():
