@@ -1,6 +1,6 @@
 """A raw-socket HTTP server on 127.0.0.1 that misbehaves on purpose, and its behaviours.
 
-Used by tests/test_hostile_receivers.py (one delivery per behaviour) and the
+Used by tests/sending/test_hostile_receivers.py (one delivery per behaviour) and the
 fault suite's hostile-receiver matrix (many deliveries to many behaviours at
 once). Each connection is read to the end of its request, which is recorded
 as a :class:`Try` (with when it started and when the connection ended); then

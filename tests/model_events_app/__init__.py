@@ -1,4 +1,4 @@
-"""A tiny installed app whose models send model-change events (tests/test_model_events.py).
+"""A tiny installed app whose models send model-change events (tests/sending/test_model_events.py).
 
 Its ``webhooks.py`` registers ``Order`` (a DRF serializer, the shop as tenant), as a
 project would; the tests register ``Note`` themselves, with a function serializer.

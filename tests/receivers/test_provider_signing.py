@@ -1,5 +1,5 @@
 """Each provider's ``sign``: verified by its own ``verify``, equal to the reference vectors,
-to the documentation's oracles in tests/test_verifiers.py and, for Standard Webhooks, to
+to the documentation's oracles in tests/receivers/test_verifiers.py and, for Standard Webhooks, to
 the ``standardwebhooks`` and ``svix`` libraries (the only providers' libraries installed).
 """
 
@@ -12,7 +12,7 @@ import pytest
 import svix.webhooks
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tests.test_verifiers import (
+from tests.receivers.test_verifiers import (
     BODY,
     GITHUB_BODY,
     GITHUB_HEX,

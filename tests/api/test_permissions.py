@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver
 from rest_framework.test import APIClient
 
-from tests.test_api import API, LOCAL_URL, fill, make_delivery, make_inbound, webhooks
+from tests.api.test_views import API, LOCAL_URL, fill, make_delivery, make_inbound, webhooks
 from webhooks_app import event_types
 from webhooks_app.api import urls
 from webhooks_app.models import Attempt, Delivery, Endpoint

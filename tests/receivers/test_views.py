@@ -562,7 +562,7 @@ def test_the_projects_rest_framework_settings_do_not_apply():
     env = {**os.environ, "WEBHOOKS_USE_TEST_DB": connection.settings_dict["NAME"]}
     run = subprocess.run(
         [sys.executable, "-c", THREE_WEBHOOKS, json.dumps(PROJECT_REST_FRAMEWORK)],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env=env,
         capture_output=True,
         text=True,
@@ -938,7 +938,7 @@ def gunicorn_server(django_db_setup, django_db_blocker) -> Iterator[int]:
             "--log-level=warning",
             "django.core.wsgi:get_wsgi_application()",
         ],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env=env,
         pass_fds=[listener.fileno()],
     )

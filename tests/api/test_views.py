@@ -107,7 +107,7 @@ def all_permissions() -> list[Permission]:
 
 @pytest.fixture
 def staff(django_user_model):
-    """An operator: staff with every permission of the app (tests/test_api_permissions.py
+    """An operator: staff with every permission of the app (tests/api/test_permissions.py
     covers each level)."""
     user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
     user.user_permissions.set(all_permissions())

@@ -1,6 +1,6 @@
 """The customer portal through Django's test client: links, sessions, scoping, CSRF, forms.
 
-The click-through in a real browser is tests/test_portal_browser.py.
+The click-through in a real browser is tests/portal/test_browser.py.
 """
 
 from __future__ import annotations

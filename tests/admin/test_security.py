@@ -11,7 +11,7 @@ from django.db.models.signals import pre_save
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.test_admin import change, changelist, make_delivery, run_action
+from tests.admin.test_admin import change, changelist, make_delivery, run_action
 from webhooks_app import redaction
 from webhooks_app.admin.display import mask_secret
 from webhooks_app.models import Attempt, Delivery, Endpoint

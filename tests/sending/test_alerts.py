@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 Stage = Endpoint.Alert
 CONTACT = "owner@example.com"
-TEMPLATE_DIR = Path(__file__).parent / "alert_templates"
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "alert_templates"
 
 SETTINGS = {
     "ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
@@ -343,7 +343,7 @@ def test_a_failing_mail_backend_or_receiver_stops_nothing(http_server, caplog, r
     endpoint = Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
     try:
         with (
-            override_settings(EMAIL_BACKEND="tests.test_alerts.BrokenBackend"),
+            override_settings(EMAIL_BACKEND="tests.sending.test_alerts.BrokenBackend"),
             caplog.at_level(logging.ERROR, logger="webhooks_app.alerts"),
         ):
             delivery = deliver_one()
