@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import wait_until
 from tests.admin.test_admin import change, changelist
+from tests.conftest import wait_until
 from webhooks_app import event_types, operations
 from webhooks_app.models import Delivery, Endpoint, Event
 from webhooks_app.testing import isolated_event_types

@@ -20,9 +20,16 @@ from django.utils import timezone
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
-from tests.conftest import wait_until
-from tests.api.test_views import API, LOCAL_URL, all_permissions, make_delivery, make_event, webhooks
 from tests.api.test_permissions import api_routes
+from tests.api.test_views import (
+    API,
+    LOCAL_URL,
+    all_permissions,
+    make_delivery,
+    make_event,
+    webhooks,
+)
+from tests.conftest import wait_until
 from webhooks_app import operations, signing
 from webhooks_app.api import tenant_urls
 from webhooks_app.api.permissions import TenantPermission
