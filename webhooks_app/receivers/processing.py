@@ -40,6 +40,7 @@ from webhooks_app import conf, redaction, signals
 from webhooks_app.models import InboundEvent
 from webhooks_app.observability import logs
 from webhooks_app.receivers import inbound_sql
+from webhooks_app.wakeups import enqueue_inbound
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +261,5 @@ def stale_pending(older_than: float = 60) -> QuerySet[InboundEvent]:
 
 def sweep_pending(older_than: float = 60, limit: int = 1000) -> int:
     """Enqueue processing of stale pending events; returns how many were enqueued."""
-    from webhooks_app.wakeups import enqueue_inbound
-
     ids = list(stale_pending(older_than).values_list("pk", flat=True)[:limit])
     return sum(enqueue_inbound(event_pk) for event_pk in ids)
