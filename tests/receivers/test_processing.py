@@ -9,6 +9,7 @@ only for an event not processed yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -34,17 +35,18 @@ def _reset_behaviour():
 
 
 @pytest.fixture
-def enqueued(monkeypatch) -> list[int]:
-    """The inbound events enqueued for processing, caught instead of put on the broker."""
-    caught: list[int] = []
+def enqueued(broker) -> Callable[[], list[int]]:
+    """The inbound events enqueued for processing, read off the broker (no worker takes
+    them)."""
 
-    def enqueue(event_pk: int) -> bool:
-        caught.append(event_pk)
-        return True
+    def taken() -> list[int]:
+        return [
+            task.args[0]
+            for task in broker.taken()
+            if task.name == "webhooks_app.tasks.process_inbound"
+        ]
 
-    monkeypatch.setattr("webhooks_app.receivers.views.enqueue_inbound", enqueue)
-    monkeypatch.setattr("webhooks_app.wakeups.enqueue_inbound", enqueue)
-    return caught
+    return taken
 
 
 class Handler:
@@ -111,9 +113,10 @@ def test_a_failed_event_is_processed_again_until_it_succeeds():
 def test_two_async_copies_before_their_tasks_run_are_handled_once(enqueued):
     assert post_async().status_code == 202
     assert post_async().status_code == 202  # a copy of an event not processed yet
-    assert len(enqueued) == 2 and len(set(enqueued)) == 1
+    pks = enqueued()
+    assert len(pks) == 2 and len(set(pks)) == 1
 
-    outcomes = [tasks.process_inbound(event_pk) for event_pk in enqueued]
+    outcomes = [tasks.process_inbound(event_pk) for event_pk in pks]
 
     assert outcomes == ["processed", "duplicate"]
     assert behaviour.runs == 1
@@ -126,9 +129,10 @@ def test_the_stale_pending_sweep_racing_a_worker_handles_the_event_once(enqueued
     # The worker has not taken the task yet when the sweep finds the event stale.
     InboundEvent.objects.update(received_at=timezone.now() - timedelta(minutes=5))
     assert processing.sweep_pending(older_than=60) == 1
-    assert len(enqueued) == 2 and len(set(enqueued)) == 1
+    pks = enqueued()
+    assert len(pks) == 2 and len(set(pks)) == 1
 
-    outcomes = [tasks.process_inbound(event_pk) for event_pk in enqueued]
+    outcomes = [tasks.process_inbound(event_pk) for event_pk in pks]
 
     assert outcomes == ["processed", "duplicate"]
     assert behaviour.runs == 1

@@ -19,8 +19,8 @@ CAP = {"MAX_IN_FLIGHT_PER_ENDPOINT": 2, "ALLOWED_NETWORKS": ["127.0.0.0/8"]}
 
 
 @pytest.fixture(autouse=True)
-def _no_wake_ups(monkeypatch):
-    monkeypatch.setattr("webhooks_app.sending.sweep.wake_up", lambda **kwargs: True)
+def _no_wake_ups(no_wakeups):
+    """The sweeps here wake no worker: their wake-ups stay on the broker."""
 
 
 def deliveries(endpoint: Endpoint, count: int, *, at=None, leased_until=None) -> list[Delivery]:

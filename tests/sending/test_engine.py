@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -251,38 +251,42 @@ def test_a_retry_that_falls_due_while_alerts_go_out_is_sent_by_the_same_run(http
     assert list(Attempt.objects.values_list("number", "status_code")) == [(1, 503), (2, 200)]
 
 
-def test_a_run_hands_later_work_to_a_wake_up(http_server, monkeypatch):
-    woken = []
-    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: woken.append(kw))
+def handed_on(broker) -> list:
+    """The wake-ups with a countdown on the broker (a run handing its retries on)."""
+    return [task for task in broker.taken() if task.eta]
+
+
+def test_a_run_hands_later_work_to_a_wake_up(http_server, broker):
     http_server.reply(Reply(status=503))
     endpoints(http_server, 1)
     events(1)
+    before = timezone.now()
     with configure(RETRY_SCHEDULE=[30], MAX_COUNTDOWN=300):
         assert engine.run() == 1
-    (call,) = woken
-    assert 30 * 0.75 <= call["countdown"] <= 30 * 1.25
+    after = timezone.now()
+    (call,) = handed_on(broker)
+    eta = datetime.fromisoformat(call.eta)
+    # A countdown of 30 s, jittered by at most 25 %, from some moment of the run.
+    assert before + timedelta(seconds=30 * 0.75) <= eta <= after + timedelta(seconds=30 * 1.25)
 
 
-def test_a_wake_up_that_finds_nothing_starts_no_chain(http_server, monkeypatch):
+def test_a_wake_up_that_finds_nothing_starts_no_chain(http_server, broker):
     """The run that scheduled a retry hands it on; idle runs must not each add another."""
-    woken = []
-    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: woken.append(kw))
     endpoints(http_server, 1)
     events(1)
     Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(seconds=30))
+    broker.purge()  # the event's own wake-up
     assert engine.run() == 0
-    assert woken == []
+    assert broker.taken() == []
 
 
-def test_nothing_is_handed_on_past_the_countdown_limit(http_server, monkeypatch):
-    woken = []
-    monkeypatch.setattr("webhooks_app.wakeups.wake_up", lambda **kw: woken.append(kw))
+def test_nothing_is_handed_on_past_the_countdown_limit(http_server, broker):
     http_server.reply(Reply(status=503))
     endpoints(http_server, 1)
     events(1)
     with configure(RETRY_SCHEDULE=[3600], MAX_COUNTDOWN=300):
         engine.run()
-    assert woken == []  # the sweep will find it
+    assert handed_on(broker) == []  # the sweep will find it
 
 
 # --- flow control: circuit breaker, Retry-After, rate limit -------------------------------------
