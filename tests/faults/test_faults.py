@@ -120,7 +120,7 @@ def test_a_worker_sigkilled_mid_batch(cluster, broker, receiver):
     assert killed.wait(SETTLE), f"only {len(receiver.requests)} requests arrived"
     figures.stranded = undone()
     group.start_workers(1)
-    assert group.settle(all_done(), SETTLE)
+    assert group.settle(all_done(), SETTLE), harness.still_pending()
     wait_quiet([receiver], quiet=0.5, timeout=10)
 
     check(audit(figures, [receiver], started=started))
@@ -162,7 +162,7 @@ def test_the_broker_restarted_empty(cluster, receiver):
     wait_quiet([receiver], quiet=1.0, timeout=10)
     figures.stranded = undone()
     assert len(receiver.requests) == before, "a wake-up survived the restart"
-    assert group.settle(all_done(), SETTLE)
+    assert group.settle(all_done(), SETTLE), harness.still_pending()
     wait_quiet([receiver], quiet=0.5, timeout=10)
 
     figures.notes["connections dropped per restart"] = restarts
@@ -194,7 +194,7 @@ def test_database_connections_killed_during_delivery(cluster, receiver):
 
     receiver.on_request = terminate
     send_events(300, per_transaction=20)
-    assert group.settle(all_done(), SETTLE)
+    assert group.settle(all_done(), SETTLE), harness.still_pending()
     wait_quiet([receiver], quiet=0.5, timeout=10)
 
     figures.notes["backends terminated"] = terminated
@@ -271,7 +271,7 @@ def test_a_hostile_receiver_matrix(cluster, receiver):
                 for n in range(first, first + 60):
                     send_event(HOSTILE_TYPE if n % 6 == 0 else HEALTHY_TYPE, {"n": n})
         receivers = [receiver, *servers.values()]
-        assert group.settle(all_done(), SETTLE)
+        assert group.settle(all_done(), SETTLE), harness.still_pending()
         # Nothing loops: sweeping on past any lease adds no try.
         before = (Attempt.objects.count(), harness.requests_seen(receivers))
         group.settle(lambda: False, LEASE + 1, every=0.25)
@@ -329,7 +329,7 @@ def test_a_producer_dying_between_commit_and_wake_up(cluster, receiver):
     wait_quiet([receiver], quiet=1.0, timeout=10)
     figures.stranded = undone()
     assert receiver.requests == [], "something woke the worker: the crash did not strand them"
-    assert group.settle(all_done(), SETTLE)
+    assert group.settle(all_done(), SETTLE), harness.still_pending()
     wait_quiet([receiver], quiet=0.5, timeout=10)
 
     check(audit(figures, [receiver], started=started))
@@ -425,7 +425,7 @@ def test_a_worker_frozen_past_its_leases(cluster, receiver):
                     frozen.clear()
         group.start_workers(1)
         assert group.settle(resumed.is_set, SETTLE, every=0.2)
-        assert group.settle(all_done(), SETTLE)
+        assert group.settle(all_done(), SETTLE), harness.still_pending()
         wait_quiet([receiver], quiet=1.0, timeout=10)
     finally:
         worker.resume()

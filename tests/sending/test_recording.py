@@ -179,3 +179,32 @@ def test_a_retry_through_the_api_is_recorded_as_manual(transactional_db, http_se
     ) == ["scheduled", "manual"]
     failed.refresh_from_db()
     assert failed.status == Status.SUCCEEDED
+
+
+# --- lock order ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_endpoint_rows_are_updated_in_one_order_whatever_order_the_results_came_in():
+    """Two workers recording tries of the same endpoints in opposite orders deadlocked on
+    PostgreSQL (seen in the hostile receiver matrix): the health updates lock endpoint
+    rows, so they must always take them in the same order, by primary key."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first, second = (Endpoint.objects.create(url=f"http://127.0.0.1:9/{n}") for n in (1, 2))
+    make_delivery(second)
+    make_delivery(first)
+    claimed = claims.claim(2)
+    claimed.sort(key=lambda item: -item.endpoint_id)  # the later endpoint's result first
+    with CaptureQueriesContext(connection) as queries:
+        recording.record([answered(item, 500) for item in claimed])
+    table = Endpoint._meta.db_table
+    updated = [
+        pk
+        for query in queries.captured_queries
+        if query["sql"].startswith(f'UPDATE "{table}"')
+        for pk in (first.pk, second.pk)
+        if query["sql"].endswith(f'"{table}"."id" = {pk}')
+    ]
+    assert updated and updated == sorted(updated)

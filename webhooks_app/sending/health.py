@@ -30,7 +30,9 @@ def update(results: Sequence[Result], now: datetime) -> dict[int, Health]:
     for result in results:
         by_endpoint.setdefault(result.delivery.endpoint_id, []).append(result)
     changes: dict[int, Health] = {}
-    for endpoint_id, group in by_endpoint.items():
+    # Endpoint rows are locked by their UPDATEs: always in one order, by primary key,
+    # or two workers recording tries of the same endpoints deadlock.
+    for endpoint_id, group in sorted(by_endpoint.items()):
         culprit, health = _endpoint_health(endpoint_id, group, now)
         if culprit:
             changes[culprit] = health
