@@ -14,6 +14,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import signing
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -341,3 +343,33 @@ def test_an_address_staff_set_in_the_admin_is_confirmed(admin_client, mailoutbox
 
 def test_a_link_lasts_three_days():
     assert contacts.MAX_AGE == timedelta(days=3)
+
+
+# --- existing addresses ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_confirms_the_operators_addresses_only():
+    """Only staff can have set an operator endpoint's address; a customer's waits for its
+    owner to confirm it."""
+    executor = MigrationExecutor(connection)
+    before, after = (
+        [("webhooks_app", "0006_owner_alerts")],
+        [("webhooks_app", "0007_contact_confirmation")],
+    )
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps.get_model("webhooks_app", "Endpoint")
+        old.objects.create(url=LOCAL_URL, secret="whsec_x", contact_email="ops@example.com")
+        old.objects.create(url=LOCAL_URL, secret="whsec_x", tenant="acme", contact_email=ADDRESS)
+        old.objects.create(url=LOCAL_URL, secret="whsec_x")
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes("webhooks_app"))
+    confirmed = {
+        (endpoint.tenant, endpoint.contact_email): endpoint.contact_email_confirmed
+        for endpoint in Endpoint.objects.all()
+    }
+    assert confirmed == {("", "ops@example.com"): True, ("acme", ADDRESS): False, ("", ""): False}
