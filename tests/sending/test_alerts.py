@@ -20,10 +20,12 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from tests.conftest import Reply
 from webhooks_app import send_event, signals
 from webhooks_app.models import Attempt, ContactMailCount, Delivery, Endpoint
+from webhooks_app.observability import metrics
 from webhooks_app.sending import alerts, engine, fanout, owner_mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -323,6 +325,7 @@ def test_a_receiver_ending_its_own_streaks_gets_three_mails_a_day(
         url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
     )
     http_server.reply(*[Reply(status=500), Reply(status=500), Reply(status=200)] * 10)
+    dropped_before = dropped_mails("alert")
     with caplog.at_level(logging.INFO, logger="webhooks_app"):
         for _ in range(30):
             deliver_one()
@@ -332,6 +335,14 @@ def test_a_receiver_ending_its_own_streaks_gets_three_mails_a_day(
     dropped = [r.getMessage() for r in caplog.records if "ALERT_MAX_PER_DAY" in r.getMessage()]
     assert len(dropped) == 7
     assert all(CONTACT not in line for line in dropped)  # the line names the endpoint only
+    assert dropped_mails("alert") - dropped_before == 7
+
+
+def dropped_mails(kind: str) -> float:
+    """The counter of mails dropped by the cap (it lives as long as the process)."""
+    metrics.instruments()
+    value = REGISTRY.get_sample_value("webhooks_owner_mails_dropped_total", {"kind": kind})
+    return value or 0.0
 
 
 def test_the_cap_is_per_address_across_endpoints_and_per_utc_day(mailoutbox):
