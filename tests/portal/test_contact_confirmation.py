@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import types
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from django.core import signing
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client, override_settings
-from django.urls import reverse
+from django.urls import include, path, reverse
 from rest_framework.test import APIClient
 
 from webhooks_app.models import Endpoint
@@ -224,6 +225,20 @@ def test_the_link_is_mailed_after_commit_only(
             TENANT_API + "endpoints/", {"url": LOCAL_URL, "contact_email": ADDRESS}, format="json"
         )
     assert mailoutbox == [] and len(callbacks) == 1
+
+
+def test_without_the_portals_urls_there_is_no_link_to_mail(customer, commit, mailoutbox, caplog):
+    """The confirmation page is one of the portal's; without it, staff confirm addresses."""
+    urlconf = types.ModuleType("tenant_api_alone")
+    urlconf.urlpatterns = [  # type: ignore[attr-defined]
+        path(TENANT_API.strip("/") + "/", include("webhooks_app.api.tenant_urls"))
+    ]
+    with override_settings(ROOT_URLCONF=urlconf), commit():
+        response = customer.post(
+            TENANT_API + "endpoints/", {"url": LOCAL_URL, "contact_email": ADDRESS}, format="json"
+        )
+    assert response.status_code == 201 and mailoutbox == []
+    assert "portal's URLs are not installed" in caplog.text
 
 
 # --- the daily cap counts confirmation requests ---------------------------------------------

@@ -16,6 +16,7 @@ operator mail anyone more than ``ALERT_MAX_PER_DAY`` times a day.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +28,8 @@ from django.utils import timezone
 
 from webhooks_app.models import Endpoint
 from webhooks_app.sending import owner_mail
+
+logger = logging.getLogger(__name__)
 
 SALT = "webhooks_app.contact_confirmation"
 MAX_AGE = timedelta(days=3)
@@ -103,7 +106,7 @@ def request_confirmation(request: HttpRequest, endpoint: Endpoint) -> None:
     try:
         path = reverse(URL_NAME, kwargs={"token": make_token(endpoint)})
     except NoReverseMatch:
-        owner_mail.logger.warning(
+        logger.warning(
             "No confirmation link for endpoint %s: the portal's URLs are not installed",
             endpoint.pk,
         )
