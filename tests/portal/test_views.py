@@ -231,11 +231,111 @@ def test_the_projects_resolver_picks_the_tenant(endpoint):
 
 
 @webhooks(**RESOLVER)
-def test_a_links_session_comes_before_the_resolver(acme, endpoint):
+def test_a_login_for_another_tenant_made_after_a_link_wins(acme, endpoint):
+    """The link was opened by a visitor signed in for no tenant; signing in for another one
+    later is not overridden by the link's session, which ends."""
     Endpoint.objects.create(url="https://globex.example.com/", tenant="globex")
     html = page(acme, url("endpoints"), headers={"X-Tenant": "globex"})
-    assert "acme.example.com" in html
+    assert "globex.example.com" in html
+    assert "acme.example.com" not in html
+    assert access.SESSION_TENANT not in acme.session
+    # Signed out again: the link's session is over, so no tenant at all.
+    assert acme.get(url("endpoints")).status_code == 403
+
+
+@webhooks(**RESOLVER)
+def test_a_link_opens_the_portal_for_a_visitor_signed_in_for_no_tenant(endpoint):
+    client = Client()
+    response = client.get(portal_link("acme"), headers={"X-Tenant": ""})
+    assert response.status_code == 302
+    assert "acme.example.com" in page(client, url("endpoints"), headers={"X-Tenant": ""})
+
+
+@webhooks(**RESOLVER)
+def test_a_link_for_the_signed_in_tenant_opens_without_asking(endpoint):
+    client = Client()
+    response = client.get(portal_link("acme"), headers={"X-Tenant": "acme"})
+    assert response.status_code == 302
+    assert response["Location"] == url("endpoints")
+
+
+def other_tenants_link(client: Client, **headers) -> str:
+    """GET a link for globex: the page that asks to confirm, never a switch."""
+    Endpoint.objects.create(url="https://globex.example.com/", tenant="globex")
+    link = portal_link("globex")
+    response = client.get(link, headers=headers)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'method="post"' in html and "csrfmiddlewaretoken" in html
+    for text in ("acme", "globex", "Switch to globex", "Stay with acme"):
+        assert text in html, text
+    return link
+
+
+@webhooks(**RESOLVER)
+def test_a_get_of_a_link_never_switches_a_customer_signed_in_for_another_tenant(endpoint):
+    client = Client()
+    other_tenants_link(client, **{"X-Tenant": "acme"})
+    assert access.SESSION_TENANT not in client.session
+    html = page(client, url("endpoints"), headers={"X-Tenant": "acme"})
+    assert "acme.example.com" in html and "globex.example.com" not in html
+    # An endpoint added now lands in the customer's own tenant.
+    client.post(
+        url("endpoint_add"),
+        {"url": "https://new.example.com/", "all_types": "on"},
+        headers={"X-Tenant": "acme"},
+    )
+    assert Endpoint.objects.get(url="https://new.example.com/").tenant == "acme"
+
+
+def test_a_get_of_a_link_never_replaces_another_links_session(acme, endpoint):
+    other_tenants_link(acme)
+    assert acme.session[access.SESSION_TENANT] == "acme"
+    assert "acme.example.com" in page(acme, url("endpoints"))
+
+
+@webhooks(**RESOLVER)
+def test_the_switch_is_confirmed_with_a_post_and_its_csrf_token(endpoint):
+    client = Client(enforce_csrf_checks=True)
+    link = other_tenants_link(client, **{"X-Tenant": "acme"})
+    assert client.post(link, headers={"X-Tenant": "acme"}).status_code == 403  # no token
+    assert access.SESSION_TENANT not in client.session
+    html = client.get(link, headers={"X-Tenant": "acme"}).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    response = client.post(link, {"csrfmiddlewaretoken": token}, headers={"X-Tenant": "acme"})
+    assert response.status_code == 302
+    # Confirmed while signed in for acme: the link's session acts for globex ...
+    html = page(client, url("endpoints"), headers={"X-Tenant": "acme"})
+    assert "globex.example.com" in html and "acme.example.com" not in html
+    # ... until the customer leaves it, or signs in for yet another tenant.
+    html = page(client, url("endpoints"), headers={"X-Tenant": "initech"})
     assert "globex.example.com" not in html
+    assert access.SESSION_TENANT not in client.session
+
+
+@webhooks(**RESOLVER)
+def test_every_portal_page_names_its_tenant(endpoint, catalog):
+    delivery = delivery_for(endpoint, status_code=500)
+    client = Client()
+    for path in (
+        url("endpoints"),
+        url("endpoint_add"),
+        url("endpoint", endpoint_id=endpoint.pk),
+        url("endpoint_edit", endpoint_id=endpoint.pk),
+        url("endpoint_delete", endpoint_id=endpoint.pk),
+        url("delivery", delivery_id=delivery.pk),
+        url("event_types"),
+    ):
+        html = page(client, path, headers={"X-Tenant": "acme"})
+        assert re.search(r'class="wp-tenant"[^>]*>.*?acme', html, re.S), path
+
+
+def test_the_tenant_is_named_by_its_label(acme, endpoint, monkeypatch):
+    from webhooks_app import tenancy
+
+    monkeypatch.setattr(tenancy, "label", lambda key: f"Acme Corp ({key})")
+    html = page(acme, url("endpoints"))
+    assert "Acme Corp (acme)" in html
 
 
 @webhooks(**RESOLVER)
@@ -252,6 +352,7 @@ def test_after_a_link_expires_the_resolver_decides_again(monkeypatch):
 OBJECT_ROUTES = {"endpoint_id", "delivery_id"}  # the parameters that name a tenant's object
 NOT_OBJECT_ROUTES = {"enter", "leave", "endpoints", "endpoint_add", "event_types"}
 POST_ROUTES = {
+    "enter",
     "leave",
     "endpoint_add",
     "endpoint_edit",

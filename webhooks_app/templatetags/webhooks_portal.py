@@ -15,7 +15,7 @@ from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext
 
-from webhooks_app import event_types, redaction
+from webhooks_app import event_types, redaction, tenancy
 
 register = template.Library()
 
@@ -64,3 +64,9 @@ def deprecated_types(patterns) -> list[str]:
 def status_tone(code: int | None) -> str:
     """``ok`` for a 2xx answer, ``bad`` otherwise: the class of a status badge."""
     return "ok" if code and 200 <= code < 300 else "bad"
+
+
+@register.filter
+def tenant_label(key: str) -> str:
+    """The tenant's display name (:func:`webhooks_app.tenancy.label`)."""
+    return tenancy.label(key)
