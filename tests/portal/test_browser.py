@@ -202,3 +202,32 @@ def test_a_tampered_link_is_refused_in_the_browser(page, django_server, transact
     expect(page.get_by_text("invalid or has expired")).to_be_visible()
     page.goto(django_server + "/portal/")
     expect(page.get_by_text("no access to webhook settings")).to_be_visible()
+
+
+def test_the_form_refuses_all_types_together_with_types_picked(
+    page, django_server, transactional_db
+):
+    with isolated_event_types():
+        event_types.register("order.paid", description="An order was paid in full.")
+        event_types.register("order.shipped", description="An order left the warehouse.")
+        page.goto(django_server + portal_link("acme"))
+        page.get_by_role("link", name="Add an endpoint").click()
+        page.get_by_label("URL").fill("https://acme.example.com/hooks")
+        # The e-mail input is styled as the URL input is.
+        email, url = page.get_by_label("Contact e-mail"), page.get_by_label("URL")
+        for prop in ("padding-left", "border-top-width", "border-top-style", "width"):
+            style = f"element => getComputedStyle(element).getPropertyValue('{prop}')"
+            assert email.evaluate(style) == url.evaluate(style), prop
+        expect(page.get_by_label("All event types")).to_be_checked()
+        page.get_by_label("order.paid").check()
+        page.get_by_label("order.shipped").check()
+        page.get_by_role("button", name="Add the endpoint").click()
+        expect(
+            page.get_by_text("Choose either all event types or the types you picked")
+        ).to_be_visible()
+        assert not Endpoint.objects.exists()
+        # Unticking "All event types" makes the choice: the two types alone.
+        page.get_by_label("All event types").uncheck()
+        page.get_by_role("button", name="Add the endpoint").click()
+        expect(page.get_by_text("The endpoint was added.")).to_be_visible()
+        assert Endpoint.objects.get().event_types == ["order.paid", "order.shipped"]

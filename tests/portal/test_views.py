@@ -638,6 +638,17 @@ def test_rotating_shows_the_new_secret_once_and_the_old_one_nowhere(acme, endpoi
     assert endpoint.secret not in again and old not in again
 
 
+@pytest.mark.parametrize("hour", [2, 14])
+def test_a_date_that_ends_a_sentence_is_not_followed_by_a_second_period(acme, endpoint, hour):
+    """ "until Dec. 8, 2026, 2:59 p.m.." : English formats end in a period of their own."""
+    endpoint.rotate_secret()
+    moment = timezone.localtime().replace(hour=hour, minute=59) + timedelta(days=1)
+    Endpoint.objects.filter(pk=endpoint.pk).update(previous_secret_expires_at=moment)
+    html = page(acme, url("endpoint", endpoint_id=endpoint.pk))
+    assert re.search(r"[ap]\.m\.", html)  # the date is there, in the locale's format
+    assert not re.search(r"\.\.(?!\.)", re.sub(r"<[^>]+>", " ", html))
+
+
 def test_reveal_is_a_post_that_shows_the_secret_that_once(acme, endpoint):
     assert acme.get(url("endpoint_reveal", endpoint_id=endpoint.pk)).status_code == 405
     response = acme.post(url("endpoint_reveal", endpoint_id=endpoint.pk), follow=True)
@@ -808,6 +819,30 @@ def test_the_form_offers_the_catalogs_types(acme, catalog):
     assert re.search(r'value="order.paid"[^>]*checked', html)
     assert not re.search(r'value="order.refunded"[^>]*checked', html)
     assert 'name="patterns" value="user.*"' in html
+
+
+@pytest.mark.parametrize(
+    "picked",
+    [
+        {"event_types": ["order.paid", "order.refunded"]},
+        {"patterns": "user.*"},
+    ],
+)
+def test_all_types_together_with_types_picked_is_refused(acme, catalog, endpoint, picked):
+    """Never silently "every event": the customer says which of the two they mean."""
+    data = {"url": "https://acme.example.com/", "all_types": "on", **picked}
+    response = acme.post(url("endpoint_add"), data)
+    assert response.status_code == 200
+    assert "either all event types or the types you picked" in response.content.decode()
+    assert Endpoint.objects.count() == 1
+    endpoint.event_types = ["order.paid"]
+    endpoint.save()
+    data["url"] = redaction.mask_url(endpoint.url)
+    response = acme.post(url("endpoint_edit", endpoint_id=endpoint.pk), data)
+    assert response.status_code == 200
+    assert "either all event types or the types you picked" in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.event_types == ["order.paid"]
 
 
 def test_a_type_outside_the_catalog_is_not_a_checkbox(acme, catalog):
