@@ -722,6 +722,76 @@ def test_the_endpoint_page_lists_deliveries_with_their_attempts(acme, endpoint):
     assert "&lt;script&gt;" in detail and "503" in detail and "&quot;n&quot;: 1" in detail
 
 
+def open_the_circuit(endpoint: Endpoint) -> tuple[Delivery, timezone.datetime]:
+    """After six 503s: the circuit open for 30 s, a delivery whose time has passed."""
+    now = timezone.now()
+    reopens = now + timedelta(seconds=30)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        failure_streak=6,
+        failing_since=now - timedelta(minutes=2),
+        circuit_failures=6,
+        circuit_opened_at=now,
+        paused_until=reopens,
+    )
+    delivery = delivery_for(endpoint, status=Delivery.Status.PENDING, status_code=503)
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now - timedelta(seconds=20))
+    return Delivery.objects.get(pk=delivery.pk), reopens
+
+
+def test_an_open_circuit_is_shown_with_why_and_when_the_next_try_is(acme, endpoint):
+    delivery, reopens = open_the_circuit(endpoint)
+    past = timezone.localtime(delivery.next_attempt_at).strftime("%H:%M:%S")
+    probe = timezone.localtime(reopens).strftime("%H:%M:%S")
+    for path in (url("endpoints"), url("endpoint", endpoint_id=endpoint.pk)):
+        html = page(acme, path)
+        assert "Active, circuit open" in html, path
+        assert "6 timeouts or errors in a row" in html, path
+        assert f"next probe at {probe}" in html, path
+        assert 'wp-badge wp-active">Active<' not in html, path
+    for path in (
+        url("endpoint", endpoint_id=endpoint.pk),
+        url("delivery", delivery_id=delivery.pk),
+    ):
+        html = page(acme, path)
+        assert past not in html, path  # a time gone by is never the next try
+        assert f"next try at {probe}" in html, path
+
+
+@pytest.mark.parametrize(
+    ("health", "shown"),
+    [
+        ({"is_active": False, "disabled_reason": "410 Gone"}, ["Disabled", "410 Gone"]),
+        ({"failure_streak": 3}, ["Active, failing", "3 failed attempts in a row", "since "]),
+        ({"failure_streak": 1, "paused_until": 60}, ["Active, paused", "429 Too Many"]),
+    ],
+)
+def test_each_state_is_named_with_its_reason(acme, endpoint, health, shown):
+    now = timezone.now()
+    if "paused_until" in health:
+        health = {**health, "paused_until": now + timedelta(seconds=health["paused_until"])}
+    if "failure_streak" in health:
+        health = {**health, "failing_since": now}
+    Endpoint.objects.filter(pk=endpoint.pk).update(**health)
+    for path in (url("endpoints"), url("endpoint", endpoint_id=endpoint.pk)):
+        html = page(acme, path)
+        for text in shown:
+            assert text in html, (path, text)
+
+
+def test_a_due_delivery_reads_due_not_a_past_time(acme, endpoint):
+    delivery = delivery_for(endpoint, status=Delivery.Status.PENDING, status_code=500)
+    moment = timezone.now() - timedelta(seconds=20)
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=moment)
+    past = timezone.localtime(moment).strftime("%H:%M:%S")
+    for path in (
+        url("endpoint", endpoint_id=endpoint.pk),
+        url("delivery", delivery_id=delivery.pk),
+    ):
+        html = page(acme, path)
+        assert past not in html and "next try at" not in html, path
+        assert "It is due" in html, path
+
+
 def test_deliveries_can_be_filtered_by_status(acme, endpoint):
     delivery_for(endpoint, status=Delivery.Status.SUCCEEDED, status_code=200)
     failed = delivery_for(endpoint, status_code=500)
