@@ -57,6 +57,7 @@ LABELS: dict[str, Promise] = {
     PROBING: _("Active, probing"),
     DISABLED: _("Disabled"),
 }
+ENDPOINT_CODES = tuple(LABELS)
 
 SUCCEEDED, FAILED, SENDING, SCHEDULED, DUE, WAITING = (
     "succeeded",
@@ -67,6 +68,8 @@ SUCCEEDED, FAILED, SENDING, SCHEDULED, DUE, WAITING = (
     "waiting",
 )
 """A delivery's codes: finished (the first two), or pending (the others)."""
+
+DELIVERY_CODES = (SUCCEEDED, FAILED, SENDING, SCHEDULED, DUE, WAITING)
 
 TONES = {
     ACTIVE: "ok",
