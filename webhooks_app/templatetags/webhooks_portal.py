@@ -9,11 +9,10 @@ by the template as usual.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django import template
-from datetime import datetime
-
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -80,7 +79,7 @@ def tenant_label(key: str) -> str:
 
 @register.filter
 def endpoint_state(endpoint: Endpoint) -> state.State:
-    """What is going on with the endpoint, why, and until when (:mod:`~webhooks_app.sending.state`)."""
+    """What is going on with the endpoint, why, until when (:mod:`webhooks_app.sending.state`)."""
     return state.describe_endpoint(endpoint, timezone.now())
 
 

@@ -1,4 +1,4 @@
-"""The read-only ``state`` object of endpoints and deliveries (:mod:`webhooks_app.sending.state`)."""
+"""The read-only ``state`` of endpoints and deliveries (:mod:`webhooks_app.sending.state`)."""
 
 from __future__ import annotations
 
