@@ -792,6 +792,44 @@ def test_a_due_delivery_reads_due_not_a_past_time(acme, endpoint):
         assert "It is due" in html, path
 
 
+def test_the_delivery_page_shows_the_request_the_receiver_got_with_secrets_masked(acme, endpoint):
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        headers={
+            "Authorization": "Bearer sk_live_1234",
+            "X-Api-Key": "ak_5678",
+            "Cookie": "session=c00k1e",
+            "X-Shop-Token": "t0k3n",
+            "X-Tenant": "acme-eu",
+        }
+    )
+    endpoint.refresh_from_db()
+    endpoint.rotate_secret()  # two signatures during the grace period: both masked
+    delivery = delivery_for(endpoint, status_code=200)
+    html = page(acme, url("delivery", delivery_id=delivery.pk))
+    event = delivery.event
+    # The envelope: the whole body as sent, not only its data.
+    assert "&quot;type&quot;: &quot;order.paid&quot;" in html
+    assert f"&quot;timestamp&quot;: &quot;{event.created_at.isoformat()}&quot;" in html
+    assert "&quot;data&quot;: {" in html and "&quot;n&quot;: 1" in html
+    # The headers, in the receiver's names; credentials and signatures masked.
+    for name in (
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "Content-Type",
+        "User-Agent",
+    ):
+        assert f"<code>{name}</code>" in html, name
+    assert f"<code>{event.pk}</code>" in html
+    assert "<code>X-Tenant</code>" in html and "acme-eu" in html
+    for name in ("Authorization", "X-Api-Key", "Cookie", "X-Shop-Token"):
+        assert f"<code>{name}</code>" in html, name
+    for secret in ("sk_live_1234", "ak_5678", "c00k1e", "t0k3n", "s3cr3t", "abc123"):
+        assert secret not in html, secret
+    assert html.count("v1,********") == 2
+    assert "POST" in html and redaction.mask_url(SECRET_URL).replace("&", "&amp;") in html
+
+
 def test_deliveries_can_be_filtered_by_status(acme, endpoint):
     delivery_for(endpoint, status=Delivery.Status.SUCCEEDED, status_code=200)
     failed = delivery_for(endpoint, status_code=500)

@@ -30,6 +30,7 @@ from webhooks_app.models import Attempt, Delivery, Endpoint
 from webhooks_app.portal import access
 from webhooks_app.portal.forms import EndpointForm, RetrySinceForm, SendExampleForm
 from webhooks_app.portal.links import InvalidLink, read_token
+from webhooks_app.portal.sent import sent_request
 
 DELIVERIES_PER_PAGE = 20
 
@@ -324,7 +325,11 @@ def delivery_detail(request: HttpRequest, tenant: str, delivery_id: int) -> Http
         tenant_deliveries(tenant).select_related("event", "endpoint"), pk=delivery_id
     )
     attempts = delivery.attempts.order_by("number")
-    return render(request, "delivery_detail.html", {"delivery": delivery, "attempts": attempts})
+    return render(
+        request,
+        "delivery_detail.html",
+        {"delivery": delivery, "attempts": attempts, "sent": sent_request(delivery)},
+    )
 
 
 @portal_view(["POST"])
