@@ -39,6 +39,7 @@ from webhooks_app.admin.endpoint_health import (
 from webhooks_app.admin.endpoint_secret import SecretPageMixin
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
 from webhooks_app.models import Endpoint
+from webhooks_app.sending import contacts
 
 # The largest number of event-type patterns listed in one cell.
 MAX_TYPES_SHOWN = 4
@@ -226,6 +227,7 @@ class EndpointAdmin(
                         url,
                         "description",
                         "contact_email",
+                        "contact_email_confirmed",
                         "tenant",
                         "event_types",
                         headers,
@@ -252,6 +254,7 @@ class EndpointAdmin(
         if obj is None:
             return ()
         return (
+            "contact_email_confirmed",
             "secret_display",
             "masked_secret",
             "masked_url",
@@ -259,6 +262,11 @@ class EndpointAdmin(
             "previous_secret_display",
             *self.health_fields,
         )
+
+    @admin.display(description=_("contact e-mail confirmed"), boolean=True)
+    def contact_email_confirmed(self, obj: Endpoint) -> bool | None:
+        """None (shown as unknown) without an address."""
+        return obj.contact_email_confirmed if obj.contact_email else None
 
     @admin.display(description=_("URL"))
     def masked_url(self, obj: Endpoint):
@@ -315,11 +323,16 @@ class EndpointAdmin(
         """Write only what the form changed, never the health columns it loaded (workers
         update them meanwhile); turning ``is_active`` off or on records why and resets
         the health bookkeeping."""
+        # An address staff set is confirmed as it is (one a customer sets is mailed a link).
+        staff_set = ["confirmed_contact_email"] if "contact_email" in form.changed_data else []
+        if staff_set:
+            contacts.confirmed_by_staff(obj)
         if not change:
             obj.save()
             return
         columns = {field.name for field in obj._meta.concrete_fields}
-        obj.save(update_fields=[*(f for f in form.changed_data if f in columns), "updated_at"])
+        changed = [f for f in form.changed_data if f in columns]
+        obj.save(update_fields=[*changed, *staff_set, "updated_at"])
         if "is_active" in form.changed_data:
             if obj.is_active:
                 obj.enable()

@@ -55,7 +55,8 @@ class EndpointForm(forms.ModelForm):
         help_texts = {
             "contact_email": _(
                 "We write to this address when the endpoint starts failing, before it is "
-                "disabled and when it is disabled."
+                "disabled and when it is disabled, once it is confirmed through the link we "
+                "mail to it."
             )
         }
 

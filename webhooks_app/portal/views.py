@@ -31,6 +31,7 @@ from webhooks_app.portal import access
 from webhooks_app.portal.forms import EndpointForm, RetrySinceForm, SendExampleForm
 from webhooks_app.portal.links import InvalidLink, read_token
 from webhooks_app.portal.sent import sent_request
+from webhooks_app.sending import contacts
 
 DELIVERIES_PER_PAGE = 20
 
@@ -162,6 +163,7 @@ def endpoint_add(request: HttpRequest, tenant: str) -> HttpResponse:
     form = EndpointForm(request.POST or None, tenant=tenant)
     if request.method == "POST" and form.is_valid():
         endpoint = form.save()
+        contacts.request_confirmation(request, endpoint)
         show_secret_once(request, endpoint)
         messages.success(request, gettext("The endpoint was added."))
         return to_endpoint(endpoint)
@@ -175,6 +177,8 @@ def endpoint_edit(request: HttpRequest, tenant: str, endpoint_id: int) -> HttpRe
     if request.method == "POST" and form.is_valid():
         # The form's columns only: workers update the health columns meanwhile.
         endpoint.save(update_fields=[*EndpointForm.Meta.fields, "updated_at"])
+        if "contact_email" in form.changed_data:
+            contacts.request_confirmation(request, endpoint)
         messages.success(request, gettext("The endpoint was saved."))
         return to_endpoint(endpoint)
     return render(request, "endpoint_form.html", {"form": form, "endpoint": endpoint})
