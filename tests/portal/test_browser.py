@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -285,8 +286,9 @@ def test_the_state_after_the_circuit_opens(
     }
     http_server.default = Reply(503, b"upstream unavailable")
     endpoint = Endpoint.objects.create(url=http_server.url("/hook"), tenant="acme")
-    for _ in range(6):
-        operations.send_test_event(endpoint)
+    with transaction.atomic():  # one commit: the six are claimed and sent together
+        for _ in range(6):
+            operations.send_test_event(endpoint)
     http_server.wait_for(6)
     wait_until(lambda: Endpoint.objects.get(pk=endpoint.pk).circuit_opened_at is not None)
     wait_until(
