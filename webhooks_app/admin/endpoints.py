@@ -30,7 +30,12 @@ from webhooks_app.admin import display
 from webhooks_app.admin.catalog import CatalogAdminMixin, deprecated_note
 from webhooks_app.admin.endpoint_actions import EndpointActionsMixin, disabled_by
 from webhooks_app.admin.endpoint_form import EndpointForm
-from webhooks_app.admin.endpoint_health import SUCCESS_RATE, HealthAnnotated, annotate_health
+from webhooks_app.admin.endpoint_health import (
+    SUCCESS_RATE,
+    HealthAnnotated,
+    annotate_health,
+    state_html,
+)
 from webhooks_app.admin.endpoint_secret import SecretPageMixin
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
 from webhooks_app.models import Endpoint
@@ -122,23 +127,7 @@ class EndpointAdmin(
 
     @admin.display(description=_("state"), ordering="is_active")
     def state(self, obj: Endpoint):
-        if obj.is_active and obj.circuit_state != "closed":
-            probe = gettext("next probe at %(time)s") % {"time": _clock(obj.paused_until)}
-            return format_html(
-                '{}<br><span class="quiet">{}</span>',
-                display.badge("pending", gettext("Active, circuit open")),
-                probe if obj.circuit_state == "open" else gettext("probing"),
-            )
-        if obj.is_active:
-            return display.badge("succeeded", gettext("Active"))
-        reason = obj.disabled_reason or display.EMPTY
-        return format_html(
-            '{}<br><span class="quiet" style="display: inline-block; min-width: 8em;" '
-            'title="{}">{}</span>',
-            display.badge("failed", gettext("Disabled")),
-            reason,
-            reason if len(reason) <= REASON_SHOWN else reason[: REASON_SHOWN - 1] + "…",
-        )
+        return state_html(obj)
 
     @admin.display(description=_("circuit breaker"))
     def circuit(self, obj: Endpoint):

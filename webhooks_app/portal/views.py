@@ -30,6 +30,7 @@ from webhooks_app.models import Attempt, Delivery, Endpoint
 from webhooks_app.portal import access
 from webhooks_app.portal.forms import EndpointForm, RetrySinceForm, SendExampleForm
 from webhooks_app.portal.links import InvalidLink, read_token
+from webhooks_app.portal.sent import sent_request
 from webhooks_app.sending import contacts
 
 DELIVERIES_PER_PAGE = 20
@@ -88,13 +89,23 @@ def show_secret_once(request: HttpRequest, endpoint: Endpoint) -> None:
 
 @xframe_options_sameorigin
 @never_cache
-@require_http_methods(["GET"])
+@csrf_protect
+@require_http_methods(["GET", "POST"])
 def enter(request: HttpRequest, token: str) -> HttpResponse:
-    """Open a signed link: a new session acting for its tenant until the link expires."""
+    """Open a signed link: a new session acting for its tenant until the link expires.
+
+    A visitor who acts for another tenant already is asked first: a GET shows
+    both tenants and a form, and only its POST switches (see
+    :mod:`webhooks_app.portal.access`).
+    """
     try:
         link = read_token(token)
     except InvalidLink:
         return access.refused(request, access.LINK_INVALID)
+    current = access.needs_confirmation(request, link)
+    if current is not None and request.method == "GET":
+        request.webhooks_tenant = current  # type: ignore[attr-defined]  # the header names it
+        return render(request, "enter_confirm.html", {"current": current, "link": link})
     access.start_session(request, link)
     return redirect("webhooks_portal:endpoints")
 
@@ -318,7 +329,11 @@ def delivery_detail(request: HttpRequest, tenant: str, delivery_id: int) -> Http
         tenant_deliveries(tenant).select_related("event", "endpoint"), pk=delivery_id
     )
     attempts = delivery.attempts.order_by("number")
-    return render(request, "delivery_detail.html", {"delivery": delivery, "attempts": attempts})
+    return render(
+        request,
+        "delivery_detail.html",
+        {"delivery": delivery, "attempts": attempts, "sent": sent_request(delivery)},
+    )
 
 
 @portal_view(["POST"])

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from webhooks_app import event_types, redaction, validators
 from webhooks_app.api.serializers.common import check_event_type_pattern, sees_secrets
+from webhooks_app.api.serializers.state import EndpointStateSerializer
 from webhooks_app.models import Endpoint
 from webhooks_app.sending import contacts
 from webhooks_app.validators import check_endpoint_url
@@ -51,6 +52,9 @@ class EndpointSerializer(serializers.ModelSerializer):
             "or errors; half-open: one probe request at a time."
         ),
     )
+    state = EndpointStateSerializer(
+        help_text=_("What is going on with it, why, and until when (read-only).")
+    )
     contact_email_confirmed = serializers.BooleanField(
         read_only=True,
         help_text=_(
@@ -88,6 +92,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "rate_limit",
             "failure_streak",
             "failing_since",
+            "state",
             "circuit_state",
             "circuit_opened_at",
             "paused_until",
