@@ -15,3 +15,17 @@ def tenant_from_user_group(request) -> str | None:
     authenticated it), the way a project reads ``request.user.organisation``."""
     group = request.user.groups.order_by("pk").first()
     return group.name if group else None
+
+
+NAMES = {"acme": "Acme Inc.", "globex": "Globex Corporation"}
+
+
+def tenant_name(key: str) -> str:
+    """A tenant's display name (``WEBHOOKS["TENANT_LABEL"]``): how a project names its
+    organisations in the admin."""
+    return NAMES.get(key, "")
+
+
+def tenant_choices() -> list[tuple[str, str]]:
+    """Every tenant, for the admin's form (``WEBHOOKS["TENANT_CHOICES"]``)."""
+    return sorted(NAMES.items())

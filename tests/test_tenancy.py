@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import RequestFactory, override_settings
@@ -150,3 +151,30 @@ def test_the_migration_keeps_existing_rows_as_the_operators():
     # The key is unique per tenant now: the same key is free for another tenant.
     assert send_event("order.paid", {}, tenant="acme", idempotency_key="k").pk != "msg_old"
     assert send_event("order.paid", {}, idempotency_key="k").pk == "msg_old"
+
+
+# --- names: WEBHOOKS["TENANT_LABEL"] and ["TENANT_CHOICES"] -----------------------------
+
+
+def test_a_tenant_is_labelled_by_its_key_by_default():
+    assert tenancy.label("acme") == "acme"
+    assert tenancy.choices() is None
+
+
+@override_settings(WEBHOOKS={"TENANT_LABEL": "tests.tenants.tenant_name"})
+def test_the_label_function_names_tenants():
+    assert tenancy.label("acme") == "Acme Inc."
+    assert tenancy.label("initech") == "initech"  # no name: the key
+    assert tenancy.label("") == ""  # the operator's own are never the project's to name
+
+
+@override_settings(WEBHOOKS={"TENANT_CHOICES": "tests.tenants.tenant_choices"})
+def test_the_choices_function_lists_tenants():
+    assert tenancy.choices() == [("acme", "Acme Inc."), ("globex", "Globex Corporation")]
+
+
+@pytest.mark.parametrize("key", ["TENANT_LABEL", "TENANT_CHOICES"])
+def test_an_unimportable_path_is_improperly_configured(key):
+    with override_settings(WEBHOOKS={key: "tests.tenants.no_such_function"}):
+        with pytest.raises(ImproperlyConfigured, match=key):
+            tenancy.label("acme") if key == "TENANT_LABEL" else tenancy.choices()

@@ -8,6 +8,7 @@ views ask :func:`resolve` which tenant a request acts for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -46,16 +47,21 @@ def tenant_key(tenant: Any) -> str:
     return key
 
 
-def resolver():
-    """The project's ``WEBHOOKS["TENANT_RESOLVER"]`` function, or None when unset."""
-    path = conf.get("TENANT_RESOLVER")
+def _hook(key: str) -> Callable[..., Any] | None:
+    """The project's function named by ``WEBHOOKS[key]`` (a dotted path), or None when unset."""
+    path = conf.get(key)
     if not path:
         return None
     try:
         return import_string(path)
     except ImportError as exc:
-        message = f'WEBHOOKS["TENANT_RESOLVER"] cannot be imported: {exc}'
+        message = f'WEBHOOKS["{key}"] cannot be imported: {exc}'
         raise ImproperlyConfigured(message) from exc
+
+
+def resolver():
+    """The project's ``WEBHOOKS["TENANT_RESOLVER"]`` function, or None when unset."""
+    return _hook("TENANT_RESOLVER")
 
 
 def resolve(request: HttpRequest) -> str | None:
@@ -75,8 +81,21 @@ def resolve(request: HttpRequest) -> str | None:
 
 
 def label(key: str) -> str:
-    """The tenant's display name, shown where customers and staff see which tenant this is.
+    """A tenant's name for people, by ``WEBHOOKS["TENANT_LABEL"]``; the key when it names none.
 
-    The key itself for now; a ``TENANT_LABEL`` hook is to come.
+    The operator's own (``""``) is never passed to the project's function. The
+    function is called once per tenant shown (a row of a list): keep it cheap.
     """
-    return key
+    function = _hook("TENANT_LABEL")
+    if function is None or key == OPERATOR:
+        return key
+    return str(function(key) or key)
+
+
+def choices() -> list[tuple[str, str]] | None:
+    """Every tenant staff may pick, as (key, name) pairs, by ``WEBHOOKS["TENANT_CHOICES"]``;
+    None when the project lists none (then a tenant is typed in)."""
+    function = _hook("TENANT_CHOICES")
+    if function is None:
+        return None
+    return [(str(key), str(name)) for key, name in function()]

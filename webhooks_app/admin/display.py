@@ -21,6 +21,7 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from webhooks_app import tenancy
 from webhooks_app.redaction import mask_text
 from webhooks_app.signing import SECRET_PREFIX
 
@@ -99,9 +100,10 @@ def object_page_context(model_admin, obj: Model, page: str) -> dict[str, Any]:
 
 
 def tenant(key: str) -> SafeString | str:
-    """A tenant key as listed: the key itself, or "operator" (quiet) for the operator's own."""
+    """A tenant as listed: its name (:func:`webhooks_app.tenancy.label`), or "operator"
+    (quiet) for the operator's own."""
     if key:
-        return key
+        return tenancy.label(key)
     return format_html('<span class="quiet">{}</span>', gettext("operator"))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django import forms
 
 from webhooks_app import redaction
+from webhooks_app.admin import tenants
 
 
 class EndpointForm(forms.ModelForm):
@@ -17,6 +18,8 @@ class EndpointForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if "tenant" in self.fields:
+            self.fields["tenant"] = tenants.tenant_field(self.fields["tenant"], self.instance.tenant)
         if self.instance.pk is None or self.show_secrets:
             return
         if "url" in self.fields:

@@ -15,7 +15,7 @@ This module holds the list and the change page; the health columns' query is in
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import redaction
-from webhooks_app.admin import display
+from webhooks_app.admin import display, tenants
 from webhooks_app.admin.catalog import CatalogAdminMixin, deprecated_note
 from webhooks_app.admin.endpoint_actions import EndpointActionsMixin, disabled_by
 from webhooks_app.admin.endpoint_form import EndpointForm
@@ -46,6 +46,13 @@ MAX_TYPES_SHOWN = 4
 
 # Characters of a disabled endpoint's reason shown in the list (all of it in a tooltip).
 REASON_SHOWN = 80
+
+
+def unknown_tenant_warning(key: str) -> str:
+    return gettext(
+        "No other endpoint or event belongs to tenant “%(tenant)s”: check that the key is "
+        "the one your project sends events for (a typo orphans the endpoint)."
+    ) % {"tenant": key}
 
 
 def _clock(moment) -> str:
@@ -327,6 +334,8 @@ class EndpointAdmin(
         staff_set = ["confirmed_contact_email"] if "contact_email" in form.changed_data else []
         if staff_set:
             contacts.confirmed_by_staff(obj)
+        if "tenant" in form.changed_data and tenants.is_unknown(obj):
+            self.message_user(request, unknown_tenant_warning(obj.tenant), messages.WARNING)
         if not change:
             obj.save()
             return

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 
+from webhooks_app import tenancy
 from webhooks_app.models import Endpoint
 
 # Most choices a filter lists; the search box finds the rest.
@@ -58,17 +59,21 @@ def event_type_filter(model: type[Model], field_path: str = "event_type"):
 OPERATOR_CHOICE = "__operator__"
 """The tenant filter's value for tenant "" (an empty query-string value would mean "all")."""
 
+OPERATOR_LABEL = _("The operator's own")
+
 
 class _TenantFilter(DistinctValuesFilter):
-    """The operator's own, or one tenant (the first tenants by key are listed; any other is
-    reached by the search box, ``=key``, or by ``?tenant=key`` in the URL)."""
+    """The operator's own, or one tenant (the first tenants by key are listed, by their
+    names; any other is reached by the search box, ``=key``, or by ``?tenant=key`` in the
+    URL)."""
 
     title = _("tenant")
     parameter_name = "tenant"
     column = "tenant"
 
     def lookups(self, request, model_admin):
-        return [(OPERATOR_CHOICE, _("The operator's own")), *super().lookups(request, model_admin)]
+        keys = [key for key, _key in super().lookups(request, model_admin)]
+        return [(OPERATOR_CHOICE, OPERATOR_LABEL), *((key, tenancy.label(key)) for key in keys)]
 
     def queryset(self, request, queryset):
         if self.value() == OPERATOR_CHOICE:

@@ -264,6 +264,24 @@ SETTINGS: tuple[Setting, ...] = (
         "api",
     ),
     Setting(
+        "TENANT_LABEL",
+        None,
+        optional(Rule(is_callable_path, "the dotted path of a function f(key)")),
+        "dotted path of `f(key) -> str`: a tenant's name where staff see tenants (the admin's "
+        "column, filter and form); `None`, or an empty name: the key itself "
+        "([Tenancy](tenancy.md#tenants-by-name-in-the-admin))",
+        "api",
+    ),
+    Setting(
+        "TENANT_CHOICES",
+        None,
+        optional(Rule(is_callable_path, "the dotted path of a function f()")),
+        "dotted path of `f() -> iterable of (key, name)`: the tenants the admin's endpoint form "
+        "offers in a list; `None`: a text field, with a warning when a key is new "
+        "([Tenancy](tenancy.md#tenants-by-name-in-the-admin))",
+        "api",
+    ),
+    Setting(
         "MAX_ENDPOINTS_PER_TENANT",
         None,
         optional(POSITIVE_WHOLE),
