@@ -1,26 +1,25 @@
-"""The endpoint admin's actions: test event, secret rotation, enable, disable, retry."""
+"""The endpoint admin's actions: test event, secret rotation, enable, disable, retry.
+
+The change page offers three of them as buttons (:mod:`~webhooks_app.admin.object_actions`):
+send a test event, rotate the secret (after a confirmation), retry failed deliveries now.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import conf, operations
 from webhooks_app.admin import display
-from webhooks_app.models import Delivery
+from webhooks_app.admin.object_actions import ObjectActionsMixin
+from webhooks_app.models import Delivery, Endpoint
 
-if TYPE_CHECKING:  # mixed into EndpointAdmin
-    _AdminBase = admin.ModelAdmin
-else:
-    _AdminBase = object
-
-
-class EndpointActionsMixin(_AdminBase):
-    """For ``EndpointAdmin``: its list's actions and the permissions they need."""
+class EndpointActionsMixin(ObjectActionsMixin):
+    """For ``EndpointAdmin``: its list's actions, the permissions they need, and the
+    change page's buttons."""
 
     actions = (
         "send_test_event",
@@ -29,6 +28,36 @@ class EndpointActionsMixin(_AdminBase):
         "disable",
         "retry_failed_deliveries",
     )
+    object_actions = ("send_test_event", "rotate_secret", "retry_failed_deliveries")
+    confirm_actions = ("rotate_secret",)
+
+    def object_action_label(self, action: str, description) -> str:
+        if action == "retry_failed_deliveries":
+            return gettext("Retry failed deliveries now")
+        return super().object_action_label(action, description)
+
+    def confirmation(self, request, obj: Endpoint, action: str) -> list[str]:
+        """Rotating: how long the current secret keeps signing; and that a previous secret
+        still in its grace period stops signing at once."""
+        hours = conf.get("SECRET_ROTATION_GRACE") / 3600
+        paragraphs = [
+            gettext(
+                "A new secret signs every delivery from now on; the current one also signs "
+                "deliveries for %(hours)s hours, while receivers switch to the new one."
+            )
+            % {"hours": f"{hours:g}"}
+        ]
+        expires = obj.previous_secret_expires_at
+        if obj.previous_secret and expires and expires > timezone.now():
+            paragraphs.append(
+                gettext(
+                    "The secret rotated out before, which still signs deliveries until "
+                    "%(time)s, stops signing at once: receivers still verifying with it "
+                    "will refuse deliveries."
+                )
+                % {"time": display.moment(expires)}
+            )
+        return paragraphs
 
     def has_send_test_permission(self, request) -> bool:
         """A test event is an event: sending one needs ``add_event``."""

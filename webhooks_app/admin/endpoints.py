@@ -248,9 +248,9 @@ class EndpointAdmin(
                 {
                     "fields": secret_fields,
                     "description": _(
-                        "Receivers verify each delivery's signature with this secret. Use the "
-                        "“Rotate the secret” action of the list to replace it: the previous "
-                        "secret keeps signing during a grace period."
+                        "Receivers verify each delivery's signature with this secret. The "
+                        "“Rotate the secret” button at the top of this page replaces it: the "
+                        "previous secret keeps signing during a grace period."
                     ),
                 },
             ),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from webhooks_app import operations
 from webhooks_app.admin import display
 from webhooks_app.admin.filters import event_type_filter, tenant_filter
+from webhooks_app.admin.object_actions import ObjectActionsMixin
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.redaction import mask_text
 
@@ -219,7 +220,9 @@ class AttemptInline(display.ParentPermissionsInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(display.ListStylesMixin, display.ReadOnlyChangeMixin, admin.ModelAdmin):
+class DeliveryAdmin(
+    display.ListStylesMixin, display.ReadOnlyChangeMixin, ObjectActionsMixin, admin.ModelAdmin
+):
     empty_value_display = display.EMPTY
     list_display = (
         "id",
@@ -257,6 +260,10 @@ class DeliveryAdmin(display.ListStylesMixin, display.ReadOnlyChangeMixin, admin.
     )
     inlines = (AttemptInline,)
     actions = ("retry_now", "cancel")
+    object_actions = ("retry_now",)  # a button on the change page
+
+    def object_action_applies(self, obj: Delivery, action: str) -> bool:
+        return obj.status != Delivery.Status.SUCCEEDED
 
     def get_queryset(self, request):
         return with_last_error_type(
