@@ -29,7 +29,7 @@ def test_a_disabled_endpoints_log_line_masks_tokens(caplog):
 def test_the_admin_history_keeps_no_password(admin_client):
     endpoint = Endpoint.objects.create(url=f"https://user:{PASSWORD}@hooks.example.com/in")
     change = reverse("admin:webhooks_app_endpoint_change", args=[endpoint.pk])
-    form = {"url": endpoint.url, "description": "x", "event_types": "[]", "headers": "{}"}
+    form = {"url": endpoint.url, "description": "x", "all_types": "on"}
     assert admin_client.post(change, {**form, "is_active": "on"}).status_code == 302
     entry = LogEntry.objects.get()
     assert PASSWORD not in entry.object_repr and "hooks.example.com" in entry.object_repr

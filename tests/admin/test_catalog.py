@@ -234,3 +234,13 @@ def test_the_send_example_page_marks_breadcrumbs_up_as_the_running_admin_does(ad
     ).content.decode()
     assert f'<{django_uses} class="breadcrumbs">' in page
     assert "Send an example" in page.split('class="breadcrumbs">', 1)[1]
+
+
+@pytest.mark.parametrize("event_types", [["order.paid"], ["x.y"]])
+def test_the_way_back_is_styled_as_the_admins_own_close_button(admin_client, event_types):
+    """Django's read-only change page ends with ``<a class="closelink">``; ``a.button`` is
+    the admin's small inline button (4 px by 5 px of padding), not a submit row's."""
+    endpoint = Endpoint.objects.create(url="https://example.com/hook", event_types=event_types)
+    page = admin_client.get(send_example_url(endpoint)).content.decode()
+    row = page.split('<div class="submit-row">', 1)[1].split("</div>", 1)[0]
+    assert 'class="closelink"' in row and 'class="button' not in row

@@ -61,8 +61,7 @@ def test_the_tenant_is_set_on_the_add_page(admin_client):
         {
             "url": "https://acme.example.com/hook",
             "tenant": "acme",
-            "event_types": "[]",
-            "headers": "{}",
+            "all_types": "on",
             "is_active": "on",
         },
     )

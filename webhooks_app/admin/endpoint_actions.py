@@ -17,6 +17,7 @@ from webhooks_app.admin import display
 from webhooks_app.admin.object_actions import ObjectActionsMixin
 from webhooks_app.models import Delivery, Endpoint
 
+
 class EndpointActionsMixin(ObjectActionsMixin):
     """For ``EndpointAdmin``: its list's actions, the permissions they need, and the
     change page's buttons."""

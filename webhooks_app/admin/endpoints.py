@@ -14,7 +14,6 @@ This module holds the list and the change page; the health columns' query is in
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.urls import reverse
@@ -40,6 +39,9 @@ from webhooks_app.admin.endpoint_secret import SecretPageMixin
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
 from webhooks_app.models import Endpoint
 from webhooks_app.sending import contacts
+
+# The form's fields that make an endpoint's event types (see EndpointForm).
+EVENT_TYPE_FIELDS = ("all_types", "event_types", "patterns")
 
 # The largest number of event-type patterns listed in one cell.
 MAX_TYPES_SHOWN = 4
@@ -81,10 +83,7 @@ class EndpointAdmin(
     )
     list_display_links = ("url_display",)
     form = EndpointForm
-    formfield_overrides = {
-        models.URLField: {"assume_scheme": "https"},
-        models.JSONField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 60})},
-    }
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ("is_active", HealthFilter, SubscriptionFilter, tenant_filter(Endpoint))
     search_fields = ("url", "description", "=tenant")
     add_fieldsets = (
@@ -97,7 +96,7 @@ class EndpointAdmin(
                     "contact_email",
                     "tenant",
                     "secret",
-                    "event_types",
+                    *EVENT_TYPE_FIELDS,
                     "headers",
                     "rate_limit",
                 )
@@ -223,9 +222,11 @@ class EndpointAdmin(
         secret_fields = ("masked_secret", "previous_secret_display")
         if self.may_see_secrets(request):
             secret_fields = ("secret_display", "previous_secret_display")
-        url, headers = "url", "headers"
-        if not self.has_change_permission(request, obj) and not self.may_see_secrets(request):
-            url, headers = "masked_url", "masked_headers"  # read-only fields show the model's
+        url, types, headers = "url", EVENT_TYPE_FIELDS, "headers"
+        if not self.has_change_permission(request, obj):
+            types = ("event_types_display",)  # read-only: "all", or the names
+            if not self.may_see_secrets(request):
+                url, headers = "masked_url", "masked_headers"  # read-only ones show the model's
         return (
             (
                 None,
@@ -236,7 +237,7 @@ class EndpointAdmin(
                         "contact_email",
                         "contact_email_confirmed",
                         "tenant",
-                        "event_types",
+                        *types,
                         headers,
                         "rate_limit",
                         "is_active",

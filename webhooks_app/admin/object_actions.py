@@ -55,15 +55,19 @@ class ObjectActionsMixin(_AdminBase):
             return []
         offered = self.get_actions(request)
         name = f"admin:{self.opts.app_label}_{self.opts.model_name}_object_action"
-        return [
-            (
-                reverse(name, args=[obj.pk, action], current_app=self.admin_site.name),
-                self.object_action_label(action, offered[action][2]),
-                "confirm" if action in self.confirm_actions else "",
+        buttons = []
+        for action in self.object_actions:
+            entry = offered.get(action)
+            if entry is None or not self.object_action_applies(obj, action):
+                continue
+            buttons.append(
+                (
+                    reverse(name, args=[obj.pk, action], current_app=self.admin_site.name),
+                    self.object_action_label(action, entry[2]),
+                    "confirm" if action in self.confirm_actions else "",
+                )
             )
-            for action in self.object_actions
-            if action in offered and self.object_action_applies(obj, action)
-        ]
+        return buttons
 
     def object_action_applies(self, obj, action: str) -> bool:
         """Whether ``action`` would do anything to ``obj`` (no button otherwise)."""
@@ -90,10 +94,10 @@ class ObjectActionsMixin(_AdminBase):
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        offered = self.get_actions(request)
-        if action not in offered or not self.has_view_or_change_permission(request, obj):
+        entry = self.get_actions(request).get(action)
+        if entry is None or not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
-        function, _name, description = offered[action]
+        function, _name, description = entry
         if action in self.confirm_actions and request.POST.get(CONFIRM) != "yes":
             return self._confirm(request, obj, action, description)
         function(self, request, self.get_queryset(request).filter(pk=obj.pk))
