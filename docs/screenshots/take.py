@@ -47,7 +47,10 @@ def configure(database: Path) -> None:
     values["DATABASES"] = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}
     }
-    values["WEBHOOKS"] = {"ALLOWED_NETWORKS": ["127.0.0.0/8"]}
+    values["WEBHOOKS"] = {
+        "ALLOWED_NETWORKS": ["127.0.0.0/8"],
+        "TENANT_LABEL": "tests.tenants.tenant_name",  # "acme" listed as "Acme Inc."
+    }
     values["DEBUG"] = False
     settings.configure(**values)
     django.setup()
@@ -321,6 +324,30 @@ def portal_shots(browser, base: str, pages: dict[str, str]) -> None:
     context.close()
 
 
+def admin_button_shots(browser, base: str, change: str) -> None:
+    """The endpoint change page's buttons and form in the dark scheme too, and the page
+    that asks to confirm a secret's rotation (reached by its button, a POST)."""
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(f"{base}/admin/login/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        if scheme == "dark":
+            page.goto(base + change)
+            name = f"admin-endpoint-change-dark{SUFFIX}.png"
+            page.screenshot(path=str(OUT / name), full_page=True)
+            print(f"{name}  {change}  (as admin, dark scheme)")
+        page.goto(base + change)
+        page.locator(".object-tools").get_by_role("button", name="Rotate the secret").click()
+        page.wait_for_selector("input[name=confirm]", state="attached")
+        name = f"admin-endpoint-rotate-confirm{'-dark' if scheme == 'dark' else ''}{SUFFIX}.png"
+        page.screenshot(path=str(OUT / name), full_page=True)
+        print(f"{name}  after the change page's Rotate the secret button  (as admin, {scheme})")
+        context.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -350,6 +377,9 @@ def main() -> None:
             "admin-inbound-event-list": "/admin/webhooks_app/inboundevent/",
             "admin-event-list": "/admin/webhooks_app/event/",
             "admin-endpoint-secret": f"/admin/webhooks_app/endpoint/{shop.pk}/secret/",
+            "admin-endpoint-send-example": (
+                f"/admin/webhooks_app/endpoint/{shop.pk}/send-example/"
+            ),
         }
         portal = portal_pages()
         with sync_playwright() as playwright:
@@ -380,6 +410,7 @@ def main() -> None:
                     page.screenshot(path=str(OUT / f"{name}{SUFFIX}.png"), full_page=True)
                     print(f"{name}{SUFFIX}.png  {path}  (as {user})")
                 context.close()
+            admin_button_shots(browser, base, pages["admin-endpoint-change"])
             portal_shots(browser, base, portal)
             browser.close()
         server.shutdown()

@@ -160,9 +160,10 @@ def test_bad_header_rows_are_refused(admin_client, headers, message):
     response = add(admin_client, all_types="on", **header_rows(headers))
     assert message in str(form_errors(response)["headers"])
     assert not Endpoint.objects.exists()
-    page = response.content.decode()  # the rows come back as typed
+    page = response.content.decode()  # the rows come back as typed, blank ones not added up
     _name, value = next(iter(headers.items()))
     assert f'name="headers_0_value" value="{value}"' in page
+    assert 'name="headers_2_name"' in page and 'name="headers_3_name"' not in page
 
 
 def test_a_header_named_twice_is_refused(admin_client):

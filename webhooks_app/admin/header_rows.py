@@ -42,7 +42,7 @@ class HeaderRowsWidget(forms.Widget):
     template_name = "admin/webhooks_app/widgets/header_rows.html"
 
     def format_value(self, value: Any) -> Rows:
-        rows = as_rows(value)
+        rows = [(name, v) for name, v in as_rows(value) if name.strip() or v.strip()]
         return rows + [("", "")] * max(BLANK_ROWS, MIN_ROWS - len(rows))
 
     def get_context(self, name, value, attrs):
