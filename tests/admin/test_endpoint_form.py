@@ -189,3 +189,14 @@ def test_masked_values_are_kept_and_can_be_replaced():
     assert client.post(change(endpoint), data).status_code == 302
     endpoint.refresh_from_db()
     assert endpoint.headers == {"Authorization": secret, "X-Tenant": "globex"}
+
+
+def test_a_viewer_reads_the_event_types():
+    endpoint = Endpoint.objects.create(url=URL, event_types=["order.paid", "invoice.*"])
+    user = User.objects.create_user("viewer", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_endpoint"))
+    client = Client()
+    client.force_login(user)
+    response = client.get(change(endpoint))
+    assert "order.paid, invoice.*" in response.content.decode()
+    assert 'type="checkbox" name="event_types"' not in response.content.decode()

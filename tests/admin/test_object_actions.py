@@ -46,7 +46,7 @@ def buttons(client, obj) -> dict[str, str]:
     """The change page's action buttons: their POST targets and labels."""
     response = client.get(change(obj))
     assert response.status_code == 200
-    return {url: str(label) for url, label, _style in response.context["object_actions"]}
+    return {url: str(label) for url, label in response.context["object_actions"]}
 
 
 def messages_of(response) -> list[str]:

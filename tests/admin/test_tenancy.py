@@ -146,3 +146,29 @@ def test_without_choices_the_form_suggests_the_known_keys(admin_client, rows):
     page = admin_client.get(reverse("admin:webhooks_app_endpoint_add")).content.decode()
     assert 'list="webhooks-tenants"' in page
     assert '<option value="acme">' in page and '<option value="globex">' in page
+
+
+def test_with_choices_the_filter_lists_them(admin_client, rows, settings):
+    settings.WEBHOOKS = {**settings.WEBHOOKS, **CHOICES}
+    Endpoint.objects.create(url="https://initech.example.com/", tenant="initech")  # unlisted
+    response = admin_client.get(changelist(Endpoint))
+    cl = response.context["cl"]
+    (spec,) = [spec for spec in cl.filter_specs if getattr(spec, "parameter_name", "") == "tenant"]
+    assert [str(choice["display"]) for choice in spec.choices(cl)] == [
+        "All",
+        "The operator's own",
+        "Acme Inc.",
+        "Globex Corporation",
+    ]
+
+
+def test_a_viewer_sees_the_tenants_name(client, rows, settings):
+    from django.contrib.auth.models import Permission, User
+
+    settings.WEBHOOKS = {**settings.WEBHOOKS, **LABEL}
+    viewer = User.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_endpoint"))
+    client.force_login(viewer)
+    endpoint = Endpoint.objects.get(tenant="acme")
+    url = reverse("admin:webhooks_app_endpoint_change", args=[endpoint.pk])
+    assert "Acme Inc." in client.get(url).content.decode()

@@ -222,9 +222,9 @@ class EndpointAdmin(
         secret_fields = ("masked_secret", "previous_secret_display")
         if self.may_see_secrets(request):
             secret_fields = ("secret_display", "previous_secret_display")
-        url, types, headers = "url", EVENT_TYPE_FIELDS, "headers"
+        url, tenant, types, headers = "url", "tenant", EVENT_TYPE_FIELDS, "headers"
         if not self.has_change_permission(request, obj):
-            types = ("event_types_display",)  # read-only: "all", or the names
+            tenant, types = "tenant_display", ("event_types_display",)  # names, read-only
             if not self.may_see_secrets(request):
                 url, headers = "masked_url", "masked_headers"  # read-only ones show the model's
         return (
@@ -236,7 +236,7 @@ class EndpointAdmin(
                         "description",
                         "contact_email",
                         "contact_email_confirmed",
-                        "tenant",
+                        tenant,
                         *types,
                         headers,
                         "rate_limit",

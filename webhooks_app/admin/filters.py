@@ -63,17 +63,20 @@ OPERATOR_LABEL = _("The operator's own")
 
 
 class _TenantFilter(DistinctValuesFilter):
-    """The operator's own, or one tenant (the first tenants by key are listed, by their
-    names; any other is reached by the search box, ``=key``, or by ``?tenant=key`` in the
-    URL)."""
+    """The operator's own, or one tenant: the project's ``TENANT_CHOICES``, or else the
+    first tenants by key, by their names. Any other is reached by the search box,
+    ``=key``, or by ``?tenant=key`` in the URL."""
 
     title = _("tenant")
     parameter_name = "tenant"
     column = "tenant"
 
     def lookups(self, request, model_admin):
-        keys = [key for key, _key in super().lookups(request, model_admin)]
-        return [(OPERATOR_CHOICE, OPERATOR_LABEL), *((key, tenancy.label(key)) for key in keys)]
+        listed = tenancy.choices()
+        if listed is None:
+            keys = [key for key, _key in super().lookups(request, model_admin)]
+            listed = [(key, tenancy.label(key)) for key in keys]
+        return [(OPERATOR_CHOICE, OPERATOR_LABEL), *listed[:MAX_CHOICES]]
 
     def queryset(self, request, queryset):
         if self.value() == OPERATOR_CHOICE:

@@ -49,8 +49,8 @@ class ObjectActionsMixin(_AdminBase):
             *super().get_urls(),
         ]
 
-    def object_action_buttons(self, request, obj) -> list[tuple[str, str, str]]:
-        """(URL, label, style) of each button this user may use on ``obj``'s page."""
+    def object_action_buttons(self, request, obj) -> list[tuple[str, str]]:
+        """(URL, label) of each button this user may use on ``obj``'s page."""
         if not self.has_view_or_change_permission(request, obj):
             return []
         offered = self.get_actions(request)
@@ -64,7 +64,6 @@ class ObjectActionsMixin(_AdminBase):
                 (
                     reverse(name, args=[obj.pk, action], current_app=self.admin_site.name),
                     self.object_action_label(action, entry[2]),
-                    "confirm" if action in self.confirm_actions else "",
                 )
             )
         return buttons
