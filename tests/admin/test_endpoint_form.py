@@ -200,3 +200,13 @@ def test_a_viewer_reads_the_event_types():
     response = client.get(change(endpoint))
     assert "order.paid, invoice.*" in response.content.decode()
     assert 'type="checkbox" name="event_types"' not in response.content.decode()
+
+
+def test_more_rows_than_the_form_reads_are_refused_not_dropped(admin_client):
+    from webhooks_app.admin.header_rows import MAX_ROWS
+
+    full = header_rows({f"X-H{n}": "v" for n in range(MAX_ROWS)}, blank=2)
+    assert add(admin_client, all_types="on", **full).status_code == 302  # blank rows: no count
+    rows = header_rows({f"X-H{n}": "v" for n in range(MAX_ROWS + 1)}, blank=0)
+    errors = form_errors(add(admin_client, all_types="on", **rows))
+    assert "at most" in str(errors["headers"])

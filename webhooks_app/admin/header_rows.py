@@ -24,7 +24,7 @@ BLANK_ROWS = 2
 """Blank rows offered after the stored headers (at least ``MIN_ROWS`` rows in all)."""
 MIN_ROWS = 3
 MAX_ROWS = 50
-"""Rows read back from a POST; the rest are ignored."""
+"""Headers one endpoint may have through this form (a POST with more rows is refused)."""
 
 
 def as_rows(value: Any) -> Rows:
@@ -61,7 +61,8 @@ class HeaderRowsWidget(forms.Widget):
 
     def value_from_datadict(self, data, files, name) -> Rows:
         rows = []
-        for number in range(MAX_ROWS):
+        # As many rows as a full form shows, and one more, so that too many are seen.
+        for number in range(MAX_ROWS + BLANK_ROWS + 1):
             header = data.get(f"{name}_{number}_name")
             value = data.get(f"{name}_{number}_value")
             if header is None and value is None:
@@ -83,12 +84,18 @@ class HeaderRowsField(forms.Field):
     default_error_messages = {
         "no_name": _("Row %(number)d has a value but no header name."),
         "twice": _("%(name)s is named twice; a header is sent once."),
+        "too_many": _("An endpoint has at most %(max)d extra headers here."),
     }
 
     def to_python(self, value: Any) -> dict[str, str]:
+        rows = as_rows(value)
+        if sum(bool(name.strip() or v.strip()) for name, v in rows) > MAX_ROWS:
+            raise ValidationError(
+                self.error_messages["too_many"], code="too_many", params={"max": MAX_ROWS}
+            )
         headers: dict[str, str] = {}
         seen: set[str] = set()
-        for number, (name, header_value) in enumerate(as_rows(value), start=1):
+        for number, (name, header_value) in enumerate(rows, start=1):
             name, header_value = name.strip(), header_value.strip()
             if not name and not header_value:
                 continue
