@@ -15,3 +15,8 @@ def tenant_from_user_group(request) -> str | None:
     authenticated it), the way a project reads ``request.user.organisation``."""
     group = request.user.groups.order_by("pk").first()
     return group.name if group else None
+
+
+def no_tenant_false(request) -> bool:
+    """A resolver that answers ``False`` for "no tenant" (as some projects write it)."""
+    return False

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import conf, redaction, signing
+from webhooks_app import conf, json_values, redaction, signing
 from webhooks_app.transport.addresses import (
     BlockedAddress,
     Resolver,
@@ -87,6 +87,41 @@ def validate_headers(value: Any) -> None:
         problem = header_problem(name, header_value)
         if problem:
             raise ValidationError(problem, code="invalid_header")
+
+
+JSON_PROBLEMS = {
+    json_values.Problem.NUL: _(
+        "The JSON holds a NUL character (\\u0000), which cannot be stored; remove it."
+    ),
+    json_values.Problem.SURROGATE: _(
+        "The JSON holds a lone surrogate (\\ud800 to \\udfff without its pair), which "
+        "cannot be stored; send the character itself or a valid pair."
+    ),
+    json_values.Problem.TOO_DEEP: _(
+        "The JSON is nested more than %(depth)d levels deep (arrays and objects inside each other)."
+    ),
+}
+
+
+def json_problem(value: Any, *, nul: bool = True) -> str | None:
+    """Why a JSON value from outside cannot be stored or processed, or None.
+
+    No NUL and no lone surrogate in any string or key (PostgreSQL's ``jsonb``
+    refuses both), and at most :data:`webhooks_app.json_values.MAX_DEPTH` levels of
+    nesting (deeper ends in a ``RecursionError`` when it is serialised or validated).
+    ``nul=False`` lets NUL characters pass, for a body whose fields refuse them by name.
+    """
+    problem = json_values.problem(value, nul=nul)
+    if problem is None:
+        return None
+    return JSON_PROBLEMS[problem] % {"depth": json_values.MAX_DEPTH}
+
+
+def validate_json_value(value: Any) -> None:
+    """:func:`json_problem` as Django's ``ValidationError``."""
+    problem = json_problem(value)
+    if problem:
+        raise ValidationError(problem, code="unstorable_json")
 
 
 def secret_problem(value: str) -> str | None:

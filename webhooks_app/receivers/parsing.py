@@ -14,8 +14,10 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
+from webhooks_app import json_values
+
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
-MAX_DEPTH = 128  # arrays and objects inside each other; real payloads nest a dozen deep
+MAX_DEPTH = json_values.MAX_DEPTH
 MAX_FORM_FIELDS = 1000
 
 __all__ = ["FORM_CONTENT_TYPE", "MAX_DEPTH", "MalformedBody", "parse_body"]
@@ -41,7 +43,7 @@ def parse_json(data: bytes | str) -> Any:
         raise MalformedBody("The body is not valid JSON.") from None
     if payload is None:
         raise MalformedBody("The body is JSON null.")
-    if _may_be_too_deep(data) and _deeper_than(payload, MAX_DEPTH):
+    if _may_be_too_deep(data) and json_values.deeper_than(payload, MAX_DEPTH):
         raise MalformedBody(f"The body is nested more than {MAX_DEPTH} levels deep.")
     return payload
 
@@ -74,15 +76,3 @@ def _may_be_too_deep(data: bytes | str) -> bool:
     if isinstance(data, bytes):
         return data.count(b"[") + data.count(b"{") > MAX_DEPTH
     return data.count("[") + data.count("{") > MAX_DEPTH
-
-
-def _deeper_than(payload: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels (walked without recursion)."""
-    stack = [(payload, 1)] if isinstance(payload, dict | list) else []
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False

@@ -7,7 +7,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from webhooks_app import event_types, redaction, validators
-from webhooks_app.api.serializers.common import check_event_type_pattern, sees_secrets
+from webhooks_app.api.serializers.common import (
+    StorableJSONField,
+    check_event_type_pattern,
+    sees_secrets,
+)
 from webhooks_app.models import Endpoint
 from webhooks_app.validators import check_endpoint_url
 
@@ -200,6 +204,6 @@ class DisableEndpointSerializer(serializers.Serializer):
 
 
 class SendTestSerializer(serializers.Serializer):
-    payload = serializers.JSONField(
+    payload = StorableJSONField(
         required=False, help_text=_("The test event's data; a short message when left out.")
     )
