@@ -38,7 +38,8 @@ HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # RFC 9110 field values: visible characters, spaces and tabs; CR, LF, NUL and
 # the other controls would inject headers or make servers refuse the request.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# Headers that deliveries set themselves; an endpoint's extra headers may not replace them.
+# Headers that deliveries set themselves (lower case); an endpoint's extra headers may not
+# replace them: refused when saved, and dropped when sending what was stored past validation.
 RESERVED_HEADERS = frozenset(
     {
         "content-type",
@@ -47,9 +48,7 @@ RESERVED_HEADERS = frozenset(
         "connection",
         "host",
         "user-agent",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
+        *signing.SIGNATURE_HEADERS,
     }
 )
 MIN_SECRET_BYTES = 24  # Standard Webhooks: keys of 24 to 64 bytes
