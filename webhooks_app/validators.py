@@ -77,6 +77,32 @@ def header_problem(name: Any, value: Any) -> str | None:
     return None
 
 
+def unmask_headers(submitted: Any, stored: Any, *, url: str, stored_url: str) -> Any:
+    """Submitted extra headers where a masked value keeps the stored value of that header.
+
+    Only while ``url`` keeps ``stored_url``'s scheme, host and port: whoever sends a
+    value back masked could not read it, and must not send it to a host of their
+    choosing. Otherwise ``ValidationError``, naming each header to enter again.
+    """
+    stored = stored if isinstance(stored, dict) else {}
+    names = redaction.masked_names(submitted, stored)
+    if names and not redaction.same_origin(url, stored_url):
+        raise ValidationError(
+            [
+                ValidationError(
+                    _(
+                        "Enter the value of %(name)s again for the new host: a stored "
+                        "value is sent only to the scheme, host and port it was set for."
+                    ),
+                    code="masked_for_new_host",
+                    params={"name": name},
+                )
+                for name in names
+            ]
+        )
+    return redaction.unmask_headers(submitted, stored)
+
+
 def validate_headers(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError(

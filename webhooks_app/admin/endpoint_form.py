@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django import forms
 
-from webhooks_app import redaction
+from webhooks_app import redaction, validators
 
 
 class EndpointForm(forms.ModelForm):
@@ -32,4 +32,9 @@ class EndpointForm(forms.ModelForm):
         headers = self.cleaned_data["headers"]
         if self.instance.pk is None:
             return headers
-        return redaction.unmask_headers(headers, self.instance.headers)
+        return validators.unmask_headers(
+            headers,
+            self.instance.headers,
+            url=self.cleaned_data.get("url", ""),
+            stored_url=self.instance.url,
+        )
