@@ -566,3 +566,42 @@ def test_the_browsable_api_renders(acme, customer, key):
     response = customer("acme").get(route_path(key, acme), HTTP_ACCEPT=BROWSER_ACCEPT)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html") == (key[0] != "schema")
+
+
+# --- state -------------------------------------------------------------------------------
+
+
+def test_endpoints_and_deliveries_say_their_state_and_next_try(acme, customer, django_user_model):
+    """After six 503s: the circuit open, a delivery whose time has passed waits for it."""
+    from datetime import timedelta
+
+    now = timezone.now()
+    reopens = now + timedelta(seconds=30)
+    endpoint, delivery = acme["endpoints"], acme["deliveries"]
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        failure_streak=6,
+        failing_since=now,
+        circuit_failures=6,
+        circuit_opened_at=now,
+        paused_until=reopens,
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now - timedelta(seconds=20))
+    admin = django_user_model.objects.create_user("staffer", is_staff=True)
+    admin.user_permissions.set(all_permissions())
+    staff_client = APIClient()
+    staff_client.force_authenticate(admin)
+    for client, root in ((customer(), TENANT_API), (staff_client, API)):
+        shown = client.get(f"{root}endpoints/{endpoint.pk}/").json()["state"]
+        assert shown["code"] == "circuit_open"
+        assert "6 timeouts or errors in a row" in shown["reason"]
+        assert shown["until"] == reopens.isoformat().replace("+00:00", "Z")
+        listed = client.get(f"{root}endpoints/").json()["results"][0]["state"]
+        assert listed == shown
+        for path in (f"deliveries/{delivery.pk}/", "deliveries/"):
+            body = client.get(root + path).json()
+            item = body["results"][0] if "results" in body else body
+            assert item["state"]["code"] == "waiting"
+            assert item["state"]["until"] == shown["until"]  # not the time gone by
+    Endpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_reason="410 Gone")
+    shown = customer().get(f"{TENANT_API}endpoints/{endpoint.pk}/").json()["state"]
+    assert shown == {"code": "disabled", "reason": "410 Gone", "until": None}
