@@ -29,3 +29,8 @@ def tenant_name(key: str) -> str:
 def tenant_choices() -> list[tuple[str, str]]:
     """Every tenant, for the admin's form (``WEBHOOKS["TENANT_CHOICES"]``)."""
     return sorted(NAMES.items())
+
+
+def no_tenant_false(request) -> bool:
+    """A resolver that answers ``False`` for "no tenant" (as some projects write it)."""
+    return False

@@ -10,6 +10,8 @@ from webhooks_app.redaction import (
     mask_headers,
     mask_text,
     mask_url,
+    masked_names,
+    same_origin,
     unmask_headers,
     unmask_url,
 )
@@ -88,3 +90,27 @@ def test_kept_headers_compare_names_without_case():
         "Webhook-Id": "1",
         "content-type": "application/json",
     }
+
+
+@pytest.mark.parametrize(
+    ("url", "other", "same"),
+    [
+        ("https://a.example/x", "HTTPS://A.example:443/y?q=1", True),
+        ("http://a.example/", "http://user:pw@a.example:80/", True),
+        ("https://a.example/", "http://a.example/", False),
+        ("https://a.example/", "https://b.example/", False),
+        ("https://a.example/", "https://a.example:8443/", False),
+        ("https://a.example/", "https://a.example:bad/", False),
+        ("https://a.example/", "", False),
+        ("", "", False),
+    ],
+)
+def test_same_origin(url, other, same):
+    assert same_origin(url, other) is same
+
+
+def test_masked_names_are_the_masks_standing_for_stored_values():
+    stored = {"Authorization": "Bearer x", "X-Tenant": "acme"}
+    submitted = {"Authorization": MASK, "X-Tenant": "globex", "X-New": MASK}
+    assert masked_names(submitted, stored) == ["Authorization"]
+    assert masked_names("not a dict", stored) == []

@@ -4,7 +4,9 @@ Pure functions (no Django, no HTTP). The API and the admin show endpoints' URL p
 query-string values and extra header values as :data:`MASK` to whoever may not see
 secrets, and error text always with its query-string values and URL passwords masked.
 A masked value sent back unchanged (an edit form, a PUT of what a GET returned) stands
-for the stored value: :func:`unmask_headers` and :func:`unmask_url` put it back.
+for the stored value: :func:`unmask_headers` and :func:`unmask_url` put it back. A
+masked header value is kept only for the URL's scheme, host and port
+(:func:`same_origin`): :func:`webhooks_app.validators.unmask_headers` refuses the rest.
 """
 
 from __future__ import annotations
@@ -68,6 +70,33 @@ def unmask_headers(submitted: object, stored: Mapping[str, object]) -> object:
         name: stored[name] if value == MASK and name in stored else value
         for name, value in submitted.items()
     }
+
+
+def masked_names(submitted: object, stored: Mapping[str, object]) -> list[str]:
+    """The headers of ``submitted`` whose :data:`MASK` value stands for a stored one."""
+    if not isinstance(submitted, dict) or not isinstance(stored, Mapping):
+        return []
+    return [name for name, value in submitted.items() if value == MASK and name in stored]
+
+
+def same_origin(url: str, other: str) -> bool:
+    """Whether two URLs have the same scheme, host and port (default ports filled in).
+
+    A URL that cannot be read has no origin: it is never the same as another.
+    """
+    try:
+        return _origin(url) == _origin(other)
+    except ValueError:
+        return False
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    if not parts.hostname:
+        raise ValueError("no host")
+    return scheme, parts.hostname.lower(), port
 
 
 def unmask_url(submitted: str, stored: str) -> str:

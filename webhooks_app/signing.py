@@ -96,16 +96,17 @@ def signature_header(secrets_: Iterable[str], msg_id: str, timestamp: int, body:
     return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets_)
 
 
+# The Standard Webhooks headers every request carries: id, timestamp, signature.
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
 def headers(
     secrets_: Iterable[str], msg_id: str, body: bytes, timestamp: int | None = None
 ) -> dict[str, str]:
     """The three Standard Webhooks headers for one request."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(secrets_, msg_id, timestamp, body),
-    }
+    values = (msg_id, str(timestamp), signature_header(secrets_, msg_id, timestamp, body))
+    return dict(zip(SIGNATURE_HEADERS, values, strict=True))
 
 
 def verify(

@@ -68,15 +68,15 @@ def resolve(request: HttpRequest) -> str | None:
     """The tenant ``request`` acts for, by the project's resolver; None when there is none.
 
     The resolver may return a string, a number or a model instance (see
-    :func:`tenant_key`); None, or no resolver configured, means the request
-    acts for no tenant and customer-facing views refuse it. So does ``""``: the
+    :func:`tenant_key`); None or False, or no resolver configured, means the
+    request acts for no tenant and customer-facing views refuse it. So does ``""``: the
     operator's own endpoints are managed by staff, never through a customer's view.
     """
     function = resolver()
     if function is None:
         return None
     found = function(request)
-    key = OPERATOR if found is None else tenant_key(found)
+    key = OPERATOR if found is None or found is False else tenant_key(found)
     return key or None
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import conf, redaction, signing
+from webhooks_app import conf, json_values, redaction, signing
 from webhooks_app.transport.addresses import (
     BlockedAddress,
     Resolver,
@@ -38,7 +38,8 @@ HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # RFC 9110 field values: visible characters, spaces and tabs; CR, LF, NUL and
 # the other controls would inject headers or make servers refuse the request.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# Headers that deliveries set themselves; an endpoint's extra headers may not replace them.
+# Headers that deliveries set themselves (lower case); an endpoint's extra headers may not
+# replace them: refused when saved, and dropped when sending what was stored past validation.
 RESERVED_HEADERS = frozenset(
     {
         "content-type",
@@ -47,9 +48,7 @@ RESERVED_HEADERS = frozenset(
         "connection",
         "host",
         "user-agent",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
+        *signing.SIGNATURE_HEADERS,
     }
 )
 MIN_SECRET_BYTES = 24  # Standard Webhooks: keys of 24 to 64 bytes
@@ -78,6 +77,32 @@ def header_problem(name: Any, value: Any) -> str | None:
     return None
 
 
+def unmask_headers(submitted: Any, stored: Any, *, url: str, stored_url: str) -> Any:
+    """Submitted extra headers where a masked value keeps the stored value of that header.
+
+    Only while ``url`` keeps ``stored_url``'s scheme, host and port: whoever sends a
+    value back masked could not read it, and must not send it to a host of their
+    choosing. Otherwise ``ValidationError``, naming each header to enter again.
+    """
+    stored = stored if isinstance(stored, dict) else {}
+    names = redaction.masked_names(submitted, stored)
+    if names and not redaction.same_origin(url, stored_url):
+        raise ValidationError(
+            [
+                ValidationError(
+                    _(
+                        "Enter the value of %(name)s again for the new host: a stored "
+                        "value is sent only to the scheme, host and port it was set for."
+                    ),
+                    code="masked_for_new_host",
+                    params={"name": name},
+                )
+                for name in names
+            ]
+        )
+    return redaction.unmask_headers(submitted, stored)
+
+
 def validate_headers(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError(
@@ -87,6 +112,41 @@ def validate_headers(value: Any) -> None:
         problem = header_problem(name, header_value)
         if problem:
             raise ValidationError(problem, code="invalid_header")
+
+
+JSON_PROBLEMS = {
+    json_values.Problem.NUL: _(
+        "The JSON holds a NUL character (\\u0000), which cannot be stored; remove it."
+    ),
+    json_values.Problem.SURROGATE: _(
+        "The JSON holds a lone surrogate (\\ud800 to \\udfff without its pair), which "
+        "cannot be stored; send the character itself or a valid pair."
+    ),
+    json_values.Problem.TOO_DEEP: _(
+        "The JSON is nested more than %(depth)d levels deep (arrays and objects inside each other)."
+    ),
+}
+
+
+def json_problem(value: Any, *, nul: bool = True) -> str | None:
+    """Why a JSON value from outside cannot be stored or processed, or None.
+
+    No NUL and no lone surrogate in any string or key (PostgreSQL's ``jsonb``
+    refuses both), and at most :data:`webhooks_app.json_values.MAX_DEPTH` levels of
+    nesting (deeper ends in a ``RecursionError`` when it is serialised or validated).
+    ``nul=False`` lets NUL characters pass, for a body whose fields refuse them by name.
+    """
+    problem = json_values.problem(value, nul=nul)
+    if problem is None:
+        return None
+    return JSON_PROBLEMS[problem] % {"depth": json_values.MAX_DEPTH}
+
+
+def validate_json_value(value: Any) -> None:
+    """:func:`json_problem` as Django's ``ValidationError``."""
+    problem = json_problem(value)
+    if problem:
+        raise ValidationError(problem, code="unstorable_json")
 
 
 def secret_problem(value: str) -> str | None:

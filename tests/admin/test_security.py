@@ -218,6 +218,20 @@ def test_a_masked_header_can_be_replaced(client, credentialed):
     assert credentialed.headers == {"Authorization": "Bearer new", "X-Tenant": "acme"}
 
 
+def test_a_masked_header_does_not_follow_the_endpoint_to_a_new_host(client, credentialed):
+    """Saved masked with another host, a header must be entered again; nothing changes."""
+    editor = staff_client(client, "view_endpoint", "change_endpoint")
+    form = editor.get(change(credentialed)).context["adminform"].form
+    data = form_data(credentialed, url="https://93.184.215.14/in", headers=form["headers"].value())
+    response = editor.post(change(credentialed), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["headers"]
+    assert any("Authorization" in e and "again for the new host" in e for e in errors), errors
+    credentialed.refresh_from_db()
+    assert credentialed.url == PASSWORD_URL
+    assert credentialed.headers == {"Authorization": SECRET_HEADER_VALUE, "X-Tenant": "acme"}
+
+
 def test_the_secret_permission_shows_credentials(client, credentialed):
     reader = staff_client(client, "view_endpoint", "change_endpoint", "view_endpoint_secret")
     page = reader.get(change(credentialed)).content.decode()

@@ -339,6 +339,71 @@ def test_a_mask_for_a_header_not_stored_is_refused(make_client, credentialed):
     assert "X-New" not in credentialed.headers
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.2:9/in", "http://127.0.0.1:10/in", "https://127.0.0.1:9/in"],
+    ids=["host", "port", "scheme"],
+)
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_masked_header_does_not_follow_the_endpoint_to_a_new_host(
+    make_client, credentialed, url, method
+):
+    """Keeping a value one cannot read is for the host it was set for: sent back masked
+    with another scheme, host or port, it must be entered again (the request changes
+    nothing)."""
+    client = make_client(permissions("view_endpoint", "change_endpoint"))
+    shown = client.get(API + f"endpoints/{credentialed.pk}/").json()
+    body = {"url": url, "headers": shown["headers"]}
+    response = getattr(client, method)(API + f"endpoints/{credentialed.pk}/", body, format="json")
+    assert response.status_code == 400, response.content
+    errors = " ".join(response.json()["headers"])
+    assert "Authorization" in errors and "again for the new host" in errors
+    assert_no_credentials(response.content.decode())
+    credentialed.refresh_from_db()
+    assert credentialed.url == PASSWORD_URL
+    assert credentialed.headers == {"Authorization": HEADER_VALUE, "X-Tenant": "acme"}
+
+
+def test_headers_left_out_do_not_follow_the_endpoint_to_a_new_host(make_client, credentialed):
+    """A PATCH of the URL alone would keep the stored headers, masked to this user: the
+    same as sending them back masked."""
+    client = make_client(permissions("view_endpoint", "change_endpoint"))
+    path = API + f"endpoints/{credentialed.pk}/"
+    response = client.patch(path, {"url": "http://127.0.0.2:9/in"}, format="json")
+    assert response.status_code == 400, response.content
+    assert "again for the new host" in " ".join(response.json()["headers"])
+    credentialed.refresh_from_db()
+    assert credentialed.url == PASSWORD_URL
+
+
+def test_headers_entered_again_go_to_the_new_host(make_client, credentialed):
+    client = make_client(permissions("view_endpoint", "change_endpoint"))
+    body = {"url": "http://127.0.0.2:9/in", "headers": {"Authorization": "Bearer other"}}
+    response = client.patch(API + f"endpoints/{credentialed.pk}/", body, format="json")
+    assert response.status_code == 200, response.content
+    credentialed.refresh_from_db()
+    assert credentialed.url == "http://127.0.0.2:9/in"
+    assert credentialed.headers == {"Authorization": "Bearer other"}
+
+
+def test_a_masked_header_stays_with_the_same_host_on_another_path(make_client, credentialed):
+    client = make_client(permissions("view_endpoint", "change_endpoint"))
+    body = {"url": "HTTP://127.0.0.1:9/elsewhere", "headers": {"Authorization": MASK}}
+    response = client.patch(API + f"endpoints/{credentialed.pk}/", body, format="json")
+    assert response.status_code == 200, response.content
+    credentialed.refresh_from_db()
+    assert credentialed.headers == {"Authorization": HEADER_VALUE}
+
+
+def test_who_may_read_the_headers_may_move_them(make_client, credentialed):
+    client = make_client(permissions("view_endpoint", "change_endpoint", SECRET_PERMISSION))
+    path = API + f"endpoints/{credentialed.pk}/"
+    response = client.patch(path, {"url": "http://127.0.0.2:9/in"}, format="json")
+    assert response.status_code == 200, response.content
+    credentialed.refresh_from_db()
+    assert credentialed.headers == {"Authorization": HEADER_VALUE, "X-Tenant": "acme"}
+
+
 def test_deliveries_mask_urls_and_tokens_in_errors(make_client, credentialed):
     delivery = make_delivery(credentialed, status=Delivery.Status.FAILED)
     error = "Connection refused: http://127.0.0.1:9/in?token=query-secret&x=1"

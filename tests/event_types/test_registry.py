@@ -4,6 +4,7 @@ validation in send_event, deprecation, the test helper and autodiscovery."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import sys
 from datetime import UTC, datetime
@@ -301,6 +302,54 @@ def test_send_event_records_a_valid_payload_and_unregistered_types():
         placed = send_event("order.placed", ORDER_EXAMPLE)
         other = send_event("never.registered", {"anything": True})
     assert set(Event.objects.values_list("pk", flat=True)) == {placed.pk, other.pk}
+
+
+# A tree: each node's children are nodes (the schema refers to itself).
+TREE_SCHEMA = {
+    "$defs": {"node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/node"}}}},
+    "$ref": "#/$defs/node",
+}
+
+
+def tree(depth: int) -> dict:
+    node: dict = {}
+    for _ in range(depth - 1):
+        node = {"child": node}
+    return node
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("depth", [500, 129, 2000])
+def test_a_payload_too_deep_for_a_self_referring_schema_is_invalid(depth):
+    """Validating ``$ref`` recursion takes Python frames per level: a deep payload is an
+    InvalidPayload (before any query), never a RecursionError."""
+    event_types.register("tree.grown", schema=TREE_SCHEMA, example=tree(3))
+    with validating(), pytest.raises(InvalidPayload, match="nested more than 128 levels"):
+        send_event("tree.grown", tree(depth))
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_payload_too_deep_for_the_validator_within_the_limit_is_invalid():
+    """Python's recursion limit may be met before the depth limit (a deeper stack, a
+    lower limit): the RecursionError is an InvalidPayload too."""
+    event_types.register("tree.grown", schema=TREE_SCHEMA, example=tree(3))
+    limit = sys.getrecursionlimit()
+    with validating(), pytest.raises(InvalidPayload, match="too deeply"):
+        sys.setrecursionlimit(len(inspect.stack()) + 200)
+        try:
+            send_event("tree.grown", tree(120))
+        finally:
+            sys.setrecursionlimit(limit)
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_tree_within_the_limit_is_valid():
+    event_types.register("tree.grown", schema=TREE_SCHEMA, example=tree(3))
+    with validating():
+        send_event("tree.grown", tree(40))
+    assert Event.objects.count() == 1
 
 
 @pytest.mark.django_db

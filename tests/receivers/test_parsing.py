@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from webhooks_app.receivers import parsing
 from webhooks_app.receivers.parsing import FORM_CONTENT_TYPE, MAX_DEPTH, MalformedBody, parse_body
 
 
@@ -59,3 +60,22 @@ def test_any_other_form_is_a_dict_of_its_fields():
 def test_what_is_not_form_data_is_refused(body):
     with pytest.raises(MalformedBody):
         parse_body(body, FORM_CONTENT_TYPE)
+
+
+@pytest.mark.parametrize(
+    ("body_format", "label", "body", "read_as_form"),
+    [
+        (parsing.JSON, FORM_CONTENT_TYPE, b'{"id": 1}', False),
+        (parsing.JSON, FORM_CONTENT_TYPE, b"payload=%7B%7D", False),
+        (parsing.FORM, "application/json", b"a=1", True),
+        (parsing.ANY, FORM_CONTENT_TYPE, b'{"id": 1}', True),
+        (parsing.ANY, "", b"a=1", False),
+        (parsing.JSON_OR_FORM, FORM_CONTENT_TYPE, b'  {"id": 1}', False),
+        (parsing.JSON_OR_FORM, FORM_CONTENT_TYPE, b"[1]", False),
+        (parsing.JSON_OR_FORM, FORM_CONTENT_TYPE + "; charset=utf-8", b"payload=%7B%7D", True),
+        (parsing.JSON_OR_FORM, "application/json", b"payload=%7B%7D", False),
+        (parsing.JSON_OR_FORM, "", b"payload=%7B%7D", False),
+    ],
+)
+def test_read_as_follows_the_providers_body_format(body_format, label, body, read_as_form):
+    assert (parsing.read_as(body_format, label, body) == FORM_CONTENT_TYPE) is read_as_form

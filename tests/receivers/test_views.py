@@ -37,6 +37,7 @@ from webhooks_app.testing import (
     shopify_headers,
     slack_headers,
     standard_webhooks_headers,
+    stripe_headers,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -768,6 +769,93 @@ def test_a_malformed_form_body_is_400_with_nothing_stored(client, body):
     response = client.post("/hooks/github/", body, content_type=FORM, headers=headers)
     assert response.status_code == 400
     assert not InboundEvent.objects.exists()
+
+
+# --- one event, whatever Content-Type labels it ---------------------------------------------
+
+JSON = "application/json"
+
+
+def _stripe_event(body_id: str = "evt_1") -> tuple[str, bytes, dict]:
+    body = encode({"id": body_id, "type": "invoice.paid", "data": {"object": {"id": "in_1"}}})
+    return "/hooks/stripe/", body, stripe_headers(STRIPE_SECRET, body)
+
+
+def _standard_event() -> tuple[str, bytes, dict]:
+    body = encode({"type": "order.paid", "data": {"order_id": 42}})
+    return "/hooks/standard/", body, standard_webhooks_headers(STANDARD_SECRET, body, msg_id="m1")
+
+
+def _shopify_event() -> tuple[str, bytes, dict]:
+    from tests.receivers import SHOPIFY_SECRET
+
+    body = encode({"id": 820982911946154500, "email": "a@example.com"})
+    return "/hooks/shopify/", body, shopify_headers(SHOPIFY_SECRET, body, webhook_id="w-1")
+
+
+def _github_event() -> tuple[str, bytes, dict]:
+    body = encode({"action": "opened", "issue": {"number": 1}})
+    return "/hooks/github/", body, github_headers(GITHUB_SECRET, body, event="issues")
+
+
+def _slack_event() -> tuple[str, bytes, dict]:
+    from tests.receivers import SLACK_SECRET
+
+    body = encode({"type": "event_callback", "event_id": "Ev1", "event": {"type": "app_mention"}})
+    return "/hooks/slack/", body, slack_headers(SLACK_SECRET, body)
+
+
+@pytest.mark.parametrize("labels", [(JSON, FORM), (FORM, JSON)], ids=["json-first", "form-first"])
+@pytest.mark.parametrize(
+    ("event", "event_type"),
+    [
+        (_stripe_event, "invoice.paid"),
+        (_standard_event, "order.paid"),
+        (_shopify_event, "orders/create"),
+        (_github_event, "issues.opened"),
+        (_slack_event, "app_mention"),
+    ],
+    ids=["stripe", "standard-webhooks", "shopify", "github", "slack"],
+)
+def test_a_json_event_labelled_as_a_form_is_the_same_event(client, event, event_type, labels):
+    """A JSON body labelled application/x-www-form-urlencoded (as Python's urllib labels
+    any body by default) is read as the JSON it is: one event with its id, type and
+    payload, the copy a duplicate, and the handler run once."""
+    path, body, headers = event()
+    for content_type in labels:
+        response = client.post(path, body, content_type=content_type, headers=headers)
+        assert response.status_code == 200, response.content
+    stored = InboundEvent.objects.get()
+    assert (stored.event_type, stored.payload) == (event_type, json.loads(body))
+    assert not stored.event_id.startswith("sha256:")
+    assert stored.duplicate_count == 1
+    assert behaviour.runs == 1
+
+
+def test_a_form_body_to_a_json_only_provider_is_400(client):
+    body = b"id=evt_3&type=invoice.paid"
+    response = client.post(
+        "/hooks/stripe/", body, content_type=FORM, headers=stripe_headers(STRIPE_SECRET, body)
+    )
+    assert response.status_code == 400
+    assert not InboundEvent.objects.exists() and behaviour.runs == 0
+
+
+@pytest.mark.parametrize("label", [FORM, FORM.upper() + "; charset=utf-8"])
+def test_githubs_two_encodings_of_one_delivery_are_one_event(client, label):
+    """GitHub's json and form content types carry the same JSON (form: ``payload=<JSON>``):
+    both encodings of one delivery are one event, with the same payload."""
+    payload = {"action": "opened", "issue": {"number": 1, "title": "a & b = c"}}
+    as_json = encode(payload)
+    as_form = urlencode({"payload": json.dumps(payload)}).encode()
+    for body, content_type in ((as_json, JSON), (as_form, label)):
+        headers = github_headers(GITHUB_SECRET, body, event="issues", delivery_id="d-1")
+        response = client.post("/hooks/github/", body, content_type=content_type, headers=headers)
+        assert response.status_code == 200, response.content
+    stored = InboundEvent.objects.get()
+    assert (stored.event_id, stored.event_type, stored.payload) == ("d-1", "issues.opened", payload)
+    assert stored.duplicate_count == 1
+    assert behaviour.runs == 1
 
 
 # --- Shopify's header names and duplicate marker -------------------------------------------

@@ -1,5 +1,7 @@
 """One delivery, sent by the plain function to a real HTTP server on 127.0.0.1."""
 
+import json
+import socket
 import threading
 from datetime import timedelta
 
@@ -10,6 +12,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Reply
+from tests.hostile import parse_headers, read_request
 from webhooks_app import __version__, operations, send_event, signals
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.sending import attempt, engine, results
@@ -164,6 +167,91 @@ def test_endpoint_headers_are_sent_but_cannot_replace_ours(http_server):
     assert sent["content-type"] == "application/json"
     assert "forged" not in sent["webhook-signature"]
     assert sent["webhook-id"] != "msg_forged"
+
+
+class KeepAliveServer:
+    """A raw-socket HTTP/1.1 server on 127.0.0.1 that keeps each connection open and
+    records every request it reads there as (connection number, request bytes); it
+    frames requests by their Content-Length, as any receiver does."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.requests: list[tuple[int, bytes]] = []
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed by stop()
+            number, self.connections = self.connections, self.connections + 1
+            threading.Thread(target=self._answer, args=(conn, number), daemon=True).start()
+
+    def _answer(self, conn: socket.socket, number: int) -> None:
+        conn.settimeout(5)
+        with conn:
+            try:
+                while (raw := read_request(conn)) is not None:
+                    self.requests.append((number, raw))
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def keep_alive_server():
+    server = KeepAliveServer()
+    yield server
+    server.stop()
+
+
+RESERVED_WRITTEN_PAST_VALIDATION = {
+    "Host": "evil.example",
+    "content-length": "0",
+    "Transfer-Encoding": "chunked",
+    "CONNECTION": "close",
+    "User-Agent": "forged",
+    "X-Tenant": "acme",
+}
+
+
+def test_reserved_headers_written_past_validation_are_never_sent(keep_alive_server):
+    """Headers put into Endpoint.headers by .update() (or fixtures, or the shell) skip
+    validation: the ones every delivery sets itself are dropped when sending, so the
+    receiver sees the real Host and Content-Length, and the next request on the same
+    kept-alive connection is read as a request of its own."""
+    endpoint = Endpoint.objects.create(url=keep_alive_server.url)
+    Endpoint.objects.filter(pk=endpoint.pk).update(headers=RESERVED_WRITTEN_PAST_VALIDATION)
+    first, second = make_delivery(), make_delivery()
+
+    engine.deliver(first.pk)
+    engine.deliver(second.pk)
+
+    assert [number for number, _ in keep_alive_server.requests] == [0, 0]  # one connection
+    port = keep_alive_server.listener.getsockname()[1]
+    for (_, raw), item in zip(keep_alive_server.requests, [first, second], strict=True):
+        headers = parse_headers(raw)
+        body = raw.partition(b"\r\n\r\n")[2]
+        assert raw.startswith(b"POST /hook HTTP/1.1\r\n"), raw
+        assert headers["host"] == f"127.0.0.1:{port}"
+        assert headers["content-length"] == str(len(body)) and len(body) > 0
+        assert "transfer-encoding" not in headers and "connection" not in headers
+        assert headers["user-agent"] == f"webhooks_app/{__version__}"
+        assert headers["x-tenant"] == "acme"
+        assert json.loads(body)["data"] == {"order_id": 42}
+        assert headers["webhook-id"] == item.event_id
+    assert Attempt.objects.filter(status_code=200).count() == 2
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 408, 425, 429])

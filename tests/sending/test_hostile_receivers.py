@@ -20,6 +20,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from tests.hostile import (
+    UNKNOWN_CHARSET_BODY,
     Behaviour,
     HostileServer,
     answer,
@@ -198,6 +199,22 @@ def test_an_unknown_charset_is_read_as_utf8(hostile, status, verdict, final):
     assert tried.delivery.status == final, tried
     if status == 200:
         assert not tried.attempt.error_type and tried.attempt.error == "", tried
+
+
+@pytest.mark.parametrize("charset", ["base64", "rot13", "zlib", "hex", "uu"])
+def test_a_charset_that_is_no_text_encoding_is_read_as_utf8(hostile, charset):
+    """``codecs.lookup`` knows ``base64`` or ``rot13``, but they are no text encodings:
+    decoding with them fails. A 200 is a success all the same (one try, no retry)."""
+    reply = answer(200, UNKNOWN_CHARSET_BODY, f"Content-Type: text/plain; charset={charset}")
+    server = hostile(reply)
+    tried = Tried(make_delivery(server.url))
+
+    assert tried.attempt.status_code == 200, tried
+    assert tried.attempt.response_body == "café ok \ufffd", tried
+    assert not tried.attempt.error_type and tried.attempt.error == "", tried
+    assert tried.verdict is Verdict.SUCCEEDED, tried
+    assert tried.delivery.status == "succeeded", tried
+    assert len(server.requests) == 1
 
 
 def test_nul_bytes_in_a_response_body_are_replaced(hostile):

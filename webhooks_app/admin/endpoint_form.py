@@ -15,7 +15,7 @@ from django import forms
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import event_types, redaction
+from webhooks_app import event_types, redaction, validators
 from webhooks_app.admin import tenants
 from webhooks_app.admin.header_rows import HeaderRowsField
 
@@ -101,7 +101,12 @@ class EndpointForm(forms.ModelForm):
         headers = self.cleaned_data["headers"]
         if self.instance.pk is None:
             return headers
-        return redaction.unmask_headers(headers, self.instance.headers)
+        return validators.unmask_headers(
+            headers,
+            self.instance.headers,
+            url=self.cleaned_data.get("url", ""),
+            stored_url=self.instance.url,
+        )
 
     def clean(self) -> dict:
         """``event_types`` from "every type", the ticked types and the typed patterns."""

@@ -8,10 +8,24 @@ and validates its value. A bad value answers 400 with the parameter named.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 from rest_framework import serializers
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.schemas.openapi import AutoSchema
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
+
+
+# The range of the app's ids (BigAutoField): a number outside it matches nothing, and the
+# database would refuse it (SQLite raises OverflowError), so it answers 400.
+MAX_ID = 2**63 - 1
+
+
+def id_filter(help_text: _StrOrPromise) -> serializers.IntegerField:
+    """A query filter's field for an object's id, refused with 400 outside the ids' range."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=help_text)
 
 
 class QueryFilterBackend(BaseFilterBackend):

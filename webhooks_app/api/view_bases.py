@@ -17,8 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.pagination import BasePagination
+from rest_framework.parsers import BaseParser
 from rest_framework.routers import APIRootView
 
+from webhooks_app.api import parsers
 from webhooks_app.api.filters import QueryFilterBackend
 from webhooks_app.api.pagination import WebhooksPagination
 from webhooks_app.api.permissions import ConfiguredPermissionsMixin
@@ -55,6 +57,12 @@ class WebhooksViewSetMixin(ConfiguredPermissionsMixin):
     schema_actions: dict[str, ActionSchema] = {}
     # Permission codenames (of webhooks_app) each custom action needs.
     action_permissions: dict[str, tuple[str, ...]] = {}
+
+    parser_classes: Sequence[type[BaseParser]]  # DRF's: the project's parsers by default
+
+    def get_parsers(self) -> list[BaseParser]:
+        """The view's parsers, refusing with 400 what cannot be processed or stored."""
+        return parsers.storable([parser() for parser in self.parser_classes])
 
 
 class WebhooksAPIRootView(ConfiguredPermissionsMixin, APIRootView):

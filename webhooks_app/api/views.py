@@ -19,6 +19,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from webhooks_app import InvalidPayload, operations, send_event
+from webhooks_app.api.filters import id_filter
 from webhooks_app.api.schema import NO_BODY, ActionSchema, ViewSchema
 from webhooks_app.api.serializers import (
     DeliveryDetailSerializer,
@@ -270,7 +271,7 @@ class BaseDeliveryViewSet(
     schema = ViewSchema(singular="Delivery", plural="Deliveries", tags=["deliveries"])
     query_filters = {
         "status": ("status", serializers.ChoiceField(choices=Delivery.Status.choices)),
-        "endpoint": ("endpoint_id", serializers.IntegerField(help_text=_("Endpoint id."))),
+        "endpoint": ("endpoint_id", id_filter(_("Endpoint id."))),
         "event": ("event_id", serializers.CharField(help_text=_("Event id."))),
         "event_type": (
             "event__event_type",

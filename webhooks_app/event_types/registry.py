@@ -41,6 +41,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from webhooks_app import json_values
+
 __all__ = [
     "EventType",
     "InvalidPayload",
@@ -181,15 +183,24 @@ def validate_payload(event_type: str, payload: Any) -> None:
     refuses ``payload``; do nothing otherwise.
 
     The payload is checked as it will be sent: encoded to JSON as events are
-    (dates and decimals become strings).
+    (dates and decimals become strings). Encoding and validating recurse (a schema
+    that refers to itself takes several Python frames per level), so a payload nested
+    more than :data:`webhooks_app.json_values.MAX_DEPTH` levels deep is refused before
+    either, and one that exhausts Python's recursion all the same is refused too.
     """
     registered = _registry.get(event_type)
     if registered is None or registered.schema is None:
         return
     from django.core.serializers.json import DjangoJSONEncoder
 
-    sent = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    problem = _first_problem(registered.schema, sent, _validator(registered))
+    if json_values.deeper_than(payload):
+        detail = f"the payload is nested more than {json_values.MAX_DEPTH} levels deep"
+        raise InvalidPayload(event_type, "$", detail)
+    try:
+        sent = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+        problem = _first_problem(registered.schema, sent, _validator(registered))
+    except RecursionError:
+        raise InvalidPayload(event_type, "$", "the payload is nested too deeply") from None
     if problem:
         raise InvalidPayload(event_type, *problem)
 

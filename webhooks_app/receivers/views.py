@@ -26,7 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from webhooks_app import conf
 from webhooks_app.models import InboundEvent
 from webhooks_app.observability import logs, tracing
-from webhooks_app.receivers import processing
+from webhooks_app.receivers import parsing, processing
 from webhooks_app.receivers.messages import MessageVerifier, VerifiedMessage
 from webhooks_app.receivers.parsing import FORM_CONTENT_TYPE, MalformedBody, parse_body
 from webhooks_app.receivers.verifiers import InvalidSignature, MissingSecret, Verifier
@@ -105,12 +105,14 @@ class WebhookReceiverView(View):
         return as_message_verifier(verifier)
 
     def verified_message(self, body: bytes, headers: Mapping[str, str]) -> VerifiedMessage:
-        """The verifier's verified message, its payload parsed by :meth:`parse_body`."""
-        content_type = self.request.content_type or ""
+        """The verifier's verified message, its payload parsed by :meth:`parse_body` as the
+        verifier's ``body_format`` says (the ``Content-Type`` header for ``any``)."""
+        label = self.request.content_type or ""
+        body_format = getattr(self.get_verifier(), "body_format", parsing.ANY)
         return self.get_message_verifier().verified(
             body,
             headers,
-            parse=lambda raw: self.parse_body(raw, content_type),
+            parse=lambda raw: self.parse_body(raw, parsing.read_as(body_format, label, raw)),
             default_tolerance=conf.get("SIGNATURE_TOLERANCE"),
         )
 

@@ -41,17 +41,22 @@ def user_agent() -> str:
 
 
 def request_headers(endpoint: Endpoint, event: Event, body: bytes, now: datetime) -> dict[str, str]:
-    """The endpoint's extra headers, then ours; ours win whatever the case of theirs."""
+    """The endpoint's extra headers, then ours.
+
+    An extra header named as a reserved one, whatever its case, is never sent: validation
+    refuses them, but ``.update()``, fixtures or the shell write past it, and a stored
+    ``Host`` or ``Content-Length`` would misdirect the request or desynchronise the
+    kept-alive connection (the transport sets those from the URL and the body).
+    """
     ours = {
         "Content-Type": "application/json",
         "User-Agent": user_agent(),
         **signing.headers(endpoint.signing_secrets(now), event.pk, body, int(now.timestamp())),
     }
-    reserved = {name.lower() for name in ours}
     extra = {
         str(name): str(value)
         for name, value in (endpoint.headers or {}).items()
-        if str(name).lower() not in reserved
+        if str(name).lower() not in validators.RESERVED_HEADERS
     }
     return {**extra, **ours}
 

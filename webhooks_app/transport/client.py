@@ -179,14 +179,20 @@ class Response:
 
 
 def _charset(content_type: str | None) -> str:
-    """The response's charset if Python knows it, else UTF-8."""
+    """The response's charset if Python knows it as a text encoding, else UTF-8.
+
+    ``codecs.lookup`` also knows bytes-to-bytes and str-to-str codecs (``base64``,
+    ``zlib``, ``rot13``), which ``bytes.decode`` refuses: a receiver naming one gets
+    its body read as UTF-8, and its status judged as it is.
+    """
     message = Message()
     message["Content-Type"] = content_type or ""
     name = message.get_content_charset() or "utf-8"
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
         return "utf-8"
+    return info.name if getattr(info, "_is_text_encoding", True) else "utf-8"
 
 
 def post(

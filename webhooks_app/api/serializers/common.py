@@ -1,7 +1,9 @@
-"""What the API's serializers share: event-type patterns, who sees secrets, masked errors."""
+"""What the API's serializers share: event-type patterns, who sees secrets, masked errors,
+JSON the database can store."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from webhooks_app import redaction, validators
@@ -37,3 +39,20 @@ class MaskedErrorField(serializers.CharField):
 
     def to_representation(self, value) -> str:
         return redaction.mask_text(super().to_representation(value))
+
+
+class StorableJSONField(serializers.JSONField):
+    """Any JSON value the database can store and the app can process (see
+    :func:`webhooks_app.validators.json_problem`): a 400 otherwise, never a 500."""
+
+    default_error_messages = {"too_deep": _("The JSON is nested too deeply.")}
+
+    def to_internal_value(self, data):
+        try:
+            value = super().to_internal_value(data)
+        except RecursionError:  # a JSON string (HTML form input) parsed here
+            self.fail("too_deep")
+        problem = validators.json_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem, code="unstorable_json")
+        return value

@@ -7,7 +7,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from webhooks_app import event_types, redaction, validators
-from webhooks_app.api.serializers.common import check_event_type_pattern, sees_secrets
+from webhooks_app.api.serializers.common import (
+    StorableJSONField,
+    check_event_type_pattern,
+    sees_secrets,
+)
 from webhooks_app.api.serializers.state import EndpointStateSerializer
 from webhooks_app.models import Endpoint
 from webhooks_app.sending import contacts
@@ -128,13 +132,28 @@ class EndpointSerializer(serializers.ModelSerializer):
 
     def to_internal_value(self, data):
         if self.instance is not None and isinstance(data, dict):
-            # What a GET showed masked, sent back unchanged, keeps the stored value.
-            data = dict(data)
-            if isinstance(data.get("url"), str):
-                data["url"] = redaction.unmask_url(data["url"], self.instance.url)
-            if "headers" in data:
-                data["headers"] = redaction.unmask_headers(data["headers"], self.instance.headers)
+            data = self._unmasked(dict(data), self.instance)
         return super().to_internal_value(data)
+
+    def _unmasked(self, data: dict, instance: Endpoint) -> dict:
+        """What a GET showed masked, sent back unchanged, keeps the stored value; a masked
+        header only for the same scheme, host and port."""
+        if isinstance(data.get("url"), str):
+            data["url"] = redaction.unmask_url(data["url"], instance.url)
+        url = data.get("url", instance.url)
+        url = url if isinstance(url, str) else ""
+        kept = "headers" not in data and isinstance(instance.headers, dict)
+        if kept and not sees_secrets(self) and not redaction.same_origin(url, instance.url):
+            # Headers left out are kept: the same as sending them back masked.
+            data["headers"] = redaction.mask_headers(instance.headers)
+        if "headers" in data:
+            try:
+                data["headers"] = validators.unmask_headers(
+                    data["headers"], instance.headers, url=url, stored_url=instance.url
+                )
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"headers": exc.messages}) from None
+        return data
 
     @property
     def by_customer(self) -> bool:
@@ -236,6 +255,6 @@ class DisableEndpointSerializer(serializers.Serializer):
 
 
 class SendTestSerializer(serializers.Serializer):
-    payload = serializers.JSONField(
+    payload = StorableJSONField(
         required=False, help_text=_("The test event's data; a short message when left out.")
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from webhooks_app.api.serializers.common import validate_event_type_pattern
+from webhooks_app.api.serializers.common import StorableJSONField, validate_event_type_pattern
 from webhooks_app.api.serializers.deliveries import DeliverySerializer
 from webhooks_app.models import Event
 from webhooks_app.tenancy import OPERATOR, TENANT_MAX_LENGTH
@@ -32,7 +32,7 @@ class EventCreateSerializer(serializers.Serializer):
     """A new event; the idempotency key may come from the ``Idempotency-Key`` header instead."""
 
     event_type = serializers.CharField(max_length=255)
-    payload = serializers.JSONField(help_text=_("The event's data, any JSON value."))
+    payload = StorableJSONField(help_text=_("The event's data, any JSON value."))
     tenant = serializers.CharField(
         max_length=TENANT_MAX_LENGTH,
         allow_blank=True,

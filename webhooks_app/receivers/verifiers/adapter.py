@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from webhooks_app.receivers import parsing
 from webhooks_app.receivers.messages import Headers, MessageVerifier, Parser, VerifiedMessage
 from webhooks_app.receivers.verifiers.base import Verifier, parse_by_content_type
 
@@ -41,7 +42,8 @@ class VerifyOnly:
         default_tolerance: float = 300,
     ) -> VerifiedMessage:
         self.check(body, headers)
-        payload = (parse or parse_by_content_type(headers))(body)
+        body_format = getattr(self.rules, "body_format", parsing.ANY)
+        payload = (parse or parse_by_content_type(headers, body_format))(body)
         if isinstance(self.rules, Verifier):
             return self.rules.read(payload, headers)
         event_id = self._ask("event_id", payload, headers)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from webhooks_app import signing
+from webhooks_app.receivers import parsing
 from webhooks_app.receivers.messages import Headers, Parser, VerifiedMessage
 from webhooks_app.receivers.parsing import parse_body
 from webhooks_app.signing import InvalidSignature
@@ -42,10 +43,11 @@ def required_header(headers: Headers, name: str) -> str:
     return value
 
 
-def parse_by_content_type(headers: Headers) -> Parser:
-    """The parser the ``Content-Type`` header asks for: form data, else JSON."""
+def parse_by_content_type(headers: Headers, body_format: str = parsing.ANY) -> Parser:
+    """The parser for a provider's ``body_format``: for ``any``, the one the
+    ``Content-Type`` header asks for (form data, else JSON)."""
     content_type = header(headers, "Content-Type") or ""
-    return lambda body: parse_body(body, content_type)
+    return lambda body: parse_body(body, parsing.read_as(body_format, content_type, body))
 
 
 def payload_field(payload: Any, key: str) -> str | None:
@@ -75,6 +77,9 @@ class Verifier:
 
     name = "generic"
     uses_timestamp = False
+    # What the provider sends (parsing.JSON, FORM, JSON_OR_FORM or ANY): a verified body
+    # is read by it, not by the sender's Content-Type label (see parsing.read_as).
+    body_format = parsing.ANY
 
     def __init__(
         self,
@@ -107,7 +112,8 @@ class Verifier:
         signature is checked on the raw bytes before the body is parsed.
         """
         self.verify(body, headers, default_tolerance=default_tolerance)
-        return self.read((parse or parse_by_content_type(headers))(body), headers)
+        parse = parse or parse_by_content_type(headers, self.body_format)
+        return self.read(parse(body), headers)
 
     def read(self, payload: Any, headers: Headers) -> VerifiedMessage:
         """A verified request's payload and headers, read by the provider's rules."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from webhooks_app.receivers import parsing
 from webhooks_app.receivers.messages import Headers
 from webhooks_app.receivers.verifiers.base import (
     InvalidSignature,
@@ -23,6 +24,7 @@ class GitHubVerifier(Verifier):
     """
 
     name = "github"
+    body_format = parsing.JSON_OR_FORM
 
     def check(self, body: bytes, headers: Headers, tolerance: float) -> None:
         algorithm, _, value = required_header(headers, "X-Hub-Signature-256").partition("=")

@@ -6,6 +6,7 @@ import base64
 import uuid
 from typing import Any
 
+from webhooks_app.receivers import parsing
 from webhooks_app.receivers.messages import Headers
 from webhooks_app.receivers.verifiers.base import InvalidSignature, Verifier, header
 from webhooks_app.signing import matches_any
@@ -19,6 +20,7 @@ class ShopifyVerifier(Verifier):
     """
 
     name = "shopify"
+    body_format = parsing.JSON
 
     @staticmethod
     def _pick(headers: Headers, suffix: str) -> str | None:

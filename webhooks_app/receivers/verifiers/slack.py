@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from webhooks_app.receivers import parsing
 from webhooks_app.receivers.messages import Headers
 from webhooks_app.receivers.verifiers.base import (
     InvalidSignature,
@@ -23,6 +24,7 @@ class SlackVerifier(Verifier):
     """
 
     name = "slack"
+    body_format = parsing.JSON_OR_FORM
     uses_timestamp = True
 
     def check(self, body: bytes, headers: Headers, tolerance: float) -> None:

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from webhooks_app import signing
+from webhooks_app.receivers import parsing
 from webhooks_app.receivers.messages import Headers
 from webhooks_app.receivers.verifiers.base import InvalidSignature, MissingSecret, Verifier, header
 
@@ -18,6 +19,7 @@ class StandardWebhooksVerifier(Verifier):
     """Standard Webhooks v1 (``webhook-*`` headers, or ``svix-*`` as Svix sends them)."""
 
     name = "standard-webhooks"
+    body_format = parsing.JSON
     uses_timestamp = True
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from webhooks_app.receivers import parsing
 from webhooks_app.receivers.messages import Headers
 from webhooks_app.receivers.verifiers.base import InvalidSignature, Verifier, required_header
 from webhooks_app.signing import matches_any
@@ -14,6 +15,7 @@ class StripeVerifier(Verifier):
     """
 
     name = "stripe"
+    body_format = parsing.JSON
     uses_timestamp = True
 
     def check(self, body: bytes, headers: Headers, tolerance: float) -> None:
