@@ -32,6 +32,7 @@ from webhooks_app.admin.endpoint_actions import EndpointActionsMixin, disabled_b
 from webhooks_app.admin.endpoint_form import EndpointForm
 from webhooks_app.admin.endpoint_health import SUCCESS_RATE, HealthAnnotated, annotate_health
 from webhooks_app.admin.endpoint_secret import SecretPageMixin
+from webhooks_app.admin.endpoint_stats import EndpointStatsMixin
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
 from webhooks_app.models import Endpoint
 
@@ -55,6 +56,7 @@ class EndpointAdmin(
     EndpointActionsMixin,
     SecretPageMixin,
     CatalogAdminMixin,
+    EndpointStatsMixin,
     admin.ModelAdmin,
 ):
     empty_value_display = display.EMPTY
@@ -98,6 +100,7 @@ class EndpointAdmin(
         "failure_streak",
         "failing_since",
         "statistics",
+        "tries_chart",
         "deliveries_link",
         "created_at",
         "updated_at",
