@@ -14,9 +14,10 @@ read-only field). The owner sees the secrets and credentials of its own endpoint
 
 Customers manage their endpoints (with the test event, reveal and rotate secret,
 enable and disable actions, and their statistics), read the event-type catalog (the
-same for every tenant: types are registered in code), read their events (they receive events; creating them is
-the operator's business, so POST answers 405) and their deliveries with attempts, and
-retry a delivery. Cancelling deliveries and inbound events stay in the staff API.
+same for every tenant: types are registered in code), read their events (they receive
+events; creating them is the operator's business, so POST answers 405) and their
+deliveries with attempts, and retry a delivery. Cancelling deliveries and inbound
+events stay in the staff API.
 """
 
 from __future__ import annotations

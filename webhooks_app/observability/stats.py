@@ -23,7 +23,7 @@ percentile in the database, in memory proportional to the window's tries.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -163,17 +163,19 @@ def _midnight(day: date, days_later: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day + timedelta(days=days_later), time.min))
 
 
-def _grouped(tries: QuerySet[Attempt], bucket: Any, extra: dict[str, Q]) -> dict[datetime, dict]:
+def _grouped(
+    tries: QuerySet[Attempt], bucket: Any, extra: dict[str, Q]
+) -> dict[datetime, Mapping[str, Any]]:
     """One query: the tries counted by bucket, by outcome (and ``extra`` filters)."""
     filters = {**OUTCOME_FILTERS, **extra}
     counts = {name: Count("pk", filter=condition) for name, condition in filters.items()}
     if extra:
         counts["measured"] = Count("pk", filter=MEASURED)
     rows = tries.annotate(bucket=bucket).values("bucket").annotate(**counts).order_by()
-    return {row.pop("bucket").astimezone(UTC): row for row in rows}
+    return {row["bucket"].astimezone(UTC): row for row in rows}
 
 
-def _buckets(starts: list[datetime], rows: dict[datetime, dict]) -> list[Bucket]:
+def _buckets(starts: list[datetime], rows: dict[datetime, Mapping[str, Any]]) -> list[Bucket]:
     found = {start: rows.get(start.astimezone(UTC), {}) for start in starts}
     return [
         Bucket(start, **{name: counts.get(name, 0) for name in OUTCOMES})

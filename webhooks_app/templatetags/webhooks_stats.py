@@ -10,6 +10,8 @@ time zone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django import template
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -17,7 +19,7 @@ from django.utils.translation import gettext, ngettext
 
 from webhooks_app.models import Endpoint
 from webhooks_app.observability import charts
-from webhooks_app.observability.stats import Bucket, EndpointStats, endpoint_stats
+from webhooks_app.observability.stats import OUTCOMES, Bucket, EndpointStats, endpoint_stats
 
 register = template.Library()
 
@@ -87,8 +89,10 @@ def _values(bucket: Bucket) -> tuple[int, int, int]:
     return bucket.succeeded, bucket.retrying, bucket.failed
 
 
-def _chart(buckets, bars: list[charts.Bar], *, title: str, x_title: str) -> charts.BarChart:
-    succeeded, retrying, failed = (sum(values) for values in zip(*map(_values, buckets)))
+def _chart(
+    buckets: Sequence[Bucket], bars: list[charts.Bar], *, title: str, x_title: str
+) -> charts.BarChart:
+    succeeded, retrying, failed = (sum(getattr(b, name) for b in buckets) for name in OUTCOMES)
     tries = succeeded + retrying + failed
     description = ngettext(
         "%(tries)d try: %(succeeded)d succeeded, %(retrying)d retrying, %(failed)d failed.",

@@ -42,7 +42,8 @@ class LatencySerializer(serializers.Serializer):
 class LastTrySerializer(serializers.Serializer):
     status_code = serializers.IntegerField(read_only=True, allow_null=True)
     error_type = serializers.CharField(
-        read_only=True, help_text=_("Why no answer came (timeout, connection, ...); empty with one.")
+        read_only=True,
+        help_text=_("Why no answer came (timeout, connection, ...); empty with one."),
     )
     at = serializers.DateTimeField(read_only=True)
 
