@@ -14,6 +14,6 @@ class EndpointStatsMixin:
     """A read-only field, ``tries_chart``, for the change page's fieldsets: the portal's
     figures and charts (``webhooks_app/endpoint_stats.html``)."""
 
-    @admin.display(description=_("tries"))
+    @admin.display(description=_("tries by outcome"))
     def tries_chart(self, obj: Endpoint) -> SafeString:
         return render_to_string("webhooks_app/endpoint_stats.html", {"endpoint": obj})

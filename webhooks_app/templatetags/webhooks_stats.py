@@ -53,7 +53,8 @@ def hourly_chart(stats: EndpointStats, key: object) -> SafeString:
         stats.hourly,
         bars,
         title=gettext("Tries per hour, last 24 hours"),
-        x_title=gettext("Hour (%(zone)s)") % {"zone": timezone.get_current_timezone_name()},
+        x_title=gettext("Last 24 hours, by hour (%(zone)s)")
+        % {"zone": timezone.get_current_timezone_name()},
     )
     return mark_safe(charts.stacked_bars(chart, f"webhooks-chart-{key}-hourly"))  # noqa: S308
 
@@ -70,7 +71,10 @@ def daily_chart(stats: EndpointStats, key: object) -> SafeString:
         for bucket in stats.daily
     ]
     chart = _chart(
-        stats.daily, bars, title=gettext("Tries per day, last 7 days"), x_title=gettext("Day")
+        stats.daily,
+        bars,
+        title=gettext("Tries per day, last 7 days"),
+        x_title=gettext("Last 7 days, by day"),
     )
     return mark_safe(charts.stacked_bars(chart, f"webhooks-chart-{key}-daily"))  # noqa: S308
 
