@@ -255,6 +255,11 @@ def portal_shots(browser, base: str, pages: dict[str, str]) -> None:
         page.goto(base + path)
         page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
         print(f"{name}.png  {path}  (portal, as acme)")
+        if name == "portal-endpoint":  # its statistics, close up
+            page.locator(".wp-card:has(.webhooks-stats)").screenshot(
+                path=str(OUT / "portal-endpoint-stats.png")
+            )
+            print(f"portal-endpoint-stats.png  {path}, the statistics  (portal, as acme)")
     # Adding an endpoint: its secret is shown once, on the page the form leads to.
     page.goto(base + pages["portal-endpoint-add"])
     page.get_by_label("URL").fill("https://billing.acme.example/webhooks")
