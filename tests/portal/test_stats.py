@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tests.portal.test_views import enter, page, url
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
+from webhooks_app.templatetags.webhooks_stats import percent
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,8 @@ def tries(endpoint: Endpoint, *codes: int | None, hours_ago: int = 0) -> None:
 
 
 def charts(html: str) -> list[ET.Element]:
-    return [ET.fromstring(svg) for svg in re.findall(r'<svg [^>]*class="webhooks-chart".*?</svg>', html, re.S)]
+    found = re.findall(r'<svg [^>]*class="webhooks-chart".*?</svg>', html, re.S)
+    return [ET.fromstring(svg) for svg in found]
 
 
 def bars(chart: ET.Element) -> list[str]:
@@ -110,6 +112,22 @@ def test_the_admin_change_page_shows_the_charts(endpoint, admin_client):
 def test_an_endpoint_never_tried_shows_empty_charts(client):
     endpoint = Endpoint.objects.create(url="https://acme.example/new", tenant="acme")
     html = page(enter(client), url("endpoint", endpoint_id=endpoint.pk))
+    assert len(charts(html)) == 2
     for chart in charts(html):
         assert bars(chart) == []
         assert "No tries" in [text.text for text in chart.iter(SVG + "text")]
+
+
+@pytest.mark.parametrize(
+    ("rate", "shown"),
+    [
+        (None, "—"),
+        (0, "0 %"),
+        (1, "100 %"),
+        (0.5, "50 %"),
+        (112 / 121, "92.6 %"),
+        (0.99951, "100.0 %"),
+    ],
+)
+def test_rates_are_rounded_to_one_decimal(rate, shown):
+    assert percent(rate) == shown

@@ -86,7 +86,8 @@ def percent(rate: float | None) -> str:
         return "—"
     value = 100 * rate
     digits = 0 if value == round(value) else 1
-    return f"{formats.number_format(value, digits)} %"
+    # number_format cuts digits off; round first.
+    return f"{formats.number_format(round(value, digits), digits)} %"
 
 
 def _values(bucket: Bucket) -> tuple[int, int, int]:
