@@ -45,6 +45,12 @@ class Endpoint(models.Model):
             "when it is disabled."
         ),
     )
+    # The contact address as its owner confirmed it (through the link mailed to it) or
+    # staff set it: alerts go to ``contact_email`` only while the two are equal, so a
+    # changed address is unconfirmed whichever way it was changed.
+    confirmed_contact_email = models.EmailField(
+        _("confirmed contact e-mail"), blank=True, editable=False
+    )
     tenant = models.CharField(
         _("tenant"),
         max_length=TENANT_MAX_LENGTH,
@@ -131,6 +137,11 @@ class Endpoint(models.Model):
         if not self.secret:
             self.secret = signing.generate_secret()
         super().save(*args, **kwargs)
+
+    @property
+    def contact_email_confirmed(self) -> bool:
+        """Whether the contact address gets alerts: it has been confirmed (or set by staff)."""
+        return bool(self.contact_email) and self.contact_email == self.confirmed_contact_email
 
     @property
     def circuit_state(self) -> str:
@@ -379,3 +390,23 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.event_id} ({self.status})"
+
+
+class ContactMailCount(models.Model):
+    """How many mails one contact address has been sent on one UTC day (alerts and
+    confirmation requests alike), so that ``WEBHOOKS["ALERT_MAX_PER_DAY"]`` holds across
+    processes (:mod:`webhooks_app.sending.owner_mail`)."""
+
+    address = models.EmailField(_("address"))  # lowercased
+    day = models.DateField(_("day (UTC)"))
+    count = models.PositiveIntegerField(_("mails sent"), default=0)
+
+    class Meta:
+        verbose_name = _("mails to a contact address")
+        verbose_name_plural = _("mails to contact addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["address", "day"], name="webhooks_contact_mail_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} {self.day}: {self.count}"

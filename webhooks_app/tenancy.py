@@ -72,3 +72,11 @@ def resolve(request: HttpRequest) -> str | None:
     found = function(request)
     key = OPERATOR if found is None else tenant_key(found)
     return key or None
+
+
+def label(key: str) -> str:
+    """The tenant's display name, shown where customers and staff see which tenant this is.
+
+    The key itself for now; a ``TENANT_LABEL`` hook is to come.
+    """
+    return key

@@ -123,8 +123,9 @@ def sample_data() -> None:
 
 
 def portal_sample_data() -> None:
-    """A tenant's endpoints: one healthy with a credential in its URL, one disabled; a
-    delivery that failed, was retried and succeeded, one that timed out twice."""
+    """A tenant's endpoints: one healthy with a credential in its URL, one disabled, one whose
+    circuit opened after six 503s; a delivery that failed, was retried and succeeded, one that
+    timed out twice, one waiting for the circuit."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -174,6 +175,43 @@ def portal_sample_data() -> None:
         disabled_at=now,
     )
     Endpoint.objects.create(url="https://globex.example/hooks", tenant="globex")  # not shown
+    # After six 503s: the circuit open, a delivery whose own time has passed waits for it.
+    invoices = Endpoint.objects.create(
+        url="https://billing.acme.example/invoices",
+        description="Invoices",
+        event_types=["order.paid"],
+        headers={"Authorization": "Bearer sk_live_acme_42", "X-Region": "eu-west"},
+        tenant="acme",
+        failure_streak=6,
+        failing_since=now - timedelta(minutes=3),
+        circuit_failures=6,
+        circuit_opened_at=now - timedelta(seconds=5),
+        paused_until=now + timedelta(seconds=25),
+    )
+    event = Event.objects.create(
+        event_type="order.paid",
+        tenant="acme",
+        payload={"order_id": 1101, "amount": "42.00", "currency": "EUR"},
+        created_at=now - timedelta(minutes=3),
+    )
+    waiting = Delivery.objects.create(
+        event=event,
+        endpoint=invoices,
+        attempt_count=1,
+        next_attempt_at=now - timedelta(seconds=20),
+        last_status_code=503,
+        last_error="HTTP 503",
+        created_at=event.created_at,
+    )
+    Attempt.objects.create(
+        delivery=waiting,
+        number=1,
+        status_code=503,
+        error="HTTP 503",
+        duration_ms=88,
+        response_body="upstream unavailable",
+        created_at=event.created_at,
+    )
     history = [
         # (event type, minutes ago, final status, [(status, error type, error, ms, body)])
         ("order.paid", 3, "succeeded", [(200, "", "", 38, '{"received": true}')]),
@@ -234,11 +272,15 @@ def portal_pages() -> dict[str, str]:
     from webhooks_app.models import Delivery, Endpoint
 
     orders = Endpoint.objects.get(description="Order sync")
+    invoices = Endpoint.objects.get(description="Invoices")
     retried = Delivery.objects.get(event__event_type="order.refunded")
+    waiting = Delivery.objects.get(endpoint=invoices)
     return {
         "portal-endpoints": "/portal/",
         "portal-endpoint": f"/portal/endpoints/{orders.pk}/",
+        "portal-endpoint-circuit-open": f"/portal/endpoints/{invoices.pk}/",
         "portal-delivery": f"/portal/deliveries/{retried.pk}/",
+        "portal-delivery-waiting": f"/portal/deliveries/{waiting.pk}/",
         "portal-endpoint-add": "/portal/endpoints/add/",
         "portal-event-types": "/portal/event-types/",
     }
@@ -260,6 +302,17 @@ def portal_shots(browser, base: str, pages: dict[str, str]) -> None:
                 path=str(OUT / "portal-endpoint-stats.png")
             )
             print(f"portal-endpoint-stats.png  {path}, the statistics  (portal, as acme)")
+    # A link for another tenant, opened in acme's session: it asks before switching.
+    page.goto(base + portal_link("globex"))
+    page.screenshot(path=str(OUT / "portal-enter-confirm.png"), full_page=True)
+    print("portal-enter-confirm.png  a link for globex  (portal, as acme)")
+    # "All event types" together with types picked: refused, not saved as every type.
+    page.goto(base + pages["portal-endpoint-add"])
+    page.get_by_label("URL").fill("https://billing.acme.example/webhooks")
+    page.get_by_label("order.paid").check()
+    page.get_by_role("button", name="Add the endpoint").click()
+    page.screenshot(path=str(OUT / "portal-endpoint-add-refused.png"), full_page=True)
+    print("portal-endpoint-add-refused.png  all types and some types  (portal, as acme)")
     # Adding an endpoint: its secret is shown once, on the page the form leads to.
     page.goto(base + pages["portal-endpoint-add"])
     page.get_by_label("URL").fill("https://billing.acme.example/webhooks")
@@ -293,7 +346,7 @@ def main() -> None:
         from webhooks_app.models import Delivery, Endpoint
 
         shop = Endpoint.objects.get(description="Shop backend")
-        failing = Delivery.objects.get(status=Delivery.Status.PENDING)
+        failing = Delivery.objects.get(status=Delivery.Status.PENDING, endpoint=shop)
         pages = {
             "admin-endpoint-list": "/admin/webhooks_app/endpoint/",
             "admin-endpoint-change": f"/admin/webhooks_app/endpoint/{shop.pk}/change/",

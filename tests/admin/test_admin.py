@@ -934,3 +934,25 @@ def test_endpoint_last_status_names_the_latest_deliverys_error(admin_client):
     listing = admin_client.get(changelist(Endpoint)).content.decode()
     cell = listing.split('class="field-last_status"', 1)[1].split("</td>", 1)[0]
     assert ">connection failed<" in cell
+
+
+@pytest.mark.parametrize(
+    ("health", "shown"),
+    [
+        ({"failure_streak": 1, "paused_until": 60}, ["Active, paused", "429 Too Many Requests"]),
+        ({"failure_streak": 4}, ["Active, failing", "4 failed attempts in a row"]),
+        ({"is_active": False, "disabled_reason": "410 Gone"}, ["Disabled", "410 Gone"]),
+    ],
+)
+def test_the_endpoint_list_says_each_state_and_why(admin_client, health, shown):
+    """One description (webhooks_app.sending.state) for the admin, the portal and the APIs."""
+    endpoint = Endpoint.objects.create(url="https://example.com/hook")
+    now = timezone.now()
+    if "paused_until" in health:
+        health = {**health, "paused_until": now + timedelta(seconds=health["paused_until"])}
+    if "failure_streak" in health:
+        health = {**health, "failing_since": now}
+    Endpoint.objects.filter(pk=endpoint.pk).update(**health)
+    listed = admin_client.get(changelist(Endpoint)).content.decode()
+    for text in shown:
+        assert text in listed, text

@@ -613,3 +613,42 @@ def test_an_endpoints_statistics_count_its_own_tries(acme, globex, customer, adm
     assert stats["daily"][-1]["retrying"] == 2
     # Staff see the same through the staff API.
     assert admin_client.get(API + f"endpoints/{endpoint.pk}/stats/").json() == stats
+
+
+# --- state -------------------------------------------------------------------------------
+
+
+def test_endpoints_and_deliveries_say_their_state_and_next_try(acme, customer, django_user_model):
+    """After six 503s: the circuit open, a delivery whose time has passed waits for it."""
+    from datetime import timedelta
+
+    now = timezone.now()
+    reopens = now + timedelta(seconds=30)
+    endpoint, delivery = acme["endpoints"], acme["deliveries"]
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        failure_streak=6,
+        failing_since=now,
+        circuit_failures=6,
+        circuit_opened_at=now,
+        paused_until=reopens,
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now - timedelta(seconds=20))
+    admin = django_user_model.objects.create_user("staffer", is_staff=True)
+    admin.user_permissions.set(all_permissions())
+    staff_client = APIClient()
+    staff_client.force_authenticate(admin)
+    for client, root in ((customer(), TENANT_API), (staff_client, API)):
+        shown = client.get(f"{root}endpoints/{endpoint.pk}/").json()["state"]
+        assert shown["code"] == "circuit_open"
+        assert "6 timeouts or errors in a row" in shown["reason"]
+        assert shown["until"] == reopens.isoformat().replace("+00:00", "Z")
+        listed = client.get(f"{root}endpoints/").json()["results"][0]["state"]
+        assert listed == shown
+        for path in (f"deliveries/{delivery.pk}/", "deliveries/"):
+            body = client.get(root + path).json()
+            item = body["results"][0] if "results" in body else body
+            assert item["state"]["code"] == "waiting"
+            assert item["state"]["until"] == shown["until"]  # not the time gone by
+    Endpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_reason="410 Gone")
+    shown = customer().get(f"{TENANT_API}endpoints/{endpoint.pk}/").json()["state"]
+    assert shown == {"code": "disabled", "reason": "410 Gone", "until": None}

@@ -193,8 +193,9 @@ def audit(
     (duplicates) only where a try the sender could not count as a success
     explains them: one without a 2xx Attempt (lost with its worker, timed out,
     cut off: the receiver may have taken it all the same), or a 2xx written
-    after its lease ran out (later than its request's start + the lease: a
-    frozen worker's, which another worker may have sent again); no request
+    after its lease ran out (later than its request's start + the lease, or
+    after the next request for it started past that time: a frozen worker's,
+    which another worker may have sent again); no request
     starts before the previous one for the same delivery ended.
     """
     connect, read = settings.WEBHOOKS["TIMEOUT"]
@@ -263,7 +264,16 @@ def audit(
         late = 0
         if len(requests) == len(tries) and not unsent:  # then the k-th request is Attempt k
             for number, request in enumerate(requests, 1):
-                late += written.get(pk, {}).get(number, 0) > request.started + lease
+                expired_at = request.started + lease
+                following = requests[number] if number < len(requests) else None
+                # Late: written after its lease ran out, or not seen by the time another
+                # worker claimed it after the lease (a worker frozen between taking the
+                # Attempt's timestamp and its commit writes an early created_at).
+                late += written.get(pk, {}).get(number, 0) > expired_at or (
+                    number in written.get(pk, {})
+                    and following is not None
+                    and following.started > expired_at
+                )
         figures.expired += expired
         figures.late += late
         figures.duplicates += max(0, accepted - 1)

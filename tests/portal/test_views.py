@@ -231,11 +231,111 @@ def test_the_projects_resolver_picks_the_tenant(endpoint):
 
 
 @webhooks(**RESOLVER)
-def test_a_links_session_comes_before_the_resolver(acme, endpoint):
+def test_a_login_for_another_tenant_made_after_a_link_wins(acme, endpoint):
+    """The link was opened by a visitor signed in for no tenant; signing in for another one
+    later is not overridden by the link's session, which ends."""
     Endpoint.objects.create(url="https://globex.example.com/", tenant="globex")
     html = page(acme, url("endpoints"), headers={"X-Tenant": "globex"})
-    assert "acme.example.com" in html
+    assert "globex.example.com" in html
+    assert "acme.example.com" not in html
+    assert access.SESSION_TENANT not in acme.session
+    # Signed out again: the link's session is over, so no tenant at all.
+    assert acme.get(url("endpoints")).status_code == 403
+
+
+@webhooks(**RESOLVER)
+def test_a_link_opens_the_portal_for_a_visitor_signed_in_for_no_tenant(endpoint):
+    client = Client()
+    response = client.get(portal_link("acme"), headers={"X-Tenant": ""})
+    assert response.status_code == 302
+    assert "acme.example.com" in page(client, url("endpoints"), headers={"X-Tenant": ""})
+
+
+@webhooks(**RESOLVER)
+def test_a_link_for_the_signed_in_tenant_opens_without_asking(endpoint):
+    client = Client()
+    response = client.get(portal_link("acme"), headers={"X-Tenant": "acme"})
+    assert response.status_code == 302
+    assert response["Location"] == url("endpoints")
+
+
+def other_tenants_link(client: Client, **headers) -> str:
+    """GET a link for globex: the page that asks to confirm, never a switch."""
+    Endpoint.objects.create(url="https://globex.example.com/", tenant="globex")
+    link = portal_link("globex")
+    response = client.get(link, headers=headers)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'method="post"' in html and "csrfmiddlewaretoken" in html
+    for text in ("acme", "globex", "Switch to globex", "Stay with acme"):
+        assert text in html, text
+    return link
+
+
+@webhooks(**RESOLVER)
+def test_a_get_of_a_link_never_switches_a_customer_signed_in_for_another_tenant(endpoint):
+    client = Client()
+    other_tenants_link(client, **{"X-Tenant": "acme"})
+    assert access.SESSION_TENANT not in client.session
+    html = page(client, url("endpoints"), headers={"X-Tenant": "acme"})
+    assert "acme.example.com" in html and "globex.example.com" not in html
+    # An endpoint added now lands in the customer's own tenant.
+    client.post(
+        url("endpoint_add"),
+        {"url": "https://new.example.com/", "all_types": "on"},
+        headers={"X-Tenant": "acme"},
+    )
+    assert Endpoint.objects.get(url="https://new.example.com/").tenant == "acme"
+
+
+def test_a_get_of_a_link_never_replaces_another_links_session(acme, endpoint):
+    other_tenants_link(acme)
+    assert acme.session[access.SESSION_TENANT] == "acme"
+    assert "acme.example.com" in page(acme, url("endpoints"))
+
+
+@webhooks(**RESOLVER)
+def test_the_switch_is_confirmed_with_a_post_and_its_csrf_token(endpoint):
+    client = Client(enforce_csrf_checks=True)
+    link = other_tenants_link(client, **{"X-Tenant": "acme"})
+    assert client.post(link, headers={"X-Tenant": "acme"}).status_code == 403  # no token
+    assert access.SESSION_TENANT not in client.session
+    html = client.get(link, headers={"X-Tenant": "acme"}).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    response = client.post(link, {"csrfmiddlewaretoken": token}, headers={"X-Tenant": "acme"})
+    assert response.status_code == 302
+    # Confirmed while signed in for acme: the link's session acts for globex ...
+    html = page(client, url("endpoints"), headers={"X-Tenant": "acme"})
+    assert "globex.example.com" in html and "acme.example.com" not in html
+    # ... until the customer leaves it, or signs in for yet another tenant.
+    html = page(client, url("endpoints"), headers={"X-Tenant": "initech"})
     assert "globex.example.com" not in html
+    assert access.SESSION_TENANT not in client.session
+
+
+@webhooks(**RESOLVER)
+def test_every_portal_page_names_its_tenant(endpoint, catalog):
+    delivery = delivery_for(endpoint, status_code=500)
+    client = Client()
+    for path in (
+        url("endpoints"),
+        url("endpoint_add"),
+        url("endpoint", endpoint_id=endpoint.pk),
+        url("endpoint_edit", endpoint_id=endpoint.pk),
+        url("endpoint_delete", endpoint_id=endpoint.pk),
+        url("delivery", delivery_id=delivery.pk),
+        url("event_types"),
+    ):
+        html = page(client, path, headers={"X-Tenant": "acme"})
+        assert re.search(r'class="wp-tenant"[^>]*>.*?acme', html, re.S), path
+
+
+def test_the_tenant_is_named_by_its_label(acme, endpoint, monkeypatch):
+    from webhooks_app import tenancy
+
+    monkeypatch.setattr(tenancy, "label", lambda key: f"Acme Corp ({key})")
+    html = page(acme, url("endpoints"))
+    assert "Acme Corp (acme)" in html
 
 
 @webhooks(**RESOLVER)
@@ -250,9 +350,20 @@ def test_after_a_link_expires_the_resolver_decides_again(monkeypatch):
 # --- every route --------------------------------------------------------------------------
 
 OBJECT_ROUTES = {"endpoint_id", "delivery_id"}  # the parameters that name a tenant's object
-NOT_OBJECT_ROUTES = {"enter", "leave", "endpoints", "endpoint_add", "event_types"}
-POST_ROUTES = {
+# contact_confirm is authorized by its signed link, not by a tenant (test_contact_confirmation).
+NOT_OBJECT_ROUTES = {
+    "enter",
     "leave",
+    "endpoints",
+    "endpoint_add",
+    "event_types",
+    "contact_confirm",
+}
+POST_ROUTES = {
+    "enter",
+    "leave",
+    "contact_confirm",
+    "endpoint_confirm_contact",
     "endpoint_add",
     "endpoint_edit",
     "endpoint_delete",
@@ -380,7 +491,7 @@ def test_get_changes_nothing_on_any_route(acme, endpoint, catalog):
     failed = delivery_for(endpoint, status_code=500)
     before = state()
     for pattern in portal_patterns():
-        if pattern.name in ("enter", "leave"):
+        if pattern.name in ("enter", "leave", "contact_confirm"):  # its own tests
             continue
         kwargs = {"endpoint_id": endpoint.pk, "delivery_id": failed.pk}
         path = url(pattern.name, **{name: kwargs[name] for name in route_parameters(pattern)})
@@ -537,6 +648,17 @@ def test_rotating_shows_the_new_secret_once_and_the_old_one_nowhere(acme, endpoi
     assert endpoint.secret not in again and old not in again
 
 
+@pytest.mark.parametrize("hour", [2, 14])
+def test_a_date_that_ends_a_sentence_is_not_followed_by_a_second_period(acme, endpoint, hour):
+    """ "until Dec. 8, 2026, 2:59 p.m.." : English formats end in a period of their own."""
+    endpoint.rotate_secret()
+    moment = timezone.localtime().replace(hour=hour, minute=59) + timedelta(days=1)
+    Endpoint.objects.filter(pk=endpoint.pk).update(previous_secret_expires_at=moment)
+    html = page(acme, url("endpoint", endpoint_id=endpoint.pk))
+    assert re.search(r"[ap]\.m\.", html)  # the date is there, in the locale's format
+    assert not re.search(r"\.\.(?!\.)", re.sub(r"<[^>]+>", " ", html))
+
+
 def test_reveal_is_a_post_that_shows_the_secret_that_once(acme, endpoint):
     assert acme.get(url("endpoint_reveal", endpoint_id=endpoint.pk)).status_code == 405
     response = acme.post(url("endpoint_reveal", endpoint_id=endpoint.pk), follow=True)
@@ -608,6 +730,114 @@ def test_the_endpoint_page_lists_deliveries_with_their_attempts(acme, endpoint):
     assert "more characters" in html  # capped
     detail = page(acme, url("delivery", delivery_id=delivery.pk))
     assert "&lt;script&gt;" in detail and "503" in detail and "&quot;n&quot;: 1" in detail
+
+
+def open_the_circuit(endpoint: Endpoint) -> tuple[Delivery, timezone.datetime]:
+    """After six 503s: the circuit open for 30 s, a delivery whose time has passed."""
+    now = timezone.now()
+    reopens = now + timedelta(seconds=30)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        failure_streak=6,
+        failing_since=now - timedelta(minutes=2),
+        circuit_failures=6,
+        circuit_opened_at=now,
+        paused_until=reopens,
+    )
+    delivery = delivery_for(endpoint, status=Delivery.Status.PENDING, status_code=503)
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now - timedelta(seconds=20))
+    return Delivery.objects.get(pk=delivery.pk), reopens
+
+
+def test_an_open_circuit_is_shown_with_why_and_when_the_next_try_is(acme, endpoint):
+    delivery, reopens = open_the_circuit(endpoint)
+    past = timezone.localtime(delivery.next_attempt_at).strftime("%H:%M:%S")
+    probe = timezone.localtime(reopens).strftime("%H:%M:%S")
+    for path in (url("endpoints"), url("endpoint", endpoint_id=endpoint.pk)):
+        html = page(acme, path)
+        assert "Active, circuit open" in html, path
+        assert "6 timeouts or errors in a row" in html, path
+        assert f"next probe at {probe}" in html, path
+        assert 'wp-badge wp-active">Active<' not in html, path
+    for path in (
+        url("endpoint", endpoint_id=endpoint.pk),
+        url("delivery", delivery_id=delivery.pk),
+    ):
+        html = page(acme, path)
+        assert past not in html, path  # a time gone by is never the next try
+        assert f"next try at {probe}" in html, path
+
+
+@pytest.mark.parametrize(
+    ("health", "shown"),
+    [
+        ({"is_active": False, "disabled_reason": "410 Gone"}, ["Disabled", "410 Gone"]),
+        ({"failure_streak": 3}, ["Active, failing", "3 failed attempts in a row", "since "]),
+        ({"failure_streak": 1, "paused_until": 60}, ["Active, paused", "429 Too Many"]),
+    ],
+)
+def test_each_state_is_named_with_its_reason(acme, endpoint, health, shown):
+    now = timezone.now()
+    if "paused_until" in health:
+        health = {**health, "paused_until": now + timedelta(seconds=health["paused_until"])}
+    if "failure_streak" in health:
+        health = {**health, "failing_since": now}
+    Endpoint.objects.filter(pk=endpoint.pk).update(**health)
+    for path in (url("endpoints"), url("endpoint", endpoint_id=endpoint.pk)):
+        html = page(acme, path)
+        for text in shown:
+            assert text in html, (path, text)
+
+
+def test_a_due_delivery_reads_due_not_a_past_time(acme, endpoint):
+    delivery = delivery_for(endpoint, status=Delivery.Status.PENDING, status_code=500)
+    moment = timezone.now() - timedelta(seconds=20)
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=moment)
+    past = timezone.localtime(moment).strftime("%H:%M:%S")
+    for path in (
+        url("endpoint", endpoint_id=endpoint.pk),
+        url("delivery", delivery_id=delivery.pk),
+    ):
+        html = page(acme, path)
+        assert past not in html and "next try at" not in html, path
+        assert "It is due" in html, path
+
+
+def test_the_delivery_page_shows_the_request_the_receiver_got_with_secrets_masked(acme, endpoint):
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        headers={
+            "Authorization": "Bearer sk_live_1234",
+            "X-Api-Key": "ak_5678",
+            "Cookie": "session=c00k1e",
+            "X-Shop-Token": "t0k3n",
+            "X-Tenant": "acme-eu",
+        }
+    )
+    endpoint.refresh_from_db()
+    endpoint.rotate_secret()  # two signatures during the grace period: both masked
+    delivery = delivery_for(endpoint, status_code=200)
+    html = page(acme, url("delivery", delivery_id=delivery.pk))
+    event = delivery.event
+    # The envelope: the whole body as sent, not only its data.
+    assert "&quot;type&quot;: &quot;order.paid&quot;" in html
+    assert f"&quot;timestamp&quot;: &quot;{event.created_at.isoformat()}&quot;" in html
+    assert "&quot;data&quot;: {" in html and "&quot;n&quot;: 1" in html
+    # The headers, in the receiver's names; credentials and signatures masked.
+    for name in (
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "Content-Type",
+        "User-Agent",
+    ):
+        assert f"<code>{name}</code>" in html, name
+    assert f"<code>{event.pk}</code>" in html
+    assert "<code>X-Tenant</code>" in html and "acme-eu" in html
+    for name in ("Authorization", "X-Api-Key", "Cookie", "X-Shop-Token"):
+        assert f"<code>{name}</code>" in html, name
+    for secret in ("sk_live_1234", "ak_5678", "c00k1e", "t0k3n", "s3cr3t", "abc123"):
+        assert secret not in html, secret
+    assert html.count("v1,********") == 2
+    assert "POST" in html and redaction.mask_url(SECRET_URL).replace("&", "&amp;") in html
 
 
 def test_deliveries_can_be_filtered_by_status(acme, endpoint):
@@ -707,6 +937,30 @@ def test_the_form_offers_the_catalogs_types(acme, catalog):
     assert re.search(r'value="order.paid"[^>]*checked', html)
     assert not re.search(r'value="order.refunded"[^>]*checked', html)
     assert 'name="patterns" value="user.*"' in html
+
+
+@pytest.mark.parametrize(
+    "picked",
+    [
+        {"event_types": ["order.paid", "order.refunded"]},
+        {"patterns": "user.*"},
+    ],
+)
+def test_all_types_together_with_types_picked_is_refused(acme, catalog, endpoint, picked):
+    """Never silently "every event": the customer says which of the two they mean."""
+    data = {"url": "https://acme.example.com/", "all_types": "on", **picked}
+    response = acme.post(url("endpoint_add"), data)
+    assert response.status_code == 200
+    assert "either all event types or the types you picked" in response.content.decode()
+    assert Endpoint.objects.count() == 1
+    endpoint.event_types = ["order.paid"]
+    endpoint.save()
+    data["url"] = redaction.mask_url(endpoint.url)
+    response = acme.post(url("endpoint_edit", endpoint_id=endpoint.pk), data)
+    assert response.status_code == 200
+    assert "either all event types or the types you picked" in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.event_types == ["order.paid"]
 
 
 def test_a_type_outside_the_catalog_is_not_a_checkbox(acme, catalog):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,13 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from tests.conftest import Reply
 from webhooks_app import send_event, signals
-from webhooks_app.models import Attempt, Delivery, Endpoint
-from webhooks_app.sending import alerts, engine, fanout
+from webhooks_app.models import Attempt, ContactMailCount, Delivery, Endpoint
+from webhooks_app.observability import metrics
+from webhooks_app.sending import alerts, engine, fanout, owner_mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,16 +112,18 @@ def test_a_streak_to_disabling_sends_one_mail_and_signal_per_moment(
     failing = received(signals.endpoint_failing)
     warning = received(signals.endpoint_disable_warning)
     disabled = received(signals.endpoint_disabled)
-    endpoint = Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
 
     deliver_one()
 
     endpoint.refresh_from_db()
     assert not endpoint.is_active and len(http_server.requests) == 8
     assert subjects(mailoutbox) == [
-        f"Your webhook endpoint is failing: {http_server.url()}",
-        f"Your webhook endpoint will soon be disabled: {http_server.url()}",
-        f"Your webhook endpoint has been disabled: {http_server.url()}",
+        f"Your webhook endpoint #{endpoint.pk} is failing",
+        f"Your webhook endpoint #{endpoint.pk} will soon be disabled",
+        f"Your webhook endpoint #{endpoint.pk} has been disabled",
     ]
     assert all(message.to == [CONTACT] for message in mailoutbox)
     assert all(message.from_email == settings.DEFAULT_FROM_EMAIL for message in mailoutbox)
@@ -155,7 +159,9 @@ def test_without_a_contact_address_the_signals_go_and_no_mail(http_server, mailo
 def test_alert_emails_can_be_turned_off_keeping_the_signals(http_server, mailoutbox, received):
     http_server.default = Reply(status=500)
     failing = received(signals.endpoint_failing)
-    Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     deliver_one()
     assert mailoutbox == [] and len(failing.calls) == 1
 
@@ -165,16 +171,20 @@ def test_without_thresholds_only_the_disabling_is_told(http_server, mailoutbox, 
     http_server.default = Reply(status=500)
     failing = received(signals.endpoint_failing)
     warning = received(signals.endpoint_disable_warning)
-    Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     deliver_one()
-    assert subjects(mailoutbox) == [f"Your webhook endpoint has been disabled: {http_server.url()}"]
+    assert subjects(mailoutbox) == [f"Your webhook endpoint #{endpoint.pk} has been disabled"]
     assert failing.calls == warning.calls == []
 
 
 @configure(DISABLE_AFTER_FAILURES=1000, RETRY_SCHEDULE=[0.05] * 3)
 def test_recovery_ends_the_streak_and_a_new_streak_is_told_again(http_server, mailoutbox, received):
     failing = received(signals.endpoint_failing)
-    endpoint = Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     http_server.reply(Reply(status=500), Reply(status=500), Reply(status=500), Reply(status=200))
 
     assert deliver_one().status == Delivery.Status.SUCCEEDED
@@ -189,13 +199,16 @@ def test_recovery_ends_the_streak_and_a_new_streak_is_told_again(http_server, ma
 
     http_server.default = Reply(status=500)
     assert deliver_one().status == Delivery.Status.FAILED  # four failures: a new streak
-    assert subjects(mailoutbox) == [f"Your webhook endpoint is failing: {http_server.url()}"] * 2
+    assert subjects(mailoutbox) == [f"Your webhook endpoint #{endpoint.pk} is failing"] * 2
     assert [call["failure_streak"] for call in failing.calls] == [2, 2]
 
 
+@configure(ALERT_MAX_PER_DAY=6)  # two streaks of three mails, to one address, in a day
 def test_reenabling_starts_over(http_server, mailoutbox):
     http_server.default = Reply(status=500)
-    endpoint = Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     deliver_one()
     assert len(mailoutbox) == 3
     endpoint.refresh_from_db()
@@ -210,18 +223,22 @@ def test_reenabling_starts_over(http_server, mailoutbox):
 
 def test_410_gone_disables_with_the_reason_and_nothing_else_follows(http_server, mailoutbox):
     http_server.default = Reply(status=410)
-    Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
 
     deliver_one()
 
     (message,) = mailoutbox
-    assert message.subject.startswith("Your webhook endpoint has been disabled")
+    assert message.subject.endswith("has been disabled")
     assert "Reason: The endpoint answered 410 Gone" in message.body
 
 
 def test_an_unusable_endpoint_disabled_by_the_fan_out_is_told(mailoutbox, received):
     disabled = received(signals.endpoint_disabled)
-    endpoint = Endpoint.objects.create(url="http://127.0.0.1:9/hook", contact_email=CONTACT)
+    endpoint = Endpoint.objects.create(
+        url="http://127.0.0.1:9/hook", contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     Endpoint.objects.filter(pk=endpoint.pk).update(event_types={"not": "a list"})
 
     send_event("order.paid", {})
@@ -234,7 +251,9 @@ def test_an_unusable_endpoint_disabled_by_the_fan_out_is_told(mailoutbox, receiv
 
 def test_an_operator_disabling_an_endpoint_mails_nobody(http_server, mailoutbox, received):
     disabled = received(signals.endpoint_disabled)
-    endpoint = Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     endpoint.disable("Disabled by admin in the admin")
     assert mailoutbox == [] and len(disabled.calls) == 1
 
@@ -242,7 +261,9 @@ def test_an_operator_disabling_an_endpoint_mails_nobody(http_server, mailoutbox,
 def test_workers_recording_one_streak_together_alert_once(http_server, mailoutbox, received):
     http_server.default = Reply(status=500, delay=0.01)
     failing = received(signals.endpoint_failing)
-    Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     for n in range(30):
         send_event("order.paid", {"n": n})
     fanout.expand_pending()
@@ -265,14 +286,147 @@ def run_engine() -> None:
         connection.close()
 
 
+# --- to whom: confirmed addresses, a few mails a day ---------------------------------------
+
+
+def test_an_unconfirmed_address_gets_no_alert(http_server, mailoutbox, received):
+    http_server.default = Reply(status=500)
+    failing = received(signals.endpoint_failing)
+    disabled = received(signals.endpoint_disabled)
+    endpoint = Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    assert not endpoint.contact_email_confirmed
+
+    deliver_one()
+
+    assert mailoutbox == []
+    assert len(failing.calls) == len(disabled.calls) == 1  # the signals go all the same
+
+
+def test_a_changed_address_is_unconfirmed(http_server, mailoutbox):
+    http_server.default = Reply(status=500)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
+    Endpoint.objects.filter(pk=endpoint.pk).update(contact_email="someone@example.net")
+    endpoint.refresh_from_db()
+    assert not endpoint.contact_email_confirmed
+    deliver_one()
+    assert mailoutbox == []
+
+
+@configure(RETRY_SCHEDULE=[], DISABLE_AFTER_FAILURES=1000, ALERT_DISABLE_WARNING=None)
+def test_a_receiver_ending_its_own_streaks_gets_three_mails_a_day(
+    http_server, mailoutbox, caplog, received
+):
+    """The issue's reproduction: two failures then a 200, over and over, so that every
+    streak is told; the address gets ALERT_MAX_PER_DAY (3) mails, the rest are dropped."""
+    failing = received(signals.endpoint_failing)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
+    http_server.reply(*[Reply(status=500), Reply(status=500), Reply(status=200)] * 10)
+    dropped_before = dropped_mails("alert")
+    with caplog.at_level(logging.INFO, logger="webhooks_app"):
+        for _ in range(30):
+            deliver_one()
+
+    assert len(failing.calls) == 10  # ten streaks, each told by its signal
+    assert subjects(mailoutbox) == [f"Your webhook endpoint #{endpoint.pk} is failing"] * 3
+    dropped = [r.getMessage() for r in caplog.records if "ALERT_MAX_PER_DAY" in r.getMessage()]
+    assert len(dropped) == 7
+    assert all(CONTACT not in line for line in dropped)  # the line names the endpoint only
+    assert dropped_mails("alert") - dropped_before == 7
+
+
+def dropped_mails(kind: str) -> float:
+    """The counter of mails dropped by the cap (it lives as long as the process)."""
+    metrics.instruments()
+    value = REGISTRY.get_sample_value("webhooks_owner_mails_dropped_total", {"kind": kind})
+    return value or 0.0
+
+
+def test_the_cap_is_per_address_across_endpoints_and_per_utc_day(mailoutbox):
+    one = Endpoint.objects.create(
+        url="http://127.0.0.1:9/a", contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
+    shouting = CONTACT.upper()
+    two = Endpoint.objects.create(
+        url="http://127.0.0.1:9/b", contact_email=shouting, confirmed_contact_email=shouting
+    )
+    for endpoint in (one, two, one, two, one):
+        alerts.disabled(endpoint, "gone")
+    assert len(mailoutbox) == 3  # one address, whatever its case
+
+    assert owner_mail.take_slot("other@example.com")  # another address has its own
+    now = timezone.now()
+    midnight = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    assert not owner_mail.take_slot(CONTACT, midnight + timedelta(hours=23, minutes=59))
+    assert owner_mail.take_slot(CONTACT, midnight + timedelta(days=1))  # the next UTC day
+    with configure(ALERT_MAX_PER_DAY=None):
+        assert all(owner_mail.take_slot(CONTACT) for _ in range(10))
+
+
+def test_workers_racing_for_the_last_mails_of_the_day_take_three(mailoutbox):
+    """Eight threads, each with its own database connection, take slots for one address at
+    once: three get one."""
+    start = threading.Barrier(8)
+    taken: list[bool] = []
+
+    def take() -> None:
+        try:
+            start.wait()
+            taken.append(owner_mail.take_slot(CONTACT))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == [False] * 5 + [True] * 3
+    assert ContactMailCount.objects.get().count == 3
+
+
 # --- what the mail says, and what it never says ---------------------------------------------
+
+PHISHING = "URGENT: log in at https://evil.example/login"
+
+
+def test_customer_text_is_never_in_the_subject_and_quoted_in_the_body(http_server, mailoutbox):
+    http_server.default = Reply(status=500)
+    url = http_server.url("/URGENT-log-in-at-evil.example")
+    endpoint = Endpoint.objects.create(
+        url=url,
+        description=f"Orders\n\n{PHISHING}\nThe operator",
+        contact_email=CONTACT,
+        confirmed_contact_email=CONTACT,
+    )
+
+    deliver_one()
+
+    assert len(mailoutbox) == 3
+    for message in mailoutbox:
+        assert str(endpoint.pk) in message.subject
+        for text in ("URGENT", "evil", url, "Orders", "log in"):
+            assert text not in message.subject
+        # Each on its own indented line, after a label: data, never the operator's sentences.
+        assert f"URL, as given for it:\n    {url}\n" in message.body
+        quoted = f"Description, as given for it:\n    Orders {PHISHING} The operator\n"
+        assert quoted in message.body
+        lines = [line for line in message.body.splitlines() if "URGENT" in line or "evil" in line]
+        assert lines and all(line.startswith("    ") for line in lines)
+        assert message.alternatives == []  # no HTML part, so no link made clickable
 
 
 def test_mails_never_show_secrets_or_url_credentials(mailoutbox):
     port = closed_port()
     url = f"http://hook-user:pa55word@127.0.0.1:{port}/hook?token=t0ken-s3cret&v=1"
     endpoint = Endpoint.objects.create(
-        url=url, contact_email=CONTACT, headers={"Authorization": "Bearer h3ader-secret"}
+        url=url,
+        contact_email=CONTACT,
+        confirmed_contact_email=CONTACT,
+        headers={"Authorization": "Bearer h3ader-secret"},
     )
 
     deliver_one()
@@ -294,7 +448,10 @@ def test_mails_never_show_secrets_or_url_credentials(mailoutbox):
 def test_the_sender_and_a_link_can_be_configured(http_server, mailoutbox):
     http_server.default = Reply(status=500)
     endpoint = Endpoint.objects.create(
-        url=http_server.url(), contact_email=CONTACT, tenant="acme corp"
+        url=http_server.url(),
+        contact_email=CONTACT,
+        confirmed_contact_email=CONTACT,
+        tenant="acme corp",
     )
     deliver_one(tenant="acme corp")
     assert len(mailoutbox) == 3
@@ -305,7 +462,12 @@ def test_the_sender_and_a_link_can_be_configured(http_server, mailoutbox):
 
 def test_templates_can_be_overridden_with_an_html_body(http_server, mailoutbox):
     http_server.default = Reply(status=500)
-    Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT, description="Orders")
+    Endpoint.objects.create(
+        url=http_server.url(),
+        contact_email=CONTACT,
+        confirmed_contact_email=CONTACT,
+        description="Orders",
+    )
     templates = [{**settings.TEMPLATES[0], "DIRS": [TEMPLATE_DIR]}]
 
     with override_settings(TEMPLATES=templates):
@@ -317,7 +479,7 @@ def test_templates_can_be_overridden_with_an_html_body(http_server, mailoutbox):
     ((html, mimetype),) = failing.alternatives
     assert mimetype == "text/html" and html == "<p>Custom <b>Orders</b></p>\n"
     # The others keep the app's templates, without an HTML part.
-    assert warning.subject.startswith("Your webhook endpoint will soon be disabled")
+    assert warning.subject.endswith("will soon be disabled")
     assert disabled.alternatives == []
 
 
@@ -340,7 +502,9 @@ def test_a_failing_mail_backend_or_receiver_stops_nothing(http_server, caplog, r
         raise BrokenReceiver
 
     signals.endpoint_failing.connect(broken)
-    endpoint = Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     try:
         with (
             override_settings(EMAIL_BACKEND="tests.sending.test_alerts.BrokenBackend"),
@@ -377,7 +541,9 @@ def test_the_warning_needs_the_share_of_both_thresholds():
 
 def test_the_warning_says_when_the_endpoint_can_be_disabled(http_server, mailoutbox):
     http_server.default = Reply(status=500)
-    endpoint = Endpoint.objects.create(url=http_server.url(), contact_email=CONTACT)
+    endpoint = Endpoint.objects.create(
+        url=http_server.url(), contact_email=CONTACT, confirmed_contact_email=CONTACT
+    )
     Endpoint.objects.filter(pk=endpoint.pk).update(
         failure_streak=30, failing_since=timezone.now() - timedelta(minutes=40)
     )
@@ -386,7 +552,7 @@ def test_the_warning_says_when_the_endpoint_can_be_disabled(http_server, mailout
         deliver_one()
     endpoint.refresh_from_db()
     (warning,) = mailoutbox  # straight to the warning: the failing moment is superseded
-    assert warning.subject.startswith("Your webhook endpoint will soon be disabled")
+    assert warning.subject == f"Your webhook endpoint #{endpoint.pk} will soon be disabled"
     not_before = endpoint.failing_since + timedelta(hours=1)
     expected = f"after 19 more failed attempts in a row, not before {not_before:%Y-%m-%d %H:%M} UTC"
     assert expected in warning.body

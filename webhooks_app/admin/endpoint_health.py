@@ -1,4 +1,4 @@
-"""The endpoint list's health columns: the last 24 hours' deliveries and the latest outcome."""
+"""The endpoint list's health columns: its state, the last 24 hours, the latest outcome."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from typing import Any
 from django.db.models import F, FloatField, OrderBy, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from webhooks_app.admin import display
 from webhooks_app.models import Attempt, Delivery, Endpoint
+from webhooks_app.sending import state
 
 # Shown on the list: how far back the delivery statistics look.
 WINDOW = timedelta(hours=24)
@@ -58,3 +63,44 @@ SUCCESS_RATE = OrderBy(
     / NullIf(F("succeeded_24h") + F("failed_24h"), 0),
     nulls_last=True,
 )
+
+
+# The admin's colour of each tone of a state (display.COLOURS).
+TONE_COLOURS = {"ok": "succeeded", "warn": "pending", "bad": "failed"}
+
+# Characters of a state's reason shown in the list (all of it in a tooltip).
+REASON_SHOWN = 80
+
+
+def clock(moment) -> str:
+    """A time with seconds (cool-downs are seconds long), with its date unless today."""
+    local = timezone.localtime(moment)
+    same_day = local.date() == timezone.localdate()
+    return date_format(local, "H:i:s" if same_day else "Y-m-d H:i:s")
+
+
+def state_html(endpoint: Endpoint, now=None) -> SafeString:
+    """The endpoint's state (:mod:`webhooks_app.sending.state`): a badge, why, and when
+    the next try or probe may go, as the portal and the APIs say it."""
+    described = state.describe_endpoint(endpoint, now or timezone.now())
+    lines = [display.badge(TONE_COLOURS[described.tone], described.label)]
+    reason = described.reason
+    if reason:
+        shown = reason if len(reason) <= REASON_SHOWN else reason[: REASON_SHOWN - 1] + "…"
+        lines.append(
+            format_html(
+                '<span class="quiet" style="display: inline-block; min-width: 8em;" '
+                'title="{}">{}</span>',
+                reason,
+                shown,
+            )
+        )
+    if described.until is not None:
+        if described.code == state.CIRCUIT_OPEN:
+            note = gettext("next probe at %(time)s")
+        else:
+            note = gettext("next try at %(time)s")
+        lines.append(
+            format_html('<span class="quiet">{}</span>', note % {"time": clock(described.until)})
+        )
+    return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))

@@ -30,11 +30,17 @@ from webhooks_app.admin import display
 from webhooks_app.admin.catalog import CatalogAdminMixin, deprecated_note
 from webhooks_app.admin.endpoint_actions import EndpointActionsMixin, disabled_by
 from webhooks_app.admin.endpoint_form import EndpointForm
-from webhooks_app.admin.endpoint_health import SUCCESS_RATE, HealthAnnotated, annotate_health
+from webhooks_app.admin.endpoint_health import (
+    SUCCESS_RATE,
+    HealthAnnotated,
+    annotate_health,
+    state_html,
+)
 from webhooks_app.admin.endpoint_secret import SecretPageMixin
 from webhooks_app.admin.endpoint_stats import EndpointStatsMixin
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
 from webhooks_app.models import Endpoint
+from webhooks_app.sending import contacts
 
 # The largest number of event-type patterns listed in one cell.
 MAX_TYPES_SHOWN = 4
@@ -124,23 +130,7 @@ class EndpointAdmin(
 
     @admin.display(description=_("state"), ordering="is_active")
     def state(self, obj: Endpoint):
-        if obj.is_active and obj.circuit_state != "closed":
-            probe = gettext("next probe at %(time)s") % {"time": _clock(obj.paused_until)}
-            return format_html(
-                '{}<br><span class="quiet">{}</span>',
-                display.badge("pending", gettext("Active, circuit open")),
-                probe if obj.circuit_state == "open" else gettext("probing"),
-            )
-        if obj.is_active:
-            return display.badge("succeeded", gettext("Active"))
-        reason = obj.disabled_reason or display.EMPTY
-        return format_html(
-            '{}<br><span class="quiet" style="display: inline-block; min-width: 8em;" '
-            'title="{}">{}</span>',
-            display.badge("failed", gettext("Disabled")),
-            reason,
-            reason if len(reason) <= REASON_SHOWN else reason[: REASON_SHOWN - 1] + "…",
-        )
+        return state_html(obj)
 
     @admin.display(description=_("circuit breaker"))
     def circuit(self, obj: Endpoint):
@@ -240,6 +230,7 @@ class EndpointAdmin(
                         url,
                         "description",
                         "contact_email",
+                        "contact_email_confirmed",
                         "tenant",
                         "event_types",
                         headers,
@@ -266,6 +257,7 @@ class EndpointAdmin(
         if obj is None:
             return ()
         return (
+            "contact_email_confirmed",
             "secret_display",
             "masked_secret",
             "masked_url",
@@ -273,6 +265,11 @@ class EndpointAdmin(
             "previous_secret_display",
             *self.health_fields,
         )
+
+    @admin.display(description=_("contact e-mail confirmed"), boolean=True)
+    def contact_email_confirmed(self, obj: Endpoint) -> bool | None:
+        """None (shown as unknown) without an address."""
+        return obj.contact_email_confirmed if obj.contact_email else None
 
     @admin.display(description=_("URL"))
     def masked_url(self, obj: Endpoint):
@@ -329,11 +326,16 @@ class EndpointAdmin(
         """Write only what the form changed, never the health columns it loaded (workers
         update them meanwhile); turning ``is_active`` off or on records why and resets
         the health bookkeeping."""
+        # An address staff set is confirmed as it is (one a customer sets is mailed a link).
+        staff_set = ["confirmed_contact_email"] if "contact_email" in form.changed_data else []
+        if staff_set:
+            contacts.confirmed_by_staff(obj)
         if not change:
             obj.save()
             return
         columns = {field.name for field in obj._meta.concrete_fields}
-        obj.save(update_fields=[*(f for f in form.changed_data if f in columns), "updated_at"])
+        changed = [f for f in form.changed_data if f in columns]
+        obj.save(update_fields=[*changed, *staff_set, "updated_at"])
         if "is_active" in form.changed_data:
             if obj.is_active:
                 obj.enable()

@@ -309,6 +309,16 @@ SETTINGS: tuple[Setting, ...] = (
         "alerts",
     ),
     Setting(
+        "ALERT_MAX_PER_DAY",
+        3,
+        optional(POSITIVE_WHOLE),
+        "mails one contact address is sent per UTC day at most, alerts and confirmation "
+        "requests together, across all endpoints and processes; mails over it are dropped "
+        "(logged and counted); `None`: no cap "
+        "([Operating](operating.md#telling-endpoint-owners))",
+        "alerts",
+    ),
+    Setting(
         "ALERT_FROM_EMAIL",
         None,
         optional(Rule(is_text, "an e-mail address")),

@@ -10,7 +10,10 @@ count in the process that sends or receives:
   error kind when none came (``timeout``, ``connection``, ``blocked_address`` …);
 - ``webhooks_attempt_duration_seconds``: a histogram of the tries' durations;
 - ``webhooks_inbound_events_total{source,status}``: received events by outcome:
-  ``processed``, ``duplicate``, ``failed``, ``accepted`` (for ``process_async``).
+  ``processed``, ``duplicate``, ``failed``, ``accepted`` (for ``process_async``);
+- ``webhooks_owner_mails_dropped_total{kind}``: mails to endpoint owners not sent
+  because their address had its ``ALERT_MAX_PER_DAY`` that day: ``alert``,
+  ``confirmation``.
 
 The gauges are read from the database at scrape time by
 :class:`~webhooks_app.metrics.collector.DatabaseCollector` (see there): the view
@@ -67,6 +70,7 @@ class Instruments:
     attempts: Any
     duration: Any
     inbound: Any
+    mails_dropped: Any
 
 
 _lock = threading.Lock()
@@ -108,6 +112,11 @@ def _make() -> Instruments:
             "Received webhook events, by receiver source and outcome.",
             ["source", "status"],
         ),
+        mails_dropped=prometheus_client.Counter(
+            "webhooks_owner_mails_dropped_total",
+            "Mails to endpoint owners dropped by the per-address daily cap, by kind.",
+            ["kind"],
+        ),
     )
     for outcome in OUTCOMES.values():  # present at 0 from the start, so rate() sees them
         made.deliveries.labels(outcome)
@@ -136,3 +145,9 @@ def count_inbound(source: str, status: str) -> None:
     made = instruments()
     if made is not None:
         made.inbound.labels(source, status).inc()
+
+
+def count_mail_dropped(kind: str) -> None:
+    made = instruments()
+    if made is not None:
+        made.mails_dropped.labels(kind).inc()

@@ -1,10 +1,21 @@
-"""Which tenant a portal request acts for: a link's session first, else the project's resolver.
+"""Which tenant a portal request acts for: a link's session, or the project's resolver.
 
 A link (:mod:`webhooks_app.portal.links`) opens a portal session: the tenant and
 the link's expiry are kept in the session, and the session stops acting for
 that tenant when the link would have expired. Without one, the project's
 ``WEBHOOKS["TENANT_RESOLVER"]`` decides (its own login, typically). A request
 for no tenant is answered with a 403 page that says why.
+
+A link never silently replaces the tenant a visitor already acts for:
+
+- Opening a link (a GET) starts its session only for a visitor who acts for no
+  tenant yet, or for the link's own tenant. One who acts for another tenant
+  (signed in through the resolver, or in another link's session) is asked to
+  confirm the switch with a POST (:func:`needs_confirmation`).
+- Afterwards the link's session wins over the resolver only while the resolver
+  finds no tenant, the link's own, or the very tenant the switch was confirmed
+  over (:data:`SESSION_OVER`). A login for any other tenant made after the link
+  was opened wins: the link's session ends, and the login's tenant is shown.
 """
 
 from __future__ import annotations
@@ -22,6 +33,8 @@ from webhooks_app.portal.links import Link
 
 SESSION_TENANT = "_webhooks_portal_tenant"
 SESSION_EXPIRES = "_webhooks_portal_expires"
+# The resolver's tenant when the link's session started: a login the customer switched away from.
+SESSION_OVER = "_webhooks_portal_over"
 
 NO_TENANT = _(
     "You have no access to webhook settings here. Sign in to your account, or open the "
@@ -35,17 +48,38 @@ def start_session(request: HttpRequest, link: Link) -> None:
     """Make ``request``'s session act for the link's tenant until the link expires.
 
     The session key changes (as on a login), so a session id planted before the
-    link was opened is worth nothing afterwards.
+    link was opened is worth nothing afterwards. The resolver's tenant of this
+    moment is kept: the link's session wins over that login only.
     """
+    over = tenancy.resolve(request)
     request.session.cycle_key()
     request.session[SESSION_TENANT] = link.tenant
     request.session[SESSION_EXPIRES] = link.expires_at
+    request.session[SESSION_OVER] = over
 
 
 def end_session(request: HttpRequest) -> None:
     """Stop acting for a link's tenant; the rest of the session (a login) is left alone."""
-    request.session.pop(SESSION_TENANT, None)
-    request.session.pop(SESSION_EXPIRES, None)
+    for key in (SESSION_TENANT, SESSION_EXPIRES, SESSION_OVER):
+        request.session.pop(key, None)
+
+
+def current_tenant(request: HttpRequest) -> tuple[str | None, bool]:
+    """The tenant ``request`` acts for, and whether a link's session has just expired."""
+    linked, expired = link_tenant(request)
+    resolved = tenancy.resolve(request)
+    if linked is None:
+        return resolved, expired
+    if resolved in (None, linked, request.session.get(SESSION_OVER)):
+        return linked, False
+    end_session(request)  # signed in for another tenant since the link: the login wins
+    return resolved, False
+
+
+def needs_confirmation(request: HttpRequest, link: Link) -> str | None:
+    """The other tenant ``request`` acts for, which opening ``link`` would replace; or None."""
+    current, _expired = current_tenant(request)
+    return current if current not in (None, link.tenant) else None
 
 
 def link_tenant(request: HttpRequest) -> tuple[str | None, bool]:
@@ -75,9 +109,7 @@ def tenant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        tenant, expired = link_tenant(request)
-        if tenant is None:
-            tenant = tenancy.resolve(request)
+        tenant, expired = current_tenant(request)
         if tenant is None:
             return refused(request, LINK_EXPIRED if expired else NO_TENANT)
         request.webhooks_tenant = tenant  # type: ignore[attr-defined]  # for templates

@@ -22,8 +22,8 @@ class EndpointForm(forms.ModelForm):
     The tenant is set by the view, never by the form. The URL's password and
     query-string values are shown masked, and a masked URL sent back unchanged
     keeps the stored one. Event types are "all types", or the types picked plus
-    any other names or patterns typed in; the model's ``full_clean`` validates
-    the result, the URL's safety included.
+    any other names or patterns typed in (both at once is refused, not read as
+    "all"); the model's ``full_clean`` validates the result, the URL's safety included.
     """
 
     url = forms.URLField(
@@ -55,7 +55,8 @@ class EndpointForm(forms.ModelForm):
         help_texts = {
             "contact_email": _(
                 "We write to this address when the endpoint starts failing, before it is "
-                "disabled and when it is disabled."
+                "disabled and when it is disabled, once it is confirmed through the link we "
+                "mail to it."
             )
         }
 
@@ -95,11 +96,22 @@ class EndpointForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean() or {}
-        if cleaned.get("all_types"):
-            cleaned["event_types"] = []
-            return cleaned
         typed = [name for name in _SEPARATORS.split(cleaned.get("patterns", "")) if name]
         picked = list(dict.fromkeys([*cleaned.get("event_types", []), *typed]))
+        if cleaned.get("all_types"):
+            if picked:  # never a silent "every event" for a customer who picked some
+                self.add_error(
+                    "all_types",
+                    forms.ValidationError(
+                        _(
+                            "Choose either all event types or the types you picked: untick "
+                            "“All event types” to receive only those, or clear them."
+                        ),
+                        code="all_and_picked",
+                    ),
+                )
+            cleaned["event_types"] = []
+            return cleaned
         if not picked and "event_types" not in self.errors:
             raise forms.ValidationError(
                 _("Pick the event types to receive, or all event types."), code="no_types"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from webhooks_app.portal import views
+from webhooks_app.portal import confirmation, views
 
 app_name = "webhooks_portal"
 
@@ -21,7 +21,13 @@ urlpatterns = [
     path("endpoints/<int:endpoint_id>/test/", views.endpoint_test, name="endpoint_test"),
     path("endpoints/<int:endpoint_id>/retry/", views.endpoint_retry, name="endpoint_retry"),
     path("endpoints/<int:endpoint_id>/example/", views.endpoint_example, name="endpoint_example"),
+    path(
+        "endpoints/<int:endpoint_id>/confirm-contact/",
+        confirmation.resend_confirmation,
+        name="endpoint_confirm_contact",
+    ),
     path("deliveries/<int:delivery_id>/", views.delivery_detail, name="delivery"),
     path("deliveries/<int:delivery_id>/retry/", views.delivery_retry, name="delivery_retry"),
     path("event-types/", views.catalog, name="event_types"),
+    path("contact/confirm/<str:token>/", confirmation.confirm_contact, name="contact_confirm"),
 ]

@@ -30,6 +30,8 @@ from webhooks_app.models import Attempt, Delivery, Endpoint
 from webhooks_app.portal import access
 from webhooks_app.portal.forms import EndpointForm, RetrySinceForm, SendExampleForm
 from webhooks_app.portal.links import InvalidLink, read_token
+from webhooks_app.portal.sent import sent_request
+from webhooks_app.sending import contacts
 
 DELIVERIES_PER_PAGE = 20
 
@@ -87,13 +89,23 @@ def show_secret_once(request: HttpRequest, endpoint: Endpoint) -> None:
 
 @xframe_options_sameorigin
 @never_cache
-@require_http_methods(["GET"])
+@csrf_protect
+@require_http_methods(["GET", "POST"])
 def enter(request: HttpRequest, token: str) -> HttpResponse:
-    """Open a signed link: a new session acting for its tenant until the link expires."""
+    """Open a signed link: a new session acting for its tenant until the link expires.
+
+    A visitor who acts for another tenant already is asked first: a GET shows
+    both tenants and a form, and only its POST switches (see
+    :mod:`webhooks_app.portal.access`).
+    """
     try:
         link = read_token(token)
     except InvalidLink:
         return access.refused(request, access.LINK_INVALID)
+    current = access.needs_confirmation(request, link)
+    if current is not None and request.method == "GET":
+        request.webhooks_tenant = current  # type: ignore[attr-defined]  # the header names it
+        return render(request, "enter_confirm.html", {"current": current, "link": link})
     access.start_session(request, link)
     return redirect("webhooks_portal:endpoints")
 
@@ -151,6 +163,7 @@ def endpoint_add(request: HttpRequest, tenant: str) -> HttpResponse:
     form = EndpointForm(request.POST or None, tenant=tenant)
     if request.method == "POST" and form.is_valid():
         endpoint = form.save()
+        contacts.request_confirmation(request, endpoint)
         show_secret_once(request, endpoint)
         messages.success(request, gettext("The endpoint was added."))
         return to_endpoint(endpoint)
@@ -164,6 +177,8 @@ def endpoint_edit(request: HttpRequest, tenant: str, endpoint_id: int) -> HttpRe
     if request.method == "POST" and form.is_valid():
         # The form's columns only: workers update the health columns meanwhile.
         endpoint.save(update_fields=[*EndpointForm.Meta.fields, "updated_at"])
+        if "contact_email" in form.changed_data:
+            contacts.request_confirmation(request, endpoint)
         messages.success(request, gettext("The endpoint was saved."))
         return to_endpoint(endpoint)
     return render(request, "endpoint_form.html", {"form": form, "endpoint": endpoint})
@@ -314,7 +329,11 @@ def delivery_detail(request: HttpRequest, tenant: str, delivery_id: int) -> Http
         tenant_deliveries(tenant).select_related("event", "endpoint"), pk=delivery_id
     )
     attempts = delivery.attempts.order_by("number")
-    return render(request, "delivery_detail.html", {"delivery": delivery, "attempts": attempts})
+    return render(
+        request,
+        "delivery_detail.html",
+        {"delivery": delivery, "attempts": attempts, "sent": sent_request(delivery)},
+    )
 
 
 @portal_view(["POST"])

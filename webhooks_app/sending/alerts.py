@@ -16,11 +16,14 @@ recording one endpoint's failures, exactly one alerts, once; a later moment reac
 first supersedes an earlier one. A success ending the streak and re-enabling reset it.
 
 After commit, :func:`notify` sends the moment's signal (always) and, when the endpoint
-has a contact address, an e-mail through :func:`django.core.mail.send_mail`, rendered
-from templates a project can override (``webhooks_app/email/<moment>_subject.txt``,
-``<moment>_body.txt`` and, if it exists, ``<moment>_body.html``). The templates get
-the masked URL and last error, never a secret. Nothing here raises: a failing mail
-backend or signal receiver is logged, and recording goes on.
+has a *confirmed* contact address (:mod:`~webhooks_app.sending.contacts`), an e-mail
+through :mod:`~webhooks_app.sending.owner_mail` (capped per address and day by
+``WEBHOOKS["ALERT_MAX_PER_DAY"]``), rendered from templates a project can override
+(``webhooks_app/email/<moment>_subject.txt``, ``<moment>_body.txt`` and, if it exists,
+``<moment>_body.html``). The templates get the masked URL and last error, never a
+secret. The URL and description are the customer's words: the app's subjects carry
+neither, and its bodies show them as quoted data on lines of their own. Nothing here
+raises: a failing mail backend or signal receiver is logged, and recording goes on.
 """
 
 from __future__ import annotations
@@ -32,16 +35,13 @@ from math import ceil
 from typing import Any
 from urllib.parse import quote
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db.models import QuerySet
 from django.dispatch import Signal
-from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from webhooks_app import conf, redaction, signals
 from webhooks_app.models import Attempt, Endpoint
+from webhooks_app.sending import owner_mail
 
 logger = logging.getLogger(__name__)
 
@@ -167,12 +167,13 @@ def _signal(signal: Signal, endpoint: Endpoint, **kwargs: Any) -> None:
 
 def context(endpoint: Endpoint, **extra: Any) -> dict[str, Any]:
     """What the e-mail templates get: masked, and no secret (no endpoint object either,
-    so that an overriding template cannot print one)."""
+    so that an overriding template cannot print one). The customer's text is on one line,
+    so that it cannot pass for lines of the operator's."""
     link = conf.get("ALERT_LINK")
     return {
         "endpoint_id": endpoint.pk,
         "url": redaction.mask_url(endpoint.url),
-        "description": endpoint.description,
+        "description": " ".join(endpoint.description.split()),
         "tenant": endpoint.tenant,
         "link": link.format(endpoint_id=endpoint.pk, tenant=quote(endpoint.tenant, safe=""))
         if link
@@ -182,33 +183,13 @@ def context(endpoint: Endpoint, **extra: Any) -> dict[str, Any]:
 
 
 def _mail(stage: Stage, endpoint: Endpoint, **extra: Any) -> None:
-    """The moment's e-mail to the endpoint's contact address, if it has one."""
-    if not endpoint.contact_email or not conf.get("ALERT_EMAILS"):
+    """The moment's e-mail to the endpoint's contact address, if it has a confirmed one."""
+    if not endpoint.contact_email_confirmed or not conf.get("ALERT_EMAILS"):
         return
-    name = TEMPLATES[stage]
-    try:
-        # The owner's mail is not in the language of whatever request recorded the try.
-        with translation.override(settings.LANGUAGE_CODE):
-            subject, body, html = render(name, context(endpoint, **extra))
-        send_mail(
-            subject,
-            body,
-            conf.get("ALERT_FROM_EMAIL"),
-            [endpoint.contact_email],
-            html_message=html,
-        )
-    except Exception:
-        logger.exception("The %s e-mail for endpoint %s could not be sent", name, endpoint.pk)
-        return
-    logger.info("Sent the %s e-mail for endpoint %s", name, endpoint.pk)
-
-
-def render(name: str, values: dict[str, Any]) -> tuple[str, str, str | None]:
-    """Subject (on one line), text body and, if its template exists, HTML body."""
-    subject = render_to_string(f"webhooks_app/email/{name}_subject.txt", values)
-    body = render_to_string(f"webhooks_app/email/{name}_body.txt", values)
-    try:
-        html = render_to_string(f"webhooks_app/email/{name}_body.html", values)
-    except TemplateDoesNotExist:
-        html = None
-    return " ".join(subject.split()), body, html
+    owner_mail.send(
+        TEMPLATES[stage],
+        endpoint.contact_email,
+        context(endpoint, **extra),
+        endpoint_id=endpoint.pk,
+        kind="alert",
+    )

@@ -1,4 +1,4 @@
-"""Template filters of the portal's pages: masked credentials and capped excerpts.
+"""Template filters of the portal's pages: masked credentials, capped excerpts, states.
 
 Templates that a project overrides keep to the same rules by using them:
 ``{{ endpoint.url|masked_url }}``, ``{{ attempt.error|masked }}``,
@@ -9,13 +9,18 @@ by the template as usual.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext
 
-from webhooks_app import event_types, redaction
+from webhooks_app import event_types, redaction, tenancy
+from webhooks_app.models import Delivery, Endpoint
+from webhooks_app.sending import state
 
 register = template.Library()
 
@@ -64,3 +69,31 @@ def deprecated_types(patterns) -> list[str]:
 def status_tone(code: int | None) -> str:
     """``ok`` for a 2xx answer, ``bad`` otherwise: the class of a status badge."""
     return "ok" if code and 200 <= code < 300 else "bad"
+
+
+@register.filter
+def tenant_label(key: str) -> str:
+    """The tenant's display name (:func:`webhooks_app.tenancy.label`)."""
+    return tenancy.label(key)
+
+
+@register.filter
+def endpoint_state(endpoint: Endpoint) -> state.State:
+    """What is going on with the endpoint, why, until when (:mod:`webhooks_app.sending.state`)."""
+    return state.describe_endpoint(endpoint, timezone.now())
+
+
+@register.filter
+def delivery_state(delivery: Delivery) -> state.State:
+    """The delivery's state and, when pending, when its next try really is."""
+    return state.describe_delivery(delivery, delivery.endpoint, timezone.now())
+
+
+@register.filter
+def moment(value: datetime | None) -> str:
+    """A time of today as ``15:03:02``, another day's as ``2026-12-08 15:03:02`` (local time)."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    today = local.date() == timezone.localdate()
+    return date_format(local, "H:i:s" if today else "Y-m-d H:i:s")

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from webhooks_app import redaction
 from webhooks_app.api.serializers.common import MaskedErrorField, sees_secrets
+from webhooks_app.api.serializers.state import DeliveryStateSerializer
 from webhooks_app.models import Attempt, Delivery
 
 
@@ -39,6 +40,9 @@ class DeliverySerializer(serializers.ModelSerializer):
         source="endpoint.tenant", read_only=True, help_text=_("The endpoint's tenant.")
     )
     last_error = MaskedErrorField(read_only=True)
+    state = DeliveryStateSerializer(
+        help_text=_("Its state and when its next try really is (read-only).")
+    )
 
     class Meta:
         model = Delivery
@@ -50,6 +54,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "endpoint",
             "endpoint_url",
             "status",
+            "state",
             "attempt_count",
             "next_attempt_at",
             "locked_until",

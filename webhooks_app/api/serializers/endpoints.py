@@ -8,7 +8,9 @@ from rest_framework import serializers
 
 from webhooks_app import event_types, redaction, validators
 from webhooks_app.api.serializers.common import check_event_type_pattern, sees_secrets
+from webhooks_app.api.serializers.state import EndpointStateSerializer
 from webhooks_app.models import Endpoint
+from webhooks_app.sending import contacts
 from webhooks_app.validators import check_endpoint_url
 
 
@@ -50,6 +52,17 @@ class EndpointSerializer(serializers.ModelSerializer):
             "or errors; half-open: one probe request at a time."
         ),
     )
+    state = EndpointStateSerializer(
+        help_text=_("What is going on with it, why, and until when (read-only).")
+    )
+    contact_email_confirmed = serializers.BooleanField(
+        read_only=True,
+        help_text=_(
+            "Whether contact_email gets alerts. An address a customer sets is confirmed "
+            "through a link mailed to it, sent again each time contact_email is sent while "
+            "unconfirmed (within the address's daily mail cap); one staff set is confirmed."
+        ),
+    )
     secret = serializers.CharField(
         write_only=True,
         required=False,
@@ -68,6 +81,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "url",
             "description",
             "contact_email",
+            "contact_email_confirmed",
             "event_types",
             "deprecated_event_types",
             "headers",
@@ -78,6 +92,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "rate_limit",
             "failure_streak",
             "failing_since",
+            "state",
             "circuit_state",
             "circuit_opened_at",
             "paused_until",
@@ -121,13 +136,34 @@ class EndpointSerializer(serializers.ModelSerializer):
                 data["headers"] = redaction.unmask_headers(data["headers"], self.instance.headers)
         return super().to_internal_value(data)
 
+    @property
+    def by_customer(self) -> bool:
+        """Whether the tenant API is writing (the staff API has no tenant in its context)."""
+        return "tenant" in self.context
+
+    def create(self, validated_data: dict) -> Endpoint:
+        if not self.by_customer:
+            validated_data["confirmed_contact_email"] = validated_data.get("contact_email", "")
+        endpoint = super().create(validated_data)
+        self._contact_set(endpoint, validated_data)
+        return endpoint
+
     def update(self, instance: Endpoint, validated_data: dict) -> Endpoint:
         """Write only the fields sent, never the health columns loaded with the instance
         (workers update streaks and alerts meanwhile), as the admin and the portal do."""
+        if "contact_email" in validated_data and not self.by_customer:
+            validated_data["confirmed_contact_email"] = validated_data["contact_email"]
         for name, value in validated_data.items():
             setattr(instance, name, value)
         instance.save(update_fields=[*validated_data, "updated_at"])
+        self._contact_set(instance, validated_data)
         return instance
+
+    def _contact_set(self, endpoint: Endpoint, validated_data: dict) -> None:
+        """A contact address a customer sent is mailed a confirmation link, unless it is
+        confirmed already (one staff sent is confirmed as it is)."""
+        if self.by_customer and "contact_email" in validated_data:
+            contacts.request_confirmation(self.context["request"], endpoint)
 
     def validate_url(self, value: str) -> str:
         try:
