@@ -300,6 +300,11 @@ def portal_shots(browser, base: str, pages: dict[str, str]) -> None:
         page.goto(base + path)
         page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
         print(f"{name}.png  {path}  (portal, as acme)")
+        if name == "portal-endpoint":  # its statistics, close up
+            page.locator(".wp-card:has(.webhooks-stats)").screenshot(
+                path=str(OUT / "portal-endpoint-stats.png")
+            )
+            print(f"portal-endpoint-stats.png  {path}, the statistics  (portal, as acme)")
     # A link for another tenant, opened in acme's session: it asks before switching.
     page.goto(base + portal_link("globex"))
     page.screenshot(path=str(OUT / "portal-enter-confirm.png"), full_page=True)

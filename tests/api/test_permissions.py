@@ -69,6 +69,7 @@ ROUTES = {
         ["change_endpoint"],
         200,
     ),
+    ("endpoint-stats", "get"): ("endpoints/{id}/stats/", None, ["view_endpoint"], 200),
     ("event-list", "get"): ("events/", None, ["view_event"], 200),
     ("event-list", "post"): (
         "events/",

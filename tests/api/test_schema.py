@@ -42,6 +42,10 @@ def test_drf_spectacular_describes_every_route_without_warnings(tmp_path):
         assert {prefix + "endpoints/", prefix + "endpoints/{id}/", prefix + "deliveries/"} <= paths
     assert STAFF + "inbound-events/{id}/reprocess/" in paths
     assert TENANT + "events/" in paths
+    for prefix in (STAFF, TENANT):
+        assert {prefix + "endpoints/{id}/stats/", prefix + "event-types/{name}/"} <= paths
+    stats = schema["paths"][TENANT + "endpoints/{id}/stats/"]["get"]["responses"]["200"]
+    assert stats["content"]["application/json"]["schema"]["$ref"].endswith("/EndpointStats")
     # Receivers are plain Django views, portal pages are HTML: neither is an API operation.
     assert all(path.startswith((STAFF, TENANT)) for path in paths), sorted(paths)
 

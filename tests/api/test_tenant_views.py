@@ -30,11 +30,12 @@ from tests.api.test_views import (
     webhooks,
 )
 from tests.conftest import wait_until
-from webhooks_app import operations, signing
+from webhooks_app import event_types, operations, signing
 from webhooks_app.api import tenant_urls
 from webhooks_app.api.permissions import TenantPermission
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.redaction import MASK
+from webhooks_app.testing import isolated_event_types
 
 pytestmark = pytest.mark.django_db
 
@@ -61,11 +62,15 @@ ROUTES = {
     ("endpoint-send-test", "post"): ("endpoints/{id}/send-test/", {}, 202),
     ("endpoint-enable", "post"): ("endpoints/{id}/enable/", None, 200),
     ("endpoint-disable", "post"): ("endpoints/{id}/disable/", {"reason": "maintenance"}, 200),
+    ("endpoint-stats", "get"): ("endpoints/{id}/stats/", None, 200),
     ("event-list", "get"): ("events/", None, 200),
     ("event-detail", "get"): ("events/{id}/", None, 200),
     ("delivery-list", "get"): ("deliveries/", None, 200),
     ("delivery-detail", "get"): ("deliveries/{id}/", None, 200),
     ("delivery-retry", "post"): ("deliveries/{id}/retry/", None, 202),
+    # The catalog is the same for every tenant (``catalog`` registers the type).
+    ("event-type-list", "get"): ("event-types/", None, 200),
+    ("event-type-detail", "get"): ("event-types/{name}/", None, 200),
 }
 KEYS = list(ROUTES)
 IDS = [f"{method.upper()} {name}" for name, method in KEYS]
@@ -80,6 +85,13 @@ MISSING = {"endpoints": 10**9, "events": "msg_missing", "deliveries": 10**9}
 @pytest.fixture(autouse=True)
 def header_resolver():
     with webhooks(TENANT_RESOLVER=HEADER_RESOLVER):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def catalog():
+    with isolated_event_types():
+        event_types.register("order.paid", description="An order was paid.", example={"id": 1})
         yield
 
 
@@ -124,7 +136,7 @@ def customer(django_user_model):
 
 
 def route_path(key, objects: dict | None, *, missing: bool = False) -> str:
-    template = ROUTES[key][0]
+    template = ROUTES[key][0].replace("{name}", "order.paid")
     if "{id}" not in template:
         return TENANT_API + template
     collection = template.split("/", 1)[0]
@@ -566,6 +578,41 @@ def test_the_browsable_api_renders(acme, customer, key):
     response = customer("acme").get(route_path(key, acme), HTTP_ACCEPT=BROWSER_ACCEPT)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html") == (key[0] != "schema")
+
+
+# --- the catalog and an endpoint's statistics -----------------------------------------
+
+
+def test_the_catalog_is_the_staff_apis(acme, customer, admin_client):
+    mine = customer("acme").get(TENANT_API + "event-types/")
+    assert mine.status_code == 200
+    assert mine.json() == admin_client.get(API + "event-types/").json()
+    assert [item["name"] for item in mine.json()] == ["order.paid"]
+    assert customer("acme").get(TENANT_API + "event-types/order.unknown/").status_code == 404
+
+
+def test_an_endpoints_statistics_count_its_own_tries(acme, globex, customer, admin_client):
+    endpoint = acme["endpoints"]
+    Attempt.objects.create(
+        delivery=acme["deliveries"], number=2, error_type="timeout", duration_ms=3000
+    )
+    stats = customer("acme").get(TENANT_API + f"endpoints/{endpoint.pk}/stats/").json()
+    # The fixture's 500 and this timeout; globex's 500 is not counted.
+    assert stats["tries"] == 2
+    assert stats["success_rate"] == 0
+    assert stats["status_classes"] == {"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 1, "error": 1}
+    assert stats["latency_ms"] == {"p50": 0, "p99": 3000}
+    assert stats["last_try"]["error_type"] == "timeout"
+    assert len(stats["hourly"]) == 24 and len(stats["daily"]) == 7
+    assert stats["hourly"][-1] | {"start": None} == {
+        "start": None,
+        "succeeded": 0,
+        "retrying": 2,  # the delivery is pending: both will be tried again
+        "failed": 0,
+    }
+    assert stats["daily"][-1]["retrying"] == 2
+    # Staff see the same through the staff API.
+    assert admin_client.get(API + f"endpoints/{endpoint.pk}/stats/").json() == stats
 
 
 # --- state -------------------------------------------------------------------------------

@@ -172,6 +172,7 @@ ROUTES = [
     ("post", "endpoints/{id}/send-test/", {}, 202),
     ("post", "endpoints/{id}/enable/", None, 200),
     ("post", "endpoints/{id}/disable/", {"reason": "maintenance"}, 200),
+    ("get", "endpoints/{id}/stats/", None, 200),
     ("get", "events/", None, 200),
     ("post", "events/", {"event_type": "order.paid", "payload": {"id": 7}}, 201),
     ("get", "events/{id}/", None, 200),

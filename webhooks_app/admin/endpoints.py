@@ -36,6 +36,7 @@ from webhooks_app.admin.endpoint_health import (
     state_html,
 )
 from webhooks_app.admin.endpoint_secret import SecretPageMixin
+from webhooks_app.admin.endpoint_stats import EndpointStatsMixin
 from webhooks_app.admin.filters import HealthFilter, SubscriptionFilter, tenant_filter
 from webhooks_app.models import Endpoint
 from webhooks_app.sending import contacts
@@ -70,6 +71,7 @@ class EndpointAdmin(
     EndpointActionsMixin,
     SecretPageMixin,
     CatalogAdminMixin,
+    EndpointStatsMixin,
     admin.ModelAdmin,
 ):
     empty_value_display = display.EMPTY
@@ -110,6 +112,7 @@ class EndpointAdmin(
         "failure_streak",
         "failing_since",
         "statistics",
+        "tries_chart",
         "deliveries_link",
         "created_at",
         "updated_at",

@@ -24,6 +24,7 @@ router = Router()
 router.register("endpoints", tenant_views.EndpointViewSet, basename="endpoint")
 router.register("events", tenant_views.EventViewSet, basename="event")
 router.register("deliveries", tenant_views.DeliveryViewSet, basename="delivery")
+router.register("event-types", tenant_views.EventTypeViewSet, basename="event-type")
 
 urlpatterns = [
     path("schema/", tenant_views.TenantSchemaView.as_view(patterns=router.urls), name="schema"),

@@ -13,9 +13,11 @@ here (a ``tenant`` key sent on create, PUT or PATCH is ignored, as DRF ignores e
 read-only field). The owner sees the secrets and credentials of its own endpoints.
 
 Customers manage their endpoints (with the test event, reveal and rotate secret,
-enable and disable actions), read their events (they receive events; creating them is
-the operator's business, so POST answers 405) and their deliveries with attempts, and
-retry a delivery. Cancelling deliveries and inbound events stay in the staff API.
+enable and disable actions, and their statistics), read the event-type catalog (the
+same for every tenant: types are registered in code), read their events (they receive
+events; creating them is the operator's business, so POST answers 405) and their
+deliveries with attempts, and retry a delivery. Cancelling deliveries and inbound
+events stay in the staff API.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.routers import APIRootView
 
 from webhooks_app import conf, operations, tenancy
-from webhooks_app.api import views
+from webhooks_app.api import staff_views, views
 from webhooks_app.api.permissions import TenantPermission
 from webhooks_app.api.schema import SchemaView
 from webhooks_app.api.view_bases import Conflict
@@ -119,8 +121,12 @@ class DeliveryViewSet(TenantScopedMixin, views.BaseDeliveryViewSet):
     tenant_lookups = ("endpoint__tenant", "event__tenant")
 
 
+class EventTypeViewSet(TenantAccessMixin, staff_views.EventTypeViewSet):
+    """The types of the events sent, with their descriptions, payload schemas and examples."""
+
+
 class TenantAPIRootView(TenantAccessMixin, APIRootView):
-    """Links to your endpoints, events and deliveries."""
+    """Links to your endpoints, events and deliveries, and to the event types."""
 
 
 class TenantSchemaView(TenantAccessMixin, SchemaView):

@@ -28,6 +28,7 @@ from webhooks_app.api.serializers import (
     EndpointCreatedSerializer,
     EndpointSecretSerializer,
     EndpointSerializer,
+    EndpointStatsSerializer,
     EventCreateSerializer,
     EventDetailSerializer,
     EventSerializer,
@@ -40,6 +41,7 @@ from webhooks_app.api.view_bases import (
     tenant_filter,
 )
 from webhooks_app.models import Delivery, Endpoint, Event
+from webhooks_app.observability.stats import endpoint_stats
 from webhooks_app.sending import fanout
 
 DEFAULT_DISABLED_REASON = _("Disabled through the API")
@@ -86,8 +88,10 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         ),
         "enable": ActionSchema(request=NO_BODY, statuses=("200",)),
         "disable": ActionSchema(request=DisableEndpointSerializer, statuses=("200",)),
+        "stats": ActionSchema(response=EndpointStatsSerializer),
     }
     action_permissions = {
+        "stats": ("view_endpoint",),
         "reveal_secret": ("view_endpoint", "view_endpoint_secret"),
         "rotate_secret": ("change_endpoint",),
         "send_test": ("add_event",),
@@ -99,6 +103,7 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         return {
             "send_test": SendTestSerializer,
             "disable": DisableEndpointSerializer,
+            "stats": EndpointStatsSerializer,
         }.get(self.action, EndpointSerializer)
 
     def create(self, request, *args, **kwargs):
@@ -157,6 +162,14 @@ class EndpointViewSet(WebhooksViewSetMixin, viewsets.ModelViewSet):
         operations.disable_endpoints(self._single(endpoint), reason)
         endpoint.refresh_from_db()
         return Response(EndpointSerializer(endpoint, context=self.get_serializer_context()).data)
+
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        """The endpoint's tries: over the last 24 hours the success rate, the counts by
+        status class and the p50 and p99 latency, by outcome per hour; by outcome per day
+        over the last 7 days; and the latest try's answer."""
+        stats = endpoint_stats(self.get_object())
+        return Response(self.get_serializer(stats).data)
 
 
 IDEMPOTENCY_HEADER = {

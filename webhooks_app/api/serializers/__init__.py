@@ -36,6 +36,7 @@ from webhooks_app.api.serializers.events import (
     EventSerializer,
 )
 from webhooks_app.api.serializers.inbound import InboundEventSerializer
+from webhooks_app.api.serializers.stats import EndpointStatsSerializer
 
 __all__ = [
     "AttemptSerializer",
@@ -45,6 +46,7 @@ __all__ = [
     "EndpointCreatedSerializer",
     "EndpointSecretSerializer",
     "EndpointSerializer",
+    "EndpointStatsSerializer",
     "EventCreateSerializer",
     "EventDetailSerializer",
     "EventSerializer",
