@@ -346,5 +346,5 @@ def test_a_verifier_without_a_secret_fails_the_deployment_check():
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
 
-    with pytest.raises(SystemCheckError, match="webhooks_app.E004"):
+    with pytest.raises(SystemCheckError, match=r"webhooks_app\.E004"):
         call_command("check", deploy=True)

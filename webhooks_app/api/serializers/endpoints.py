@@ -7,7 +7,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from webhooks_app import event_types, redaction, validators
-from webhooks_app.api.serializers.common import check_event_type_pattern, sees_secrets
+from webhooks_app.api.serializers.common import (
+    NamedChoiceField,
+    check_event_type_pattern,
+    sees_secrets,
+)
 from webhooks_app.api.serializers.state import EndpointStateSerializer
 from webhooks_app.models import Endpoint
 from webhooks_app.sending import contacts
@@ -44,7 +48,8 @@ class EndpointSerializer(serializers.ModelSerializer):
         required=False,
         help_text=_("Extra headers sent with every request."),
     )
-    circuit_state = serializers.ChoiceField(
+    circuit_state = NamedChoiceField(
+        "CircuitState",
         choices=["closed", "open", "half-open"],
         read_only=True,
         help_text=_(
