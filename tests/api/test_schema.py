@@ -57,7 +57,14 @@ def test_drf_spectacular_names_the_apps_enums_after_their_models(tmp_path):
         {"$ref": "#/components/schemas/InboundEventStatus"}
     ]
     enums = {name for name, schema in schemas.items() if "enum" in schema}
-    assert enums == {"DeliveryStatus", "InboundEventStatus", "AttemptTrigger", "CircuitState"}
+    assert enums == {
+        "DeliveryStatus",
+        "InboundEventStatus",
+        "AttemptTrigger",
+        "CircuitState",
+        "EndpointStateCode",
+        "DeliveryStateCode",
+    }
 
 
 @override_settings(**SPECTACULAR)
