@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import IO
 
 import pytest
 from django.conf import settings
@@ -310,7 +311,8 @@ def service_env(db_name: str, webhooks: dict, broker_url: str | None = None) -> 
 class WorkerProcess:
     """A ``celery worker`` subprocess on the test database and the real broker.
 
-    ``broker_url`` points it at another broker than the test run's.
+    ``broker_url`` points it at another broker than the test run's; ``env`` adds to
+    its environment; ``output``, a file, takes its stdout and stderr.
     """
 
     def __init__(
@@ -320,16 +322,20 @@ class WorkerProcess:
         webhooks: dict | None = None,
         *,
         broker_url: str | None = None,
+        env: dict[str, str] | None = None,
+        output: IO | None = None,
     ) -> None:
         self.db_name = db_name
         self.queue = queue
         self.webhooks = webhooks or {}
         self.broker_url = broker_url
+        self.env = env or {}
+        self.output = output
         self.name = f"proc-{uuid.uuid4().hex[:8]}@localhost"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
-        env = service_env(self.db_name, self.webhooks, self.broker_url)
+        env = {**service_env(self.db_name, self.webhooks, self.broker_url), **self.env}
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -350,6 +356,8 @@ class WorkerProcess:
             cwd=ROOT,
             env=env,
             start_new_session=True,
+            stdout=self.output,
+            stderr=subprocess.STDOUT if self.output else None,
         )
         return self
 
@@ -395,7 +403,7 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def worker_process(transactional_db, celery_app) -> Iterator[Callable[[], WorkerProcess]]:
+def worker_process(transactional_db, celery_app) -> Iterator[Callable[..., WorkerProcess]]:
     """Start subprocess workers on PostgreSQL + Redis (the services run only).
 
     They consume their own queue, and the test's tasks are routed there, so a
@@ -404,14 +412,28 @@ def worker_process(transactional_db, celery_app) -> Iterator[Callable[[], Worker
     """
     if not SERVICES:
         pytest.skip("needs DATABASE_URL and CELERY_BROKER_URL (the services run)")
+    yield from _worker_processes(celery_app)
+
+
+@pytest.fixture
+def broker_worker_process(transactional_db, celery_app) -> Iterator[Callable[..., WorkerProcess]]:
+    """:func:`worker_process` on any database, SQLite's file included: for tests that
+    need only a broker other processes reach (``CELERY_BROKER_URL``, e.g. Redis)."""
+    if not os.environ.get("CELERY_BROKER_URL"):
+        pytest.skip("needs CELERY_BROKER_URL (a broker that a worker subprocess reaches)")
+    yield from _worker_processes(celery_app)
+
+
+def _worker_processes(celery_app) -> Iterator[Callable[..., WorkerProcess]]:
     celery_app.control.purge()
     started: list[WorkerProcess] = []
     routed = override_settings(WEBHOOKS={**settings.WEBHOOKS, "QUEUE": PROCESS_QUEUE})
     routed.enable()
 
-    def start() -> WorkerProcess:
+    def start(**options) -> WorkerProcess:
+        """``options``: :class:`WorkerProcess`'s ``env`` and ``output``."""
         worker = WorkerProcess(
-            connection.settings_dict["NAME"], PROCESS_QUEUE, dict(settings.WEBHOOKS)
+            connection.settings_dict["NAME"], PROCESS_QUEUE, dict(settings.WEBHOOKS), **options
         ).start()
         started.append(worker)
         return worker.wait_ready(celery_app)

@@ -333,3 +333,27 @@ def test_an_sqlite_older_than_3_35_is_an_error(monkeypatch):
 def test_the_database_check_is_registered_and_passes_on_the_test_database():
     assert check_database() == []
     assert check_database in checks.registry.registry.get_checks()
+
+
+# --- a receiver's missing secret: a warning, an error only with --deploy ----------------
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF="tests.urls_missing_secret")
+def test_a_verifier_without_a_secret_only_warns_outside_deploy(capsys):
+    """A build step (collectstatic, migrate) has no runtime secrets: it must not fail."""
+    from django.core.management import call_command
+
+    call_command("check")  # raises SystemCheckError on any error
+    assert "webhooks_app.W004" in capsys.readouterr().err
+    call_command("migrate", verbosity=0, skip_checks=False)
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF="tests.urls_missing_secret")
+def test_a_verifier_without_a_secret_fails_the_deployment_check():
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with pytest.raises(SystemCheckError, match=r"webhooks_app\.E004"):
+        call_command("check", deploy=True)

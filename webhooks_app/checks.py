@@ -134,18 +134,18 @@ def supplies_its_verifier(view: Any) -> bool:
 
 @register(Tags.security, Tags.urls)
 def check_receivers(app_configs=None, **kwargs) -> list:
-    """A receiver without a verifier or without a secret is a configuration error.
+    """A receiver without a verifier is an error; one whose verifier has no secret, a warning.
 
-    A receiver that overrides ``verify()`` or ``get_verifier()`` supplies its own,
-    which only a request can show; the view refuses every request if it is missing.
+    The secret usually comes from the environment, which a build step (``migrate``,
+    ``collectstatic`` in an image build) does not have: there it is only a warning
+    (W004), and :func:`check_receiver_secrets` makes it an error under
+    ``check --deploy``. A receiver that overrides ``verify()`` or ``get_verifier()``
+    supplies its own, which only a request can show; the view refuses every request
+    if it is missing.
     """
-    problems = []
-    for view in receiver_views():
-        if supplies_its_verifier(view):
-            continue
-        verifier = view.verifier
-        name = f"{view.__module__}.{view.__qualname__}"
-        if verifier is None:
+    problems: list = []
+    for view, name in checked_receivers():
+        if view.verifier is None:
             problems.append(
                 Error(
                     f"{name} has no verifier.",
@@ -154,15 +154,46 @@ def check_receivers(app_configs=None, **kwargs) -> list:
                     "or override verify() or get_verifier().",
                 )
             )
-        elif getattr(verifier, "secrets", True) == ():
+        elif lacks_secret(view.verifier):
             problems.append(
-                Error(
+                Warning(
                     f"{name} has a verifier with no secret; it would reject every request.",
-                    id="webhooks_app.E004",
-                    hint="Pass secret= (a string, or a list during rotation).",
+                    id="webhooks_app.W004",
+                    hint="Pass secret= (a string, or a list during rotation). Harmless in a "
+                    "build step without the runtime secrets; `check --deploy` reports it as "
+                    "webhooks_app.E004.",
                 )
             )
     return problems
+
+
+@register(Tags.security, Tags.urls, deploy=True)
+def check_receiver_secrets(app_configs=None, **kwargs) -> list:
+    """``check --deploy``: a receiver whose verifier has no secret is an error (E004)."""
+    return [
+        Error(
+            f"{name} has a verifier with no secret; it would reject every request.",
+            id="webhooks_app.E004",
+            hint="Pass secret= (a string, or a list during rotation); is its environment "
+            "variable set where the web process runs?",
+        )
+        for view, name in checked_receivers()
+        if view.verifier is not None and lacks_secret(view.verifier)
+    ]
+
+
+def checked_receivers() -> list[tuple[Any, str]]:
+    """Routed receivers whose ``verifier`` attribute is theirs to check, with their names."""
+    return [
+        (view, f"{view.__module__}.{view.__qualname__}")
+        for view in receiver_views()
+        if not supplies_its_verifier(view)
+    ]
+
+
+def lacks_secret(verifier: Any) -> bool:
+    """Whether a verifier was given no usable secret (``""``, ``None``, ``[]``)."""
+    return getattr(verifier, "secrets", True) == ()
 
 
 def routed_callbacks(patterns=None) -> list:

@@ -11,17 +11,27 @@ sweep to beat, e.g.::
 
 Every task goes to ``WEBHOOKS["QUEUE"]`` when it is set, however it is sent (by
 the app, by beat, by ``.delay()`` in a shell), unless the sender names a queue.
+
+Importing this module (as a worker does before it starts) also connects the
+worker's side of prometheus_client's multiprocess mode to Celery's signals
+(:mod:`webhooks_app.metrics.workers`): it does nothing unless
+``PROMETHEUS_MULTIPROC_DIR`` is set.
 """
 
 from __future__ import annotations
 
 from celery import Task, shared_task
+from celery.signals import worker_init, worker_process_shutdown
 
 from webhooks_app import conf, wakeups
+from webhooks_app.metrics import workers as metrics_workers
 from webhooks_app.models import InboundEvent
 from webhooks_app.receivers import processing
 from webhooks_app.sending import engine
 from webhooks_app.sending.sweep import sweep as sweep_deliveries
+
+worker_init.connect(metrics_workers.on_worker_start, weak=False, dispatch_uid=__name__)
+worker_process_shutdown.connect(metrics_workers.on_process_exit, weak=False, dispatch_uid=__name__)
 
 
 class QueuedTask(Task):

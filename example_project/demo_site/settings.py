@@ -119,9 +119,12 @@ SHOP_WEBHOOK_SECRET = os.environ.get(
     "SHOP_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 )
 
+# As docs/observability.md shows it: the handler on the root logger, which the Celery
+# worker takes over, so each line is printed once in the worker's log too.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"webhooks_app": {"handlers": ["console"], "level": "INFO"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"webhooks_app": {"level": "INFO"}},
 }

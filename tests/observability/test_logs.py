@@ -6,12 +6,15 @@ Loggers ``webhooks_app.delivery`` (one line per try) and ``webhooks_app.receiver
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import time
 
 import pytest
 from django.db import transaction
 
-from tests.conftest import Reply, wait_until
+from tests.conftest import ROOT, Reply, wait_until
 from tests.receivers import STANDARD_SECRET, behaviour
 from webhooks_app import send_event
 from webhooks_app.models import Delivery, Endpoint
@@ -209,3 +212,36 @@ def test_received_events_are_logged_by_outcome(inbound_log):
 def test_an_async_receiver_logs_acceptance(inbound_log, no_wakeups):
     assert post({"type": "order.paid"}, "msg_c", path="/hooks/async/").status_code == 202
     assert [(r.outcome, r.source) for r in inbound_log()] == [("accepted", "async")]
+
+
+def docs_logging_example() -> dict:
+    """The ``LOGGING = {...}`` example of docs/observability.md, as a project copies it."""
+    text = (ROOT / "docs" / "observability.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    (example,) = [block for block in blocks if block.startswith("LOGGING = ")]
+    namespace: dict = {}
+    exec(example, namespace)  # the docs' own code, nothing else
+    return namespace["LOGGING"]
+
+
+def test_the_docs_logging_example_prints_each_line_once_under_celery(
+    http_server, broker_worker_process, tmp_path
+):
+    """Celery takes over the root logger; the example's lines must not reach it as well."""
+    output = (tmp_path / "worker.log").open("w+")
+    broker_worker_process(
+        env={
+            "DJANGO_SETTINGS_MODULE": "tests.settings_docs_logging",
+            "WEBHOOKS_TEST_LOGGING": json.dumps(docs_logging_example()),
+        },
+        output=output,
+    )
+    Endpoint.objects.create(url=http_server.url())
+    event = send_event("order.paid", {})
+    wait_until(lambda: Delivery.objects.filter(status="succeeded").exists(), timeout=30)
+    line = f"of {event.id} (order.paid) to endpoint"
+    wait_until(lambda: line in (tmp_path / "worker.log").read_text())
+    time.sleep(0.5)  # a second copy would be written right after the first
+    printed = [text for text in (tmp_path / "worker.log").read_text().splitlines() if line in text]
+    assert len(printed) == 1, printed
+    output.close()

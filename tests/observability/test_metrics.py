@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from datetime import timedelta
+from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
@@ -264,3 +265,56 @@ def test_the_view_is_open_to_the_token_under_login_required_middleware(settings)
     ]
     assert Client().get("/metrics/").status_code == 401  # its own answer, not a redirect
     scrape()
+
+
+def ended_pid() -> int:
+    """The id of a process that has ended (and, so soon after, not been reused)."""
+    done = subprocess.run(["true"], check=True)
+    assert done.returncode == 0
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def child_pids(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_prefork_workers_counts_reach_the_web_processs_scrape(
+    http_server, broker_worker_process, tmp_path, monkeypatch
+):
+    """The worker's side of multiprocess mode comes with the app: nothing to copy."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    # A previous run's counts, of a process that has ended: removed when the worker starts.
+    stale = tmp_path / f"counter_{ended_pid()}.db"
+    counts = MmapedDict(str(stale))
+    name = "webhooks_deliveries_total"
+    counts.write_value(mmap_key(name, name, ["outcome"], ["succeeded"], "stale"), 41.0, 0.0)
+    counts.close()
+
+    worker = broker_worker_process()  # prefork, two children
+    assert not stale.exists()
+    Endpoint.objects.create(url=http_server.url())
+    send_event("order.paid", {})
+    wait_until(lambda: Delivery.objects.filter(status="succeeded").exists(), timeout=30)
+    wait_until(lambda: scrape().get(SUCCEEDED) == 1)  # the worker's, summed by the web view
+
+    # A pool child that ends is marked dead: its live gauges leave the sums.
+    children = child_pids(worker.process.pid)
+    assert len(children) == 2
+    live = [tmp_path / f"gauge_livesum_{pid}.db" for pid in children]
+    for path in live:
+        MmapedDict(str(path)).close()
+    worker.shutdown()
+    assert [path for path in live if path.exists()] == []
+    assert scrape().get(SUCCEEDED) == 1  # counters stay counted

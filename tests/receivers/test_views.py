@@ -324,7 +324,11 @@ def test_system_checks_flag_receivers_without_a_usable_verifier():
     assert checks.check_receivers() == []  # the test URLconf is well configured
     with override_settings(ROOT_URLCONF="tests.urls_misconfigured"):
         problems = checks.check_receivers()
-    assert sorted(p.id for p in problems) == ["webhooks_app.E003", "webhooks_app.E004"]
+        deploy_problems = checks.check_receiver_secrets()
+    # A missing secret is a warning, an error under `check --deploy` (a build step has none).
+    assert sorted(p.id for p in problems) == ["webhooks_app.E003", "webhooks_app.W004"]
+    assert [p.id for p in deploy_problems] == ["webhooks_app.E004"]
+    assert checks.check_receiver_secrets() == []
 
 
 def test_a_receiver_without_a_secret_refuses_everything(client):

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from functools import cache
 from http import HTTPStatus
+from importlib.util import find_spec
 
 from django.core.validators import URLValidator
 from django.urls import NoReverseMatch, reverse
@@ -134,8 +136,17 @@ class ViewSchema:
         project_class = api_settings.DEFAULT_SCHEMA_CLASS
         if project_class is None:  # the project turned schemas off
             return None
-        inspector = self.ours() if issubclass(project_class, AutoSchema) else project_class()
-        return inspector.__get__(instance, owner)
+        if issubclass(project_class, AutoSchema):
+            return self.ours().__get__(instance, owner)
+        load_spectacular_extensions()
+        return project_class().__get__(instance, owner)
+
+
+@cache
+def load_spectacular_extensions() -> None:
+    """Register the app's drf-spectacular extensions, if drf-spectacular is installed."""
+    if find_spec("drf_spectacular") is not None:
+        import webhooks_app.api.spectacular  # noqa: F401 - defining them registers them
 
 
 class WebhooksSchemaGenerator(SchemaGenerator):

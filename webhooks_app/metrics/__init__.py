@@ -1,5 +1,6 @@
 """The Prometheus scrape: the view (:mod:`.urls`), the database gauges (:mod:`.collector`),
-and a worker's own exporter (:func:`serve_worker_metrics`).
+a worker's own exporter (:func:`serve_worker_metrics`) and the worker's side of
+multiprocess mode (:mod:`.workers`).
 
 The counters themselves are :mod:`webhooks_app.observability.metrics`; without
 ``prometheus_client`` the view answers 501 and system check ``webhooks_app.W003``
@@ -82,9 +83,10 @@ class _Together:
 def serve_worker_metrics(port: int, addr: str = "127.0.0.1") -> Any:
     """Serve this process's counters on ``http://addr:port/`` from a thread; returns the server.
 
-    For Celery workers, whose sends the web process never sees: call it from
-    ``celery.signals.worker_init``. A prefork pool sends from its child
-    processes, so set ``PROMETHEUS_MULTIPROC_DIR`` for it (see
+    For Celery workers on another machine than the web process, whose sends its
+    view never sees: call it from ``celery.signals.worker_init``. A prefork pool
+    sends from its child processes, so set ``PROMETHEUS_MULTIPROC_DIR`` for it
+    (:mod:`webhooks_app.metrics.workers` does the rest; see
     docs/observability.md); the threads, solo, gevent and eventlet pools send
     in the process that serves. The database gauges are left to the web
     process's view. No authentication: keep ``addr`` on a private interface.

@@ -56,3 +56,17 @@ class StorableJSONField(serializers.JSONField):
         if problem:
             raise serializers.ValidationError(problem, code="unstorable_json")
         return value
+
+
+class NamedChoiceField(serializers.ChoiceField):
+    """A choice field whose set of choices has a name of its own in OpenAPI documents.
+
+    drf-spectacular names an enum after its field, so ``Delivery.status`` and
+    ``InboundEvent.status`` collided (a warning, and a name such as
+    ``Status6b2Enum``); :mod:`webhooks_app.api.spectacular` gives it ``enum_name``
+    instead, so that a project needs no ``ENUM_NAME_OVERRIDES`` for the app's enums.
+    """
+
+    def __init__(self, enum_name: str, **kwargs) -> None:
+        self.enum_name = enum_name
+        super().__init__(**kwargs)

@@ -6,13 +6,19 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from webhooks_app import redaction
-from webhooks_app.api.serializers.common import MaskedErrorField, sees_secrets
+from webhooks_app.api.serializers.common import MaskedErrorField, NamedChoiceField, sees_secrets
 from webhooks_app.api.serializers.state import DeliveryStateSerializer
 from webhooks_app.models import Attempt, Delivery
 
 
 class AttemptSerializer(serializers.ModelSerializer):
     error = MaskedErrorField(read_only=True)
+    trigger = NamedChoiceField(
+        "AttemptTrigger",
+        choices=Attempt.Trigger.choices,
+        read_only=True,
+        help_text=_("scheduled: a try on the retry schedule; manual: sent on request."),
+    )
 
     class Meta:
         model = Attempt
@@ -40,6 +46,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         source="endpoint.tenant", read_only=True, help_text=_("The endpoint's tenant.")
     )
     last_error = MaskedErrorField(read_only=True)
+    status = NamedChoiceField("DeliveryStatus", choices=Delivery.Status.choices, read_only=True)
     state = DeliveryStateSerializer(
         help_text=_("Its state and when its next try really is (read-only).")
     )

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from webhooks_app import event_types, redaction, validators
 from webhooks_app.api.serializers.common import (
+    NamedChoiceField,
     StorableJSONField,
     check_event_type_pattern,
     sees_secrets,
@@ -48,7 +49,8 @@ class EndpointSerializer(serializers.ModelSerializer):
         required=False,
         help_text=_("Extra headers sent with every request."),
     )
-    circuit_state = serializers.ChoiceField(
+    circuit_state = NamedChoiceField(
+        "CircuitState",
         choices=["closed", "open", "half-open"],
         read_only=True,
         help_text=_(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from webhooks_app import conf, redaction
-from webhooks_app.api.serializers.common import MaskedErrorField
+from webhooks_app.api.serializers.common import MaskedErrorField, NamedChoiceField
 from webhooks_app.models import InboundEvent
 
 
@@ -19,6 +19,9 @@ class KeptHeadersField(serializers.JSONField):
 class InboundEventSerializer(serializers.ModelSerializer):
     headers = KeptHeadersField(read_only=True)
     error = MaskedErrorField(read_only=True)
+    status = NamedChoiceField(
+        "InboundEventStatus", choices=InboundEvent.Status.choices, read_only=True
+    )
 
     class Meta:
         model = InboundEvent

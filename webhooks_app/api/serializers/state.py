@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from webhooks_app.api.serializers.common import NamedChoiceField
 from webhooks_app.models import Delivery, Endpoint
 from webhooks_app.sending import state
 
@@ -28,7 +29,8 @@ class _StateSerializer(serializers.Serializer):
 
 
 class EndpointStateSerializer(_StateSerializer):
-    code = serializers.ChoiceField(
+    code = NamedChoiceField(
+        "EndpointStateCode",
         choices=list(state.ENDPOINT_CODES),
         read_only=True,
         help_text=_(
@@ -48,7 +50,8 @@ class EndpointStateSerializer(_StateSerializer):
 
 
 class DeliveryStateSerializer(_StateSerializer):
-    code = serializers.ChoiceField(
+    code = NamedChoiceField(
+        "DeliveryStateCode",
         choices=list(state.DELIVERY_CODES),
         read_only=True,
         help_text=_(
