@@ -21,6 +21,7 @@ from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from rest_framework.test import APIClient
 
+from tests.admin.test_admin import header_rows
 from webhooks_app.models import Endpoint
 from webhooks_app.portal import portal_link
 from webhooks_app.sending import alerts, contacts
@@ -339,8 +340,8 @@ def test_an_address_staff_set_in_the_admin_is_confirmed(admin_client, mailoutbox
         "description": "",
         "contact_email": ADDRESS,
         "tenant": "acme",
-        "event_types": "[]",
-        "headers": "{}",
+        "all_types": "on",
+        **header_rows({}),
         "rate_limit": "",
         "is_active": "on",
     }
