@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -91,3 +92,7 @@ if os.environ.get("WEBHOOKS_TEST_SETTINGS"):
 # The in-memory transport polls; poll often so tests do not wait on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+if django.VERSION >= (6, 1):
+    # Django 6.1 warns (an error here) when mail is sent without MAILERS configured.
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -14,6 +14,7 @@ import threading
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import django
 import pytest
 from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
@@ -483,6 +484,14 @@ def test_templates_can_be_overridden_with_an_html_body(http_server, mailoutbox):
     assert disabled.alternatives == []
 
 
+def mail_backend(path: str):
+    """Settings sending mail through ``path``: MAILERS from Django 6.1 (EMAIL_BACKEND is
+    deprecated there), EMAIL_BACKEND before."""
+    if django.VERSION >= (6, 1):
+        return override_settings(MAILERS={"default": {"BACKEND": path}})
+    return override_settings(EMAIL_BACKEND=path)
+
+
 class BrokenBackend(BaseEmailBackend):
     """A mail server that is down."""
 
@@ -507,7 +516,7 @@ def test_a_failing_mail_backend_or_receiver_stops_nothing(http_server, caplog, r
     )
     try:
         with (
-            override_settings(EMAIL_BACKEND="tests.sending.test_alerts.BrokenBackend"),
+            mail_backend("tests.sending.test_alerts.BrokenBackend"),
             caplog.at_level(logging.ERROR, logger="webhooks_app.alerts"),
         ):
             delivery = deliver_one()

@@ -11,6 +11,7 @@ page that asks to confirm, with what :meth:`~ObjectActionsMixin.confirmation` sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.contrib import admin
@@ -63,7 +64,7 @@ class ObjectActionsMixin(_AdminBase):
             buttons.append(
                 (
                     reverse(name, args=[obj.pk, action], current_app=self.admin_site.name),
-                    self.object_action_label(action, entry[2]),
+                    self.object_action_label(action, action_parts(entry)[1]),
                 )
             )
         return buttons
@@ -96,7 +97,7 @@ class ObjectActionsMixin(_AdminBase):
         entry = self.get_actions(request).get(action)
         if entry is None or not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
-        function, _name, description = entry
+        function, description = action_parts(entry)
         if action in self.confirm_actions and request.POST.get(CONFIRM) != "yes":
             return self._confirm(request, obj, action, description)
         function(self, request, self.get_queryset(request).filter(pk=obj.pk))
@@ -127,3 +128,13 @@ class ObjectActionsMixin(_AdminBase):
             **display.object_page_context(self, obj, label),
         }
         return TemplateResponse(request, "admin/webhooks_app/confirm_action.html", context)
+
+
+def action_parts(entry) -> tuple[Callable, str]:
+    """The function and description of a ``get_actions()`` entry: a ``(function, name,
+    description)`` tuple up to Django 6.0, an ``Action`` (whose tuple form is deprecated)
+    from 6.1."""
+    if hasattr(entry, "func"):
+        return entry.func, entry.description
+    function, _name, description = entry
+    return function, description
