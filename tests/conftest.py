@@ -519,3 +519,38 @@ def _loopback_only() -> Iterator[list]:
         patch.setattr(socket.socket, "connect", connect)
         yield attempts
     assert attempts == [], f"tests reached beyond loopback: {attempts}"
+
+
+# --- a real browser (Debian's Chromium, driven by Playwright) ------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Chromium for one test module (the browser tests of the portal and the admin).
+
+    Playwright's sync API runs an asyncio event loop in this thread, and Django
+    refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation).
+    The test's own queries are plain synchronous code between Playwright calls, so
+    the guard is lifted while the browser runs; the server and the worker run in
+    threads of their own, without a loop.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield launched
+            launched.close()

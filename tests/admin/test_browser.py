@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.admin.test_admin import make_delivery
-from tests.conftest import wait_until
-from tests.portal.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import CHROMIUM, wait_until
 from webhooks_app import event_types
 from webhooks_app.models import Delivery, Endpoint
 from webhooks_app.testing import isolated_event_types
@@ -34,20 +33,6 @@ pytestmark = [
 
 PASSWORD = "browser-test"
 SCREENSHOTS = os.environ.get("WEBHOOKS_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # As in tests/portal/test_browser.py: Playwright's loop runs in this thread, the test's
-    # own queries are plain synchronous code between its calls.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            yield launched
-            launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,23 +17,13 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import Reply, wait_until
+from tests.conftest import CHROMIUM, Reply, wait_until
 from webhooks_app import event_types, operations, signing
 from webhooks_app.models import Delivery, Endpoint
 from webhooks_app.portal import portal_link
 from webhooks_app.testing import isolated_event_types
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,23 +32,6 @@ pytestmark = [
         reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API runs an asyncio event loop in this thread, and Django
-    # refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation).
-    # The test's own queries are plain synchronous code between Playwright calls, so
-    # the guard is lifted for this module; the server and the worker run in threads
-    # of their own, without a loop.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            yield launched
-            launched.close()
 
 
 @pytest.fixture

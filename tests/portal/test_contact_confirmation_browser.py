@@ -21,7 +21,6 @@ SCREENSHOT = "/tmp/webhooks-contact-confirm.png"
 
 # The browser and its page, as the portal's browser tests have them.
 pytestmark = test_browser.pytestmark
-browser = test_browser.browser
 page = test_browser.page
 
 

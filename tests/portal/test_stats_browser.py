@@ -18,7 +18,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from playwright.sync_api import Browser, Page, expect
 
-from tests.portal.test_browser import CHROMIUM, browser  # noqa: F401 - a fixture
+from tests.conftest import CHROMIUM
 from tests.portal.test_stats import tries
 from webhooks_app.models import Endpoint
 from webhooks_app.observability.stats import endpoint_stats
@@ -79,7 +79,7 @@ def scheme(request) -> str:
 
 
 @pytest.fixture
-def page(browser: Browser, scheme: str) -> Iterator[Page]:  # noqa: F811
+def page(browser: Browser, scheme: str) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
     yield context.new_page()
     context.close()
