@@ -117,8 +117,7 @@ def _round(receiver, args: argparse.Namespace, *, profile: bool) -> dict:
     )
     now = timezone.now()
     events = Event.objects.bulk_create(
-        Event(event_type="order.paid", payload={"pad": "x" * 1000}, fanned_out_at=now)
-        for _ in range(args.deliveries)
+        Event(event_type="order.paid", payload={"pad": "x" * 1000}) for _ in range(args.deliveries)
     )
     Delivery.objects.bulk_create(
         Delivery(event=event, endpoint=endpoints[n % len(endpoints)], next_attempt_at=now)

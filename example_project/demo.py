@@ -419,10 +419,10 @@ class Watcher:
 
 def wait_for_fan_out() -> None:
     """send_event writes the events alone; the worker writes their deliveries after commit."""
-    from webhooks_app.models import Event
+    from webhooks_app.models import OutboxEntry
 
     deadline = time.monotonic() + TIMEOUT
-    while Event.objects.filter(fanned_out_at__isnull=True).exists():
+    while OutboxEntry.objects.exists():
         if time.monotonic() > deadline:
             say(f"  gave up waiting for the worker to fan the events out after {TIMEOUT} s")
             return

@@ -38,7 +38,7 @@ def test_beats_sweep_goes_to_the_configured_queue(http_server, celery_app, queue
     """A due delivery nobody woke a worker for: only the sweep, through QUEUE, sends it."""
     endpoint = Endpoint.objects.create(url=http_server.url())
     now = timezone.now()
-    event = Event.objects.create(event_type="order.paid", payload={}, fanned_out_at=now)
+    event = Event.objects.create(event_type="order.paid", payload={})
     Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=now)
 
     _beat_sends(celery_app, "webhooks_app.tasks.sweep")

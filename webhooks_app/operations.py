@@ -65,8 +65,7 @@ def _send_to_one(endpoint: Endpoint, event_type: str, payload, *, enqueue: bool 
             tenant=endpoint.tenant,
             payload=payload,
             created_at=now,
-            fanned_out_at=now,  # its one delivery is written here, not by the fan-out
-        )
+        )  # no outbox entry: its one delivery is written here, not by the fan-out
         delivery = Delivery.objects.create(
             event=event, endpoint=endpoint, next_attempt_at=now, created_at=now
         )

@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from tests.conftest import wait_until
-from webhooks_app.models import Attempt, Delivery, Endpoint, Event
+from webhooks_app.models import Attempt, Delivery, Endpoint, Event, OutboxEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,13 +52,12 @@ def test_sweep_wakes_one_worker_per_batch_and_expands_lost_events(broker):
     from webhooks_app.sending.sweep import sweep
 
     endpoint = Endpoint.objects.create(url="https://example.invalid/")
-    events = Event.objects.bulk_create(
-        Event(event_type="t", payload={}, fanned_out_at="2000-01-01T00:00Z") for _ in range(7)
-    )
+    events = Event.objects.bulk_create(Event(event_type="t", payload={}) for _ in range(7))
     Delivery.objects.bulk_create(
         Delivery(event=e, endpoint=endpoint, next_attempt_at="2000-01-01T00:00Z") for e in events
     )
     lost = Event.objects.create(event_type="t", payload={})  # its wake-up never came
+    OutboxEntry.objects.create(event=lost)
     with override_settings(WEBHOOKS={"BATCH_SIZE": 3}):
         assert sweep() == 8
     # 8 due deliveries in batches of 3
@@ -98,7 +97,7 @@ def test_send_test_fails_loudly_when_the_endpoint_fails(http_server):
 
 def test_send_test_to_a_busy_endpoint_says_so(http_server):
     endpoint = Endpoint.objects.create(url=http_server.url())
-    event = Event.objects.create(event_type="order.paid", payload={}, fanned_out_at=timezone.now())
+    event = Event.objects.create(event_type="order.paid", payload={})
     Delivery.objects.create(  # a request in flight, as many as allowed
         event=event, endpoint=endpoint, locked_until=timezone.now() + timedelta(seconds=30)
     )

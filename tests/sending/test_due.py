@@ -27,9 +27,7 @@ def deliveries(endpoint: Endpoint, count: int, *, at=None, leased_until=None) ->
     at = at or timezone.now() - timedelta(seconds=5)
     made = []
     for _ in range(count):
-        event = Event.objects.create(
-            event_type="order.paid", payload={}, fanned_out_at=timezone.now()
-        )
+        event = Event.objects.create(event_type="order.paid", payload={})
         made.append(
             Delivery.objects.create(
                 event=event, endpoint=endpoint, next_attempt_at=at, locked_until=leased_until

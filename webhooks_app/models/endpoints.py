@@ -111,6 +111,15 @@ class Endpoint(models.Model):
         blank=True,
         help_text=_("Set while the circuit breaker is open: one probe at a time is sent."),
     )
+    # The circuit breaker's window (webhooks_app.sending.health): requests and failures
+    # counted since ``window_started_at``; the circuit opens on the failure rate over it.
+    window_started_at = models.DateTimeField(_("window started at"), null=True, blank=True)
+    window_requests = models.PositiveIntegerField(_("requests in the window"), default=0)
+    window_failures = models.PositiveIntegerField(_("failures in the window"), default=0)
+    # Ownership (webhooks_app.sending.ownership): only the worker named here sends to
+    # this endpoint until ``owned_until``; another may take it over only after that.
+    owner = models.CharField(_("owner"), max_length=100, blank=True, default="", editable=False)
+    owned_until = models.DateTimeField(_("owned until"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -32,8 +32,12 @@ class Event(models.Model):
         _("idempotency key"), max_length=255, null=True, blank=True
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
-    # The outbox marker: null until the event's deliveries have been written.
-    fanned_out_at = models.DateTimeField(_("fanned out at"), null=True, blank=True, editable=False)
+    # Ordering keys (webhooks_app.sending.ordering): events of one (tenant, key) go to each
+    # endpoint one at a time, in ``sequence`` order (the order they were sent in).
+    ordering_key = models.CharField(
+        _("ordering key"), max_length=255, blank=True, default="", editable=False
+    )
+    sequence = models.BigIntegerField(_("sequence"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("event")
@@ -45,11 +49,6 @@ class Event(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["created_at"],
-                condition=Q(fanned_out_at__isnull=True),
-                name="webhooks_event_unexpanded",
-            ),
             models.Index(fields=["tenant", "-created_at"], name="webhooks_event_tenant"),
         ]
 
@@ -62,6 +61,39 @@ class Event(models.Model):
         if not self._state.adding:
             raise ValueError("Events are immutable once written; send a new event instead.")
         super().save(*args, **kwargs)
+
+
+class OutboxEntry(models.Model):
+    """An event not fanned out yet: written with the event, deleted by its fan-out.
+
+    The outbox marker lives apart from the event so that marking an event fanned
+    out deletes a small row instead of rewriting the event, payload and all. It
+    carries what the fan-out's order and ordering keys need without a join.
+    """
+
+    event = models.OneToOneField(
+        Event, primary_key=True, on_delete=models.CASCADE, related_name="outbox_entry"
+    )
+    tenant = models.CharField(max_length=TENANT_MAX_LENGTH, blank=True, default="")
+    ordering_key = models.CharField(max_length=255, blank=True, default="")
+    sequence = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("outbox entry")
+        verbose_name_plural = _("outbox entries")
+        indexes = [
+            models.Index(fields=["created_at"], name="webhooks_outbox_order"),
+            # Ordering keys: an unexpanded earlier event of the key holds the key back.
+            models.Index(
+                fields=["tenant", "ordering_key", "sequence"],
+                condition=~Q(ordering_key=""),
+                name="webhooks_outbox_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.event_id)
 
 
 class Delivery(models.Model):
@@ -77,8 +109,14 @@ class Delivery(models.Model):
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of their own: the unique (event, endpoint) and the (endpoint, created_at)
+    # indexes below serve every lookup by either.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
@@ -89,6 +127,11 @@ class Delivery(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The event's ordering key and sequence, copied at fan-out (see Event).
+    ordering_key = models.CharField(
+        _("ordering key"), max_length=255, blank=True, default="", editable=False
+    )
+    sequence = models.BigIntegerField(_("sequence"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("delivery")
@@ -108,11 +151,18 @@ class Delivery(models.Model):
             # "Deliveries of this endpoint, newest first".
             models.Index(fields=["endpoint", "-created_at"], name="webhooks_delivery_endpoint"),
             models.Index(fields=["status", "-created_at"], name="webhooks_delivery_status"),
-            # Requests in flight per endpoint: leased pending deliveries.
+            # An owner's claims: one endpoint's pending deliveries, oldest due first; also
+            # its requests in flight (leased pending deliveries).
             models.Index(
-                fields=["locked_until", "endpoint"],
+                fields=["endpoint", "next_attempt_at", "id"],
                 condition=Q(status="pending"),
-                name="webhooks_delivery_leased",
+                name="webhooks_delivery_endpoint_due",
+            ),
+            # Ordering keys: the head of each (endpoint, key) among pending deliveries.
+            models.Index(
+                fields=["endpoint", "ordering_key", "sequence"],
+                condition=Q(status="pending") & ~Q(ordering_key=""),
+                name="webhooks_delivery_key",
             ),
         ]
 
@@ -127,7 +177,10 @@ class Attempt(models.Model):
         SCHEDULED = "scheduled", _("scheduled")
         MANUAL = "manual", _("manual")
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    # No index of its own: the unique (delivery, number) serves lookups by delivery.
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempts", db_index=False
+    )
     number = models.PositiveIntegerField(_("number"))
     status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
     error_type = models.CharField(_("error type"), max_length=64, blank=True)

@@ -83,26 +83,74 @@ def claim_batch(
             return Claim(contended=claim_sql.anything_claimable(due))
         room = {pk: allowed_in_flight(endpoint, due.cap) for pk, endpoint in endpoints.items()}
         leased = claim_sql.lease(due, room, limit, lease)
-        if not leased:
-            return Claim()
-        claimed: list[Delivery] = []
-        lost: list[tuple[Delivery, datetime]] = []
-        context = tracing.current_context()  # the sender threads' spans start under it
-        for item, previous_lease in leased:
-            item.endpoint = endpoints[item.endpoint_id]
-            item.deadline = deadline
-            item.trace_context = context
-            claimed.append(item)
-            if previous_lease is not None:
-                lost.append((item, previous_lease))
-        exhausted = _fail_exhausted(lost, now)
-        claimed = [item for item in claimed if item.pk not in exhausted]
-        _record_lost_attempts(
-            [(item, item.attempt_count - 1, at) for item, at in lost if item.pk not in exhausted],
-            now,
-        )
+        claimed = _take_over(leased, endpoints, deadline, now)
         _space_rate_limited(claimed, endpoints, now)
     return Claim(claimed)
+
+
+def claim_owned(
+    owner: str, endpoints: dict[int, Endpoint], room: dict[int, int], now: datetime
+) -> list[Delivery]:
+    """Lease ahead, for the endpoints ``owner`` owns, up to ``room[endpoint]`` deliveries
+    held at once (leased, queued or in flight), oldest first.
+
+    The caller (the engine, in the same transaction as the ownership's renewal)
+    keeps the in-flight cap and the rate limit in memory; the leases are what
+    another worker's claim and the sweep see.
+    """
+    room = {pk: n for pk, n in room.items() if n > 0}
+    if not room:
+        return []
+    deadline = time.monotonic() + sum(conf.timeouts())
+    lease = now + timedelta(seconds=conf.lease_seconds())
+    due = Due.at(now, owner=owner)
+    with transaction.atomic(savepoint=False):
+        take_write_lock()
+        leased = claim_sql.lease(due, room, sum(room.values()), lease)
+        return _take_over(leased, endpoints, deadline, now)
+
+
+def _take_over(
+    leased: list[tuple[Delivery, datetime | None]],
+    endpoints: dict[int, Endpoint],
+    deadline: float,
+    now: datetime,
+) -> list[Delivery]:
+    """Ready the leased deliveries for sending; record the tries of expired leases as lost
+    (and fail those out of attempts)."""
+    claimed: list[Delivery] = []
+    lost: list[tuple[Delivery, datetime]] = []
+    context = tracing.current_context()  # the senders' spans start under it
+    for item, previous_lease in leased:
+        item.endpoint = endpoints[item.endpoint_id]
+        item.deadline = deadline
+        item.trace_context = context
+        claimed.append(item)
+        if previous_lease is not None:
+            lost.append((item, previous_lease))
+    exhausted = _fail_exhausted(lost, now)
+    claimed = [item for item in claimed if item.pk not in exhausted]
+    _record_lost_attempts(
+        [(item, item.attempt_count - 1, at) for item, at in lost if item.pk not in exhausted],
+        now,
+    )
+    return claimed
+
+
+def release_unsent(items: list[Delivery]) -> None:
+    """Give back leased deliveries that were never sent: no try happened, so the
+    attempt number their claim reserved is taken back and no Attempt is written.
+
+    Guarded by that number: a delivery another worker has claimed since (its
+    lease ran out) is left alone.
+    """
+    groups: dict[int, list[int]] = {}
+    for item in items:
+        groups.setdefault(item.attempt_count, []).append(item.pk)
+    for attempt_count, pks in groups.items():
+        Delivery.objects.filter(
+            pk__in=pks, attempt_count=attempt_count, status=Status.PENDING
+        ).update(locked_until=None, attempt_count=F("attempt_count") - 1)
 
 
 def _fail_exhausted(lost: list[tuple[Delivery, datetime]], now: datetime) -> set[int]:

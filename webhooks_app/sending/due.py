@@ -54,6 +54,13 @@ ENDPOINT_READY = (
 ENDPOINT_ACTIVE = "ep.is_active = %(active)s"
 """Its endpoint ``ep`` is active (an operator's "send now" goes through a pause)."""
 
+ENDPOINT_UNOWNED = "(ep.owned_until IS NULL OR ep.owned_until <= %(now)s)"
+"""No worker owns its endpoint ``ep`` (or its ownership ran out): a live owner sends
+its endpoint's deliveries itself (:mod:`webhooks_app.sending.ownership`)."""
+
+ENDPOINT_OWNED_BY = "ep.owner = %(owner)s AND ep.owned_until > %(now)s"
+"""The worker ``%(owner)s`` owns its endpoint ``ep``."""
+
 IN_FLIGHT = "l.status = %(pending)s AND l.locked_until > %(now)s"
 """The delivery ``l`` is in flight: a worker is sending it."""
 
@@ -87,16 +94,24 @@ def full_endpoints() -> str:
 @dataclass(frozen=True)
 class Due:
     """What a claim looks for: claimable at ``now`` with at most ``cap`` in flight per
-    endpoint; ``only``: just these deliveries, through a paused endpoint too."""
+    endpoint; ``only``: just these deliveries, through a paused endpoint too; ``owner``:
+    the deliveries of the endpoints that worker owns (else: of unowned endpoints)."""
 
     now: datetime
     cap: int
     only: Collection[int] | None = None
+    owner: str | None = None
 
     @classmethod
-    def at(cls, now: datetime | None = None, *, only: Collection[int] | None = None) -> Due:
+    def at(
+        cls,
+        now: datetime | None = None,
+        *,
+        only: Collection[int] | None = None,
+        owner: str | None = None,
+    ) -> Due:
         """At ``now`` (default: now), with the configured per-endpoint cap."""
-        return cls(now or timezone.now(), conf.get("MAX_IN_FLIGHT_PER_ENDPOINT"), only)
+        return cls(now or timezone.now(), conf.get("MAX_IN_FLIGHT_PER_ENDPOINT"), only, owner)
 
     def params(self) -> dict[str, Any]:
         """The named parameters of every fragment of this module."""
@@ -105,14 +120,20 @@ class Due:
             "now": rows.adapt(self.now),
             "active": True,
             "cap": self.cap,
+            "owner": self.owner or "",
             **in_list_params("only", self.only or ()),
         }
 
     def endpoint_condition(self) -> str:
-        """Ready endpoints; for an ``only`` claim, active ones and the listed deliveries."""
+        """Ready endpoints, unowned or owned by :attr:`owner`; for an ``only`` claim, active
+        unowned ones and the listed deliveries."""
+        if self.owner is not None:
+            return f"{ENDPOINT_READY} AND {ENDPOINT_OWNED_BY}"
         if self.only is None:
-            return ENDPOINT_READY
-        return f"{ENDPOINT_ACTIVE} AND d.id IN ({in_list('only', self.only)})"
+            return f"{ENDPOINT_READY} AND {ENDPOINT_UNOWNED}"
+        return (
+            f"{ENDPOINT_ACTIVE} AND {ENDPOINT_UNOWNED} AND d.id IN ({in_list('only', self.only)})"
+        )
 
 
 def in_list(name: str, values: Collection[Any]) -> str:
@@ -183,7 +204,8 @@ def seconds_until_next(now: datetime | None = None) -> float | None:
     A delivery falls due at its ``next_attempt_at`` or, when its endpoint is
     paused beyond that, when the pause ends. Deliveries due now at an endpoint
     with no room are not counted: the worker keeping that endpoint busy claims
-    them when its requests are done.
+    them when its requests are done; nor are those of an endpoint another
+    worker owns: its owner sends them.
     """
     due = Due.at(now)
     if any_claimable(due.now):
@@ -193,7 +215,7 @@ def seconds_until_next(now: datetime | None = None) -> float | None:
         " THEN ep.paused_until ELSE d.next_attempt_at END)"
         f" FROM {rows.table(Delivery)} d JOIN {rows.table(Endpoint)} ep ON ep.id = d.endpoint_id"
         " WHERE d.status = %(pending)s AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)"
-        f" AND {ENDPOINT_ACTIVE}"
+        f" AND {ENDPOINT_ACTIVE} AND {ENDPOINT_UNOWNED}"
         " AND (d.next_attempt_at > %(now)s OR ep.paused_until > %(now)s)"
     )
     with connection.cursor() as cursor:

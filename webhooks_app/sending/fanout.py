@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 from webhooks_app import validators
 from webhooks_app.db.locks import take_write_lock
 from webhooks_app.event_patterns import event_type_matches
-from webhooks_app.models import Delivery, Endpoint, Event
+from webhooks_app.models import Delivery, Endpoint, Event, OutboxEntry
 from webhooks_app.sending import alerts
 
 logger = logging.getLogger(__name__)
@@ -52,13 +52,11 @@ def expand_pending(now: datetime | None = None, *, max_events: int | None = None
 
 def expand_event(event_id: str, now: datetime | None = None) -> None:
     """Fan one event out now, in the caller's transaction (for answers that list deliveries)."""
-    _expand_some(now or timezone.now(), 1, Event.objects.filter(pk=event_id))
+    _expand_some(now or timezone.now(), 1, OutboxEntry.objects.filter(pk=event_id))
 
 
-def _expand_some(now: datetime, max_events: int, scope: QuerySet[Event] | None = None) -> int:
-    unexpanded = (Event.objects.all() if scope is None else scope).filter(
-        fanned_out_at__isnull=True
-    )
+def _expand_some(now: datetime, max_events: int, scope: QuerySet[OutboxEntry] | None = None) -> int:
+    unexpanded = OutboxEntry.objects.all() if scope is None else scope
     if not unexpanded.exists():  # the common case, on every turn of a worker's loop
         return 0
     unusable: dict[int, str] = {}
@@ -90,7 +88,7 @@ def _targets(tenants: set[str], unusable: dict[int, str]) -> Targets:
 
 
 def _expand_chunk(
-    now: datetime, max_events: int, unexpanded: QuerySet[Event], unusable: dict[int, str]
+    now: datetime, max_events: int, unexpanded: QuerySet[OutboxEntry], unusable: dict[int, str]
 ) -> int:
     """Write the deliveries of the next unexpanded events (in the caller's transaction).
 
@@ -98,13 +96,18 @@ def _expand_chunk(
     short where their endpoints add up to :data:`ROWS_PER_TRANSACTION`; the
     rest are expanded by the next call.
     """
-    events = list(
-        unexpanded.order_by("created_at", "pk")
+    entries = list(
+        unexpanded.order_by("created_at", "sequence", "pk")
         .select_for_update(skip_locked=True)
-        .only("pk", "event_type", "tenant", "created_at")[:max_events]
+        .values_list("pk", flat=True)[:max_events]
     )
-    if not events:
+    if not entries:
         return 0
+    found = Event.objects.filter(pk__in=entries).only(
+        "pk", "event_type", "tenant", "created_at", "ordering_key", "sequence"
+    )
+    by_pk = {event.pk: event for event in found}
+    events = [by_pk[pk] for pk in entries if pk in by_pk]
     targets = _targets({event.tenant for event in events}, unusable)
     taken, rows = 0, 0
     for event in events:
@@ -121,6 +124,8 @@ def _expand_chunk(
                 endpoint_id=endpoint_id,
                 next_attempt_at=event.created_at,
                 created_at=now,
+                ordering_key=event.ordering_key,
+                sequence=event.sequence,
             )
             for event in events
             for endpoint_id, patterns in targets.get(event.tenant, ())
@@ -128,8 +133,8 @@ def _expand_chunk(
         ],
         ignore_conflicts=True,
     )
-    Event.objects.filter(pk__in=[event.pk for event in events]).update(fanned_out_at=now)
-    return len(events)
+    OutboxEntry.objects.filter(pk__in=[event.pk for event in events]).delete()
+    return taken
 
 
 def _disable_unusable(unusable: dict[int, str]) -> None:

@@ -339,7 +339,7 @@ def _rewrite(event_id: str, event_type: str | None, payload: Any, tenant: str) -
 
     Returns False when no such row is left to change (it has been fanned out).
     """
-    unexpanded = _event_model().objects.filter(pk=event_id, fanned_out_at__isnull=True)
+    unexpanded = _event_model().objects.filter(pk=event_id, outbox_entry__isnull=False)
     if event_type is None:
         deleted, _ = unexpanded.delete()
         return bool(deleted)

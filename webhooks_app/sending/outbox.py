@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from webhooks_app import conf, event_types
-from webhooks_app.models import Event
+from webhooks_app.models import Event, OutboxEntry
 from webhooks_app.sending import on_commit
 from webhooks_app.tenancy import tenant_key
 from webhooks_app.wakeups import wake_up
@@ -53,14 +53,27 @@ def send_event(
         "created_at": timezone.now(),
     }
     if idempotency_key is None:
-        event = Event.objects.create(**fields)
+        event = _create(fields)
     else:
         try:
             with transaction.atomic():
-                event = Event.objects.create(**fields)
+                event = _create(fields)
         except IntegrityError:  # a concurrent caller used the same key first
             return Event.objects.get(tenant=tenant, idempotency_key=idempotency_key)
     _wake_up_on_commit()
+    return event
+
+
+def _create(fields: dict[str, Any]) -> Event:
+    """The event and its outbox entry."""
+    event = Event.objects.create(**fields)
+    OutboxEntry.objects.create(
+        event=event,
+        tenant=event.tenant,
+        ordering_key=event.ordering_key,
+        sequence=event.sequence,
+        created_at=event.created_at,
+    )
     return event
 
 
