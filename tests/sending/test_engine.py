@@ -392,3 +392,92 @@ def test_a_delivery_whose_last_try_was_lost_fails_instead_of_looping(http_server
         (2, "lease_expired"),
     ]
     assert http_server.requests == []
+
+
+# --- ownership ---------------------------------------------------------------------------------
+
+
+def test_saving_an_endpoint_loaded_earlier_leaves_its_ownership_alone(http_server):
+    (endpoint,) = endpoints(http_server, 1)
+    loaded = Endpoint.objects.get(pk=endpoint.pk)  # e.g. the admin's change form
+    until = timezone.now() + timedelta(seconds=30)
+    Endpoint.objects.filter(pk=endpoint.pk).update(owner="worker-a", owned_until=until)
+    loaded.description = "edited"
+    loaded.save()
+    endpoint.refresh_from_db()
+    assert (endpoint.owner, endpoint.owned_until, endpoint.description) == (
+        "worker-a",
+        until,
+        "edited",
+    )
+
+
+def test_a_run_owns_the_endpoints_it_sends_to_and_gives_them_up_after(http_server):
+    http_server.default = Reply(delay=0.2)
+    (endpoint,) = endpoints(http_server, 1)
+    events(6)
+    owners = []
+    http_server.on_request = lambda _: owners.append(
+        Endpoint.objects.values_list("owner", "owned_until").get(pk=endpoint.pk)
+    )
+    assert engine.run() == 6
+    assert len({owner for owner, _ in owners}) == 1 and owners[0][0]
+    leases = Delivery.objects.values_list("locked_until", flat=True)
+    assert all(lease is None for lease in leases)
+    endpoint.refresh_from_db()
+    assert (endpoint.owner, endpoint.owned_until) == ("", None)
+
+
+def test_an_owner_leases_ahead_beyond_its_requests_in_flight(http_server):
+    http_server.default = Reply(delay=0.3)
+    (endpoint,) = endpoints(http_server, 1)
+    events(40)
+    leased = []
+    http_server.on_request = lambda _: leased.append(
+        Delivery.objects.filter(endpoint=endpoint, locked_until__isnull=False).count()
+    )
+    assert engine.run() == 40
+    assert http_server.max_in_flight == 4  # the cap
+    # Queued beyond the 4 in flight (at most 4 per allowed request more).
+    assert 4 < max(leased) <= 4 + 4 * 4
+
+
+def test_a_run_whose_endpoint_was_taken_over_stops_sending_to_it(http_server):
+    """As when an owner was stopped past its ownership and another took over."""
+    http_server.default = Reply(delay=0.2)
+    (endpoint,) = endpoints(http_server, 1)
+    events(30)
+    taken = threading.Event()
+
+    def take_over(item) -> None:
+        if len(http_server.requests) == 2 and not taken.is_set():
+            Endpoint.objects.filter(pk=endpoint.pk).update(
+                owner="someone-else", owned_until=timezone.now() + timedelta(seconds=60)
+            )
+            taken.set()
+
+    http_server.on_request = take_over
+    engine.run()
+    assert taken.is_set()
+    # What was on the wire when the renewal found the endpoint taken, and no more.
+    assert len(http_server.requests) <= 2 + 4 + 4
+    assert len(http_server.requests) < 30
+    for delivery in Delivery.objects.all():  # the queue was given back: nothing is lost
+        assert delivery.attempts.count() == delivery.attempt_count
+        if delivery.status == "pending":
+            assert delivery.locked_until is None
+
+
+def test_a_queued_delivery_whose_lease_runs_short_is_given_back_unsent(http_server):
+    # One request at a time, each taking 3.8 s of a 4.5 s deadline: the delivery leased
+    # ahead with the first cannot be sent within its lease (under 1 s would be left).
+    http_server.default = Reply(delay=3.8)
+    endpoints(http_server, 1)
+    events(3)
+    with configure(MAX_IN_FLIGHT_PER_ENDPOINT=1, TIMEOUT=(0.5, 4)):
+        engine.run()
+    assert Delivery.objects.filter(status="succeeded").count() == 3
+    assert len(http_server.requests) == 3
+    for delivery in Delivery.objects.all():
+        assert delivery.attempt_count == 1  # a given-back lease takes its number back
+        assert list(delivery.attempts.values_list("number", "status_code")) == [(1, 200)]

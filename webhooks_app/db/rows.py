@@ -27,6 +27,8 @@ def table(model: type[Model]) -> str:
 def _select_list(vendor: str, model: type[Model], alias: str) -> str:
     return ", ".join(
         f"{alias}.{connection.ops.quote_name(str(field.column))}"
+        if alias
+        else connection.ops.quote_name(str(field.column))
         for field in model._meta.concrete_fields
     )
 
@@ -34,6 +36,12 @@ def _select_list(vendor: str, model: type[Model], alias: str) -> str:
 def select_list(model: type[Model], alias: str) -> str:
     """Every concrete column of ``model``, qualified by ``alias``, in field order."""
     return _select_list(connection.vendor, model, alias)
+
+
+def column_list(model: type[Model]) -> str:
+    """Every concrete column of ``model``, unqualified (for ``RETURNING``: SQLite allows
+    no table name there), in field order."""
+    return _select_list(connection.vendor, model, "")
 
 
 def width(model: type[Model]) -> int:

@@ -140,9 +140,20 @@ class Endpoint(models.Model):
         the admin's history and logs)."""
         return redaction.mask_url(self.url)
 
+    ENGINE_FIELDS = frozenset({"owner", "owned_until"})
+    """Written by the engine alone: a save() of a copy loaded earlier (the admin's form,
+    a shell) must not move an ownership back in time."""
+
     def save(self, *args, **kwargs) -> None:
         if not self.secret:
             self.secret = signing.generate_secret()
+        if not self._state.adding and self.pk and kwargs.get("update_fields") is None:
+            if not kwargs.get("force_insert"):
+                kwargs["update_fields"] = [
+                    field.name
+                    for field in self._meta.concrete_fields
+                    if not field.primary_key and field.name not in self.ENGINE_FIELDS
+                ]
         super().save(*args, **kwargs)
 
     @property

@@ -84,23 +84,55 @@ def _refused(kind: str, error: str) -> transport.Response:
 
 
 def send(item: Delivery, *, manual: bool = False) -> Result:
-    """Send one claimed try and judge the answer; never raises."""
+    """Send one claimed try in this thread and judge the answer; never raises."""
     with tracing.send_span(item) as span:
         try:
             response = settings_problem(item.endpoint) or _send(item)
         except Exception as exc:  # any bug of ours is that try's error, not a lost try
-            logger.exception("Delivery %s, attempt %s", item.pk, item.attempt_count)
-            response = _refused(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"[:1000])
+            response = _internal_error(item, exc)
         result = Result(item, response, decide(item.attempt_count, response), manual)
         tracing.end_send(span, result)
     return result
 
 
-def _send(item: Delivery) -> transport.Response:
+async def send_async(item: Delivery, client: transport.AsyncClient) -> Result:
+    """:func:`send` on an event loop, through ``client``; never raises."""
+    with tracing.send_span(item) as span:
+        try:
+            response = settings_problem(item.endpoint)
+            if response is None:
+                body, headers = _request(item)
+                response = await client.post(
+                    item.endpoint.url,
+                    body,
+                    headers,
+                    timeout=conf.timeouts(),
+                    deadline=item.deadline,
+                    max_body=conf.get("MAX_RESPONSE_BODY"),
+                )
+        except Exception as exc:  # any bug of ours is that try's error, not a lost try
+            response = _internal_error(item, exc)
+        result = Result(item, response, decide(item.attempt_count, response))
+        tracing.end_send(span, result)
+    return result
+
+
+def _internal_error(item: Delivery, exc: Exception) -> transport.Response:
+    logger.exception("Delivery %s, attempt %s", item.pk, item.attempt_count)
+    return _refused(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"[:1000])
+
+
+def _request(item: Delivery) -> tuple[bytes, dict[str, str]]:
+    """The signed body and headers of this try."""
     body = request_body(item.event)
     headers = request_headers(item.endpoint, item.event, body, timezone.now())
     if conf.get("PROPAGATE_TRACE_CONTEXT"):
         tracing.inject(headers)  # the send span's traceparent
+    return body, headers
+
+
+def _send(item: Delivery) -> transport.Response:
+    body, headers = _request(item)
     return transport.post(
         item.endpoint.url,
         body,

@@ -16,6 +16,7 @@ disabled with the reason, and the event goes to every other endpoint.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,12 +39,39 @@ ROWS_PER_TRANSACTION = 10_000
 EVENTS_PER_TRANSACTION = 500
 
 
-def expand_pending(now: datetime | None = None, *, max_events: int | None = None) -> int:
+@dataclass
+class FirstTries:
+    """Deliveries a fan-out may write already leased for their first try.
+
+    For a run that owns endpoints with room in their queues: up to ``room[endpoint]``
+    new deliveries of unkeyed events are written leased until ``until`` with attempt
+    number 1 reserved, saving the claim's rewrite of each row; they are collected in
+    ``leased`` with their events loaded. Deliveries of keyed events are left to the
+    claim, which knows the head of each key.
+    """
+
+    room: dict[int, int]
+    until: datetime
+    leased: list[Delivery] = field(default_factory=list)
+
+    def take(self, endpoint_id: int) -> bool:
+        if self.room.get(endpoint_id, 0) <= 0:
+            return False
+        self.room[endpoint_id] -= 1
+        return True
+
+
+def expand_pending(
+    now: datetime | None = None,
+    *,
+    max_events: int | None = None,
+    first_tries: FirstTries | None = None,
+) -> int:
     """Write the deliveries of events not yet fanned out; returns how many events were."""
     now = now or timezone.now()
     expanded = 0
     while max_events is None or expanded < max_events:
-        count = _expand_some(now, EVENTS_PER_TRANSACTION)
+        count = _expand_some(now, EVENTS_PER_TRANSACTION, first_tries=first_tries)
         expanded += count
         if count == 0:
             break
@@ -55,7 +83,13 @@ def expand_event(event_id: str, now: datetime | None = None) -> None:
     _expand_some(now or timezone.now(), 1, OutboxEntry.objects.filter(pk=event_id))
 
 
-def _expand_some(now: datetime, max_events: int, scope: QuerySet[OutboxEntry] | None = None) -> int:
+def _expand_some(
+    now: datetime,
+    max_events: int,
+    scope: QuerySet[OutboxEntry] | None = None,
+    *,
+    first_tries: FirstTries | None = None,
+) -> int:
     unexpanded = OutboxEntry.objects.all() if scope is None else scope
     if not unexpanded.exists():  # the common case, on every turn of a worker's loop
         return 0
@@ -63,7 +97,7 @@ def _expand_some(now: datetime, max_events: int, scope: QuerySet[OutboxEntry] | 
     try:
         with transaction.atomic():
             take_write_lock()
-            return _expand_chunk(now, max_events, unexpanded, unusable)
+            return _expand_chunk(now, max_events, unexpanded, unusable, first_tries)
     finally:
         _disable_unusable(unusable)
 
@@ -88,7 +122,11 @@ def _targets(tenants: set[str], unusable: dict[int, str]) -> Targets:
 
 
 def _expand_chunk(
-    now: datetime, max_events: int, unexpanded: QuerySet[OutboxEntry], unusable: dict[int, str]
+    now: datetime,
+    max_events: int,
+    unexpanded: QuerySet[OutboxEntry],
+    unusable: dict[int, str],
+    first_tries: FirstTries | None = None,
 ) -> int:
     """Write the deliveries of the next unexpanded events (in the caller's transaction).
 
@@ -103,9 +141,9 @@ def _expand_chunk(
     )
     if not entries:
         return 0
-    found = Event.objects.filter(pk__in=entries).only(
-        "pk", "event_type", "tenant", "created_at", "ordering_key", "sequence"
-    )
+    found = Event.objects.filter(pk__in=entries)
+    if first_tries is None:  # else their payloads are sent soon: read them now
+        found = found.only("pk", "event_type", "tenant", "created_at", "ordering_key", "sequence")
     by_pk = {event.pk: event for event in found}
     events = [by_pk[pk] for pk in entries if pk in by_pk]
     targets = _targets({event.tenant for event in events}, unusable)
@@ -116,23 +154,32 @@ def _expand_chunk(
             break
         taken += 1
     events = events[:taken]
-    Delivery.objects.bulk_create(
-        [
+    waiting: list[Delivery] = []
+    leased: list[Delivery] = []
+    for event in events:
+        for endpoint_id, patterns in targets.get(event.tenant, ()):
+            if not event_type_matches(patterns, event.event_type):
+                continue
             # Due at the event's time, so that older events go out first.
-            Delivery(
-                event_id=event.pk,
+            delivery = Delivery(
+                event=event,
                 endpoint_id=endpoint_id,
                 next_attempt_at=event.created_at,
                 created_at=now,
                 ordering_key=event.ordering_key,
                 sequence=event.sequence,
             )
-            for event in events
-            for endpoint_id, patterns in targets.get(event.tenant, ())
-            if event_type_matches(patterns, event.event_type)
-        ],
-        ignore_conflicts=True,
-    )
+            if first_tries and not event.ordering_key and first_tries.take(endpoint_id):
+                delivery.attempt_count, delivery.locked_until = 1, first_tries.until
+                leased.append(delivery)
+            else:
+                waiting.append(delivery)
+    Delivery.objects.bulk_create(waiting, ignore_conflicts=True)
+    if first_tries and leased:
+        # No conflict is possible: these events' outbox entries are locked by this
+        # transaction, so no other fan-out writes their deliveries. Their ids come back.
+        Delivery.objects.bulk_create(leased)
+        first_tries.leased.extend(leased)
     OutboxEntry.objects.filter(pk__in=[event.pk for event in events]).delete()
     return taken
 
