@@ -120,16 +120,16 @@ SETTINGS: tuple[Setting, ...] = (
         "BATCH_SIZE",
         100,
         POSITIVE_WHOLE,
-        "deliveries one claim leases to a worker at most; the sweep sends one wake-up per "
-        "`BATCH_SIZE` due deliveries",
+        "deliveries one wake-up from the sweep stands for: it sends one per `BATCH_SIZE` "
+        "claimable deliveries",
         "engine",
     ),
     Setting(
         "SEND_CONCURRENCY",
         32,
         POSITIVE_WHOLE,
-        "requests one run keeps in flight at once, on its sender threads (one run per prefork "
-        "process; one per task with the threads pool)",
+        "requests one worker process keeps in flight at once, on its event loop (shared by "
+        "the runs of a threads pool)",
         "engine",
     ),
     Setting(
