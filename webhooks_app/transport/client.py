@@ -14,18 +14,14 @@ deadline (see :mod:`webhooks_app.deadline`).
 
 from __future__ import annotations
 
-import codecs
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from email.message import Message
 from functools import lru_cache
 from http.client import HTTPException
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -44,6 +40,17 @@ from webhooks_app.transport.addresses import (
     parse_target,
 )
 from webhooks_app.transport.deadline import Ticket, watchdog
+from webhooks_app.transport.response import (
+    BODY_LATE,
+    NO_ANSWER,
+    NOT_SENT,
+    UNENCODABLE_HEADER,
+    Response,
+    body_problem,
+    charset,
+    describe,
+    ms_since,
+)
 
 
 def resolve_allowed(
@@ -58,9 +65,6 @@ _request = threading.local()  # the deadline of the request this thread is sendi
 
 class DeadlinePassed(Urllib3Timeout):
     """The request's deadline was over before a byte of it was sent."""
-
-
-NOT_SENT = "The request's deadline passed before it was sent (the worker was stalled)"
 
 
 if TYPE_CHECKING:  # mixed into urllib3's HTTPConnection and HTTPSConnection
@@ -162,39 +166,6 @@ def get_pool_manager(
     return _pool_manager(os.getpid(), tuple(allowed_networks), maxsize)
 
 
-@dataclass(frozen=True)
-class Response:
-    """What one POST produced: a status and capped body, or an error.
-
-    With a status, ``error_kind`` is empty or ``response_body`` (the body could
-    not be read whole); without one it says why no answer came.
-    """
-
-    status_code: int | None
-    body: str
-    headers: Mapping[str, str]
-    duration_ms: int
-    error_kind: str = ""
-    error: str = ""
-
-
-def _charset(content_type: str | None) -> str:
-    """The response's charset if Python knows it as a text encoding, else UTF-8.
-
-    ``codecs.lookup`` also knows bytes-to-bytes and str-to-str codecs (``base64``,
-    ``zlib``, ``rot13``), which ``bytes.decode`` refuses: a receiver naming one gets
-    its body read as UTF-8, and its status judged as it is.
-    """
-    message = Message()
-    message["Content-Type"] = content_type or ""
-    name = message.get_content_charset() or "utf-8"
-    try:
-        info = codecs.lookup(name)
-    except LookupError:
-        return "utf-8"
-    return info.name if getattr(info, "_is_text_encoding", True) else "utf-8"
-
-
 def post(
     url: str,
     body: bytes,
@@ -215,7 +186,7 @@ def post(
     deadline = started + sum(timeout) if deadline is None else deadline
 
     def failed(kind: str, error: str) -> Response:
-        return Response(None, "", {}, _ms_since(started), kind, error)
+        return Response(None, "", {}, ms_since(started), kind, error)
 
     try:
         parse_target(url)  # read as the endpoint checks read it; refused if ambiguous
@@ -246,7 +217,7 @@ def post(
         response.close()
         response.release_conn()
         _end_watch()
-        return failed(ErrorKind.TIMEOUT, "No complete answer before the request's deadline")
+        return failed(ErrorKind.TIMEOUT, NO_ANSWER)
     try:
         data, problem = _read_capped(response, max_body)
     finally:
@@ -255,13 +226,13 @@ def post(
             response.close()  # a half-read answer must not meet the next request
         response.release_conn()
     if problem and expired:
-        problem = "The body did not arrive before the request's deadline"
-    text = data.decode(_charset(response.headers.get("Content-Type")), errors="replace")
+        problem = BODY_LATE
+    text = data.decode(charset(response.headers.get("Content-Type")), errors="replace")
     return Response(
         response.status,
         text,
         response.headers,
-        _ms_since(started),
+        ms_since(started),
         ErrorKind.RESPONSE_BODY if problem else "",
         problem[:1000],
     )
@@ -280,7 +251,7 @@ def _read_capped(response: urllib3.BaseHTTPResponse, limit: int) -> tuple[bytes,
                 break
             data += chunk
     except (HTTPError, HTTPException, OSError, ValueError, LookupError) as exc:
-        return bytes(data), f"The response body could not be read: {type(exc).__name__}: {exc}"
+        return bytes(data), body_problem(exc)
     return bytes(data), ""
 
 
@@ -291,16 +262,16 @@ def _failure(exc: Exception, url: str, *, expired: bool) -> tuple[str, str]:
     if isinstance(exc, DeadlinePassed):
         return ErrorKind.NOT_SENT, NOT_SENT
     if expired:
-        return ErrorKind.TIMEOUT, "No complete answer before the request's deadline"
+        return ErrorKind.TIMEOUT, NO_ANSWER
     if isinstance(exc, NewConnectionError):  # a subclass of urllib3's timeout error
-        return ErrorKind.CONNECTION, _describe(exc, url)
+        return ErrorKind.CONNECTION, describe(exc, url)
     if isinstance(exc, Urllib3Timeout | TimeoutError):
-        return ErrorKind.TIMEOUT, _describe(exc, url)
+        return ErrorKind.TIMEOUT, describe(exc, url)
     if isinstance(exc, UnicodeEncodeError):
-        return ErrorKind.INVALID_HEADER, "A header value has characters HTTP cannot carry"
+        return ErrorKind.INVALID_HEADER, UNENCODABLE_HEADER
     if isinstance(exc, LocationValueError | ValueError):
-        return ErrorKind.INVALID_URL, _describe(exc, url)
-    return ErrorKind.CONNECTION, _describe(exc, url)
+        return ErrorKind.INVALID_URL, describe(exc, url)
+    return ErrorKind.CONNECTION, describe(exc, url)
 
 
 def _cut_off() -> bool:
@@ -316,19 +287,3 @@ def _end_watch() -> bool:
     watchdog.release(ticket)
     _request.ticket = None
     return ticket.expired
-
-
-def _ms_since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
-
-
-def _describe(exc: BaseException, url: str) -> str:
-    """The error for the Attempt row, with any password from the URL masked."""
-    text = f"{type(exc).__name__}: {exc}"
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        text = text.replace(password, "********")
-    return text[:1000]
