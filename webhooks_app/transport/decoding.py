@@ -64,6 +64,8 @@ class _Stage:
 class Decoder:
     """Undoes a response's Content-Encoding, producing at most ``limit`` bytes a call."""
 
+    __slots__ = ("_stages",)
+
     def __init__(self, content_encoding: str | None) -> None:
         names = [n.strip().lower() for n in (content_encoding or "").split(",") if n.strip()]
         names = ["gzip" if n == "x-gzip" else n for n in names if n != "identity"]

@@ -8,6 +8,7 @@ No HTTP library in here.
 from __future__ import annotations
 
 import codecs
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Response:
     error: str = ""
 
 
+@functools.lru_cache(maxsize=256)  # receivers repeat their Content-Type
 def charset(content_type: str | None) -> str:
     """The response's charset if Python knows it as a text encoding, else UTF-8.
 
