@@ -171,14 +171,14 @@ class AsyncClient:
             target, request_target, host = _read_url(url)
         except UnsafeURL as exc:
             return failed(ErrorKind.INVALID_URL, str(exc))
-        if started >= deadline:  # e.g. the loop was stalled between the claim and now
-            return failed(ErrorKind.NOT_SENT, NOT_SENT)
         try:
             request = _request(request_target, host, headers, body)
         except UnicodeEncodeError:
             return failed(ErrorKind.INVALID_HEADER, UNENCODABLE_HEADER)
         except h11.LocalProtocolError:  # its message quotes the value: not for the Attempt
             return failed(ErrorKind.INVALID_HEADER, ILLEGAL_HEADER)
+        if started >= deadline:  # e.g. the loop was stalled between the claim and now
+            return failed(ErrorKind.NOT_SENT, NOT_SENT)
         loop = self._bind_loop()
         connection: Connection | None = None
         exchange: _Exchange | None = None

@@ -15,6 +15,7 @@ deadline (see :mod:`webhooks_app.deadline`).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -42,6 +43,7 @@ from webhooks_app.transport.addresses import (
 from webhooks_app.transport.deadline import Ticket, watchdog
 from webhooks_app.transport.response import (
     BODY_LATE,
+    ILLEGAL_HEADER,
     NO_ANSWER,
     NOT_SENT,
     UNENCODABLE_HEADER,
@@ -59,6 +61,10 @@ def resolve_allowed(
     """Resolve ``host`` and return an address to connect to, or raise BlockedAddress."""
     return addresses.resolve_allowed(host, port, allowed, resolver=resolver)
 
+
+# Control characters other than tab: http.client lets NUL and others through, and quotes
+# the value of a header with CR or LF in its error. h11 (AsyncClient) refuses the same.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 _request = threading.local()  # the deadline of the request this thread is sending
 
@@ -192,6 +198,8 @@ def post(
         parse_target(url)  # read as the endpoint checks read it; refused if ambiguous
     except UnsafeURL as exc:
         return failed(ErrorKind.INVALID_URL, str(exc))
+    if any(_CONTROL.search(f"{name}{value}") for name, value in headers.items()):
+        return failed(ErrorKind.INVALID_HEADER, ILLEGAL_HEADER)
     if started >= deadline:  # e.g. the worker was stopped between the claim and now
         return failed(ErrorKind.NOT_SENT, NOT_SENT)
     _request.deadline, _request.ticket = deadline, None
