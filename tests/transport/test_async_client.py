@@ -233,3 +233,24 @@ def test_one_client_serves_one_event_loop(http_server, loop_thread, client):
             other.run(client.post(http_server.url(), b"{}", {}, timeout=TIMEOUT))
     finally:
         other.stop()
+
+
+def test_the_deadline_is_checked_once_more_right_before_the_write(
+    http_server, loop_thread, client, monkeypatch
+):
+    """On a kept-alive connection nothing awaits between the call and the write; a loop
+    stalled there (another task hogging it, a long GC pause) past the deadline must not
+    send the request: another worker may hold the delivery's lease by then."""
+    assert send(loop_thread, client, http_server.url()).status_code == 200  # the pool is warm
+    bind_loop = AsyncClient._bind_loop
+
+    def stalled(self):
+        time.sleep(0.3)
+        return bind_loop(self)
+
+    monkeypatch.setattr(AsyncClient, "_bind_loop", stalled)
+    late = send(loop_thread, client, http_server.url("/late"), deadline=time.monotonic() + 0.1)
+
+    assert late.error_kind == "not_sent", late
+    time.sleep(0.2)
+    assert [r.path for r in http_server.requests] == ["/hook"]

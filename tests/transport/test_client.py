@@ -13,6 +13,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -542,3 +543,114 @@ def test_a_deadline_that_passes_while_connecting_stops_the_request(http_server, 
     assert response.error_kind == "not_sent", response
     time.sleep(0.2)
     assert http_server.requests == []
+
+
+def test_the_connected_peer_is_checked_again(http_server, monkeypatch, post):
+    # The address was allowed when resolved; the socket's peer is checked once more
+    # before a byte is sent (here the second check refuses what the first allowed).
+    from webhooks_app.transport import async_client
+
+    def refuse(address, allowed=()):
+        return False
+
+    monkeypatch.setattr(transport, "is_allowed_address", refuse)
+    monkeypatch.setattr(async_client, "is_allowed_address", refuse)
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.error_kind == "blocked_address", response
+    assert response.error.startswith("Connected to 127.0.0.1"), response
+    time.sleep(0.2)
+    assert http_server.requests == []
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose connects hang: its listener's queue is full and never read
+    (Linux drops the SYNs, as a firewall that drops packets would)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))  # fills the queue
+    yield port
+    filler.close()
+    listener.close()
+
+
+def test_a_connect_that_hangs_ends_by_the_connect_timeout(unanswered_port, post):
+    started = time.monotonic()
+    response = post(
+        f"http://127.0.0.1:{unanswered_port}/hook",
+        b"{}",
+        {},
+        timeout=(0.3, 5.0),
+        allowed_networks=ALLOW_LOOPBACK,
+    )
+    assert response.error_kind == "timeout", response
+    assert "timed out" in response.error, response
+    assert time.monotonic() - started < 1.2
+
+
+def test_a_deadline_that_passes_while_connecting_ends_the_request_unsent(unanswered_port, post):
+    # The connect timeout alone would allow 5 s; the deadline comes first, nothing was sent.
+    started = time.monotonic()
+    response = post(
+        f"http://127.0.0.1:{unanswered_port}/hook",
+        b"{}",
+        {},
+        timeout=(5.0, 5.0),
+        allowed_networks=ALLOW_LOOPBACK,
+        deadline=time.monotonic() + 0.3,
+    )
+    assert response.error_kind == "not_sent", response
+    assert time.monotonic() - started < 1.2
+
+
+def test_a_deadline_that_passes_while_resolving_stops_the_request(http_server, fake_dns, post):
+    fake_dns.guard["slow.example.test"] = ["127.0.0.1"]
+    fake_dns.delay = 0.4  # the lookup (or the worker) stalls past the deadline
+    response = post(
+        f"http://slow.example.test:{http_server.port}/hook",
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+        deadline=time.monotonic() + 0.1,
+    )
+    assert response.error_kind == "not_sent", response
+    time.sleep(0.2)
+    assert http_server.requests == []
+
+
+def test_a_password_in_the_url_is_masked_in_a_connection_error(post):
+    response = post(
+        f"http://user:s3cr3t-pw@127.0.0.1:{free_port()}/hook",
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+    )
+    assert response.error_kind == "connection", response
+    assert "s3cr3t-pw" not in response.error
+
+
+def test_credentials_in_the_url_are_not_sent(http_server, post):
+    url = http_server.url().replace("127.0.0.1", "user:s3cr3t-pw@127.0.0.1")
+    response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.status_code == 200, response
+    (request,) = http_server.wait_for(1)
+    assert "Authorization" not in request.headers
+    assert request.headers["Host"] == f"127.0.0.1:{http_server.port}"
+
+
+def test_a_refused_address_is_never_connected_to(post):
+    # The guard refuses before connecting (the peer check after it is a second line).
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.3)
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+        response = post(url, b"{}", {}, timeout=TIMEOUT)
+        assert response.error_kind == "blocked_address", response
+        with pytest.raises(TimeoutError):
+            listener.accept()[0].close()
+    finally:
+        listener.close()

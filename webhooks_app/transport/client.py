@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, LocationValueError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    LocationValueError,
+    NewConnectionError,
+)
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from webhooks_app.retry import ErrorKind
@@ -91,10 +96,17 @@ class _GuardedConnectionMixin(_ConnectionBase):
     def _new_conn(self) -> socket.socket:
         checked = resolve_allowed(self._dns_host, self.port, self.allowed_networks)
         original, self._dns_host = self._dns_host, checked
+        timeout, deadline = self.timeout, getattr(_request, "deadline", None)
+        if deadline is not None and isinstance(timeout, int | float):
+            # Connecting ends by the deadline too, when less of it is left than the timeout.
+            self.timeout = max(min(timeout, deadline - time.monotonic()), 0.001)
         try:
             sock = super()._new_conn()
+        except ConnectTimeoutError:
+            _check_deadline()  # the deadline ended it, not the connect timeout: not sent
+            raise
         finally:
-            self._dns_host = original
+            self._dns_host, self.timeout = original, timeout
         peer = sock.getpeername()[0]
         if not is_allowed_address(peer, self.allowed_networks):
             sock.close()

@@ -38,6 +38,9 @@ class _Stage:
 
     def decode(self, data: bytes, limit: int) -> bytes:
         data = self.tail + data if self.tail else data
+        if limit <= 0:  # zlib reads a max_length of 0 as no limit at all
+            self.tail = data
+            return b""
         try:
             out = self._inflate.decompress(data, limit)
         except zlib.error as exc:
