@@ -9,7 +9,9 @@ connect cannot slip through. Kept-alive connections were checked when opened.
 urllib3 is used directly, not through requests: requests costs about a third
 more CPU per POST and reads proxy settings from the environment on each call
 (a proxy would also bypass the guard). Each request ends by one overall
-deadline (see :mod:`webhooks_app.deadline`).
+deadline (see :mod:`webhooks_app.transport.deadline`). For an event loop,
+:class:`~webhooks_app.transport.async_client.AsyncClient` gives the same guarantees
+and the same answers; tests/transport/ runs every test with both.
 """
 
 from __future__ import annotations
