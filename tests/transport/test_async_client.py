@@ -254,3 +254,15 @@ def test_the_deadline_is_checked_once_more_right_before_the_write(
     assert late.error_kind == "not_sent", late
     time.sleep(0.2)
     assert [r.path for r in http_server.requests] == ["/hook"]
+
+
+def test_a_post_after_aclose_keeps_no_connection(loop_thread):
+    sender = AsyncClient(allowed_networks=ALLOW_LOOPBACK)
+    server = HostileServer(keep_alive_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    server.start()
+    try:
+        loop_thread.run(sender.aclose())
+        assert send(loop_thread, sender, server.url).status_code == 200
+        assert wait_until(lambda: server.tries[0].ended is not None)  # not kept alive
+    finally:
+        server.stop()

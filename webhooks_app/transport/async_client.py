@@ -145,6 +145,7 @@ class AsyncClient:
         self._idle: dict[PoolKey, list[Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tls: ssl.SSLContext | None = None
+        self._closed = False
 
     async def post(
         self,
@@ -205,7 +206,9 @@ class AsyncClient:
         return _answer(exchange, started, "")
 
     async def aclose(self) -> None:
-        """Close the idle connections; connections in use close when their request ends."""
+        """Close the idle connections; connections in use close when their request ends
+        (a post after this one still works, on a connection closed after it)."""
+        self._closed = True
         idle, self._idle = self._idle, {}
         for connections in idle.values():
             for connection in connections:
@@ -272,7 +275,7 @@ class AsyncClient:
     def _release(self, target: Target, connection: Connection) -> None:
         """Back to the pool if it may serve another request and there is room; else closed."""
         idle = self._idle.setdefault((target.scheme, target.host, target.port), [])
-        if len(idle) < self._pool_size and connection.reusable():
+        if not self._closed and len(idle) < self._pool_size and connection.reusable():
             connection.idle = True
             idle.append(connection)
         else:
