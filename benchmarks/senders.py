@@ -19,7 +19,12 @@ receiver (``benchmarks/engine_support/receiver.py``, its own process) on
    per-request deadline: the least an asyncio rewrite of our transport would do;
 6. ``asyncio-bridged``: client 5 on one event-loop thread, fed by a synchronous
    loop of ``concurrent.futures`` futures (``run_coroutine_threadsafe``): the shape
-   asyncio would take in our engine, whose database work stays synchronous.
+   asyncio would take in our engine, whose database work stays synchronous;
+7. ``asyncio-ours-h11`` (ours, asynchronous): ``webhooks_app.transport.AsyncClient``
+   (h11 on asyncio) with the arguments the engine gives ``transport.post``: every
+   guarantee of contender 1 (guard, deadline, one write, capped read, pool);
+8. ``asyncio-ours-aiohttp``: the same transport on aiohttp (benchmark-only,
+   ``benchmarks/senders_support/aiohttp_client.py``), to choose the library.
 
 Every run is a fresh process (``benchmarks/senders_support/run_one.py``) that
 warms up, then sends ``--requests`` in a sliding window (requests/s, its own
@@ -211,7 +216,7 @@ def medians(runs: list[dict]) -> dict[str, float]:
 
 def versions() -> str:
     found = []
-    for name in ("urllib3", "requests", "aiohttp", "django"):
+    for name in ("urllib3", "h11", "requests", "aiohttp", "django"):
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -291,7 +296,13 @@ def report(args, results, started_load, seconds: float, raw_path: Path) -> str:
             f"cores (of {os.cpu_count()})."
         )
         section.text()
-        for name in ("asyncio-aiohttp", "asyncio-streams-guarded", "asyncio-bridged"):
+        for name in (
+            "asyncio-aiohttp",
+            "asyncio-streams-guarded",
+            "asyncio-bridged",
+            "asyncio-ours-h11",
+            "asyncio-ours-aiohttp",
+        ):
             if per.get(name) and base:
                 saved = base["sender_ms"] - per[name]["sender_ms"]
                 shorter = base["round_ms"] - per[name]["round_ms"]

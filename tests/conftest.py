@@ -46,6 +46,7 @@ class Received:
     at: float = field(default_factory=time.monotonic)  # when the request arrived
     status: int | None = None  # the status it was answered with
     ended: float | None = None  # when its answer was written (or the sender hung up)
+    client_port: int = 0  # the sender's port: requests on one kept-alive connection share it
 
     def json(self):
         return json.loads(self.body)
@@ -108,6 +109,7 @@ class RecordingServer:
                 item = Received(
                     "POST", self.path, dict(self.headers.items()), self.rfile.read(length)
                 )
+                item.client_port = self.client_address[1]
                 reply = server.respond(item) if server.respond else server.routes.get(self.path)
                 if reply is None:
                     try:

@@ -1,8 +1,10 @@
-"""The senders measured by ``benchmarks/senders.py``: threads or asyncio, four HTTP clients.
+"""The senders measured by ``benchmarks/senders.py``: threads or asyncio, six HTTP clients.
 
 Contenders 1 and 2 are threads (our transport, requests); 3 to 5 are asyncio
 (aiohttp, a minimal client without and with guard and deadline); 6 is client 5
-on one event-loop thread fed by the engine's synchronous window.
+on one event-loop thread fed by the engine's synchronous window; 7 and 8 are our
+asynchronous transport with every guarantee of ``transport.post``, on h11 (the
+package's ``AsyncClient``) and on aiohttp (``aiohttp_client``, benchmark-only).
 
 Every contender does the same per request, inside the measured time: sign the
 body (Standard Webhooks headers, :func:`webhooks_app.signing.sign`, as the
@@ -307,8 +309,65 @@ class Bridged(Contender):
         self.loop.close()
 
 
+class OurAsyncClient(AsyncioContender):
+    """``webhooks_app.transport.AsyncClient`` (h11 on asyncio) with the arguments the
+    engine gives ``transport.post``: guard, deadline, capped read, pool."""
+
+    name = "asyncio-ours-h11"
+    label = "7. asyncio + webhooks_app.transport.AsyncClient (h11)"
+
+    def make_client(self, allowed_networks: list[str], pool_size: int) -> Any:
+        from webhooks_app.transport import AsyncClient
+
+        return AsyncClient(allowed_networks=allowed_networks, pool_size=pool_size)
+
+    async def setup(self) -> None:
+        from webhooks_app import conf
+
+        self.conf = conf
+        self.client = self.make_client(conf.get("ALLOWED_NETWORKS"), conf.get("SEND_CONCURRENCY"))
+
+    async def send_one(self, job: Job) -> str:
+        conf = self.conf
+        msg_id, body = job
+        timeout = conf.timeouts()
+        response = await self.client.post(
+            self.url,
+            body,
+            signed_headers(msg_id, body, self.user_agent),
+            timeout=timeout,
+            deadline=time.monotonic() + sum(timeout),
+            max_body=conf.get("MAX_RESPONSE_BODY"),
+        )
+        return str(response.status_code or response.error_kind)
+
+    async def teardown(self) -> None:
+        await self.client.aclose()
+
+
+class OurAiohttpClient(OurAsyncClient):
+    """The same transport on aiohttp (``benchmarks/senders_support/aiohttp_client.py``)."""
+
+    name = "asyncio-ours-aiohttp"
+    label = "8. asyncio + our transport on aiohttp (benchmark-only)"
+
+    def make_client(self, allowed_networks: list[str], pool_size: int) -> Any:
+        from benchmarks.senders_support.aiohttp_client import AiohttpClient
+
+        return AiohttpClient(allowed_networks=allowed_networks, pool_size=pool_size)
+
+
 CONTENDERS: dict[str, type[Contender]] = {
     cls.name: cls
-    for cls in (OurTransport, RequestsSession, Aiohttp, Streams, GuardedStreams, Bridged)
+    for cls in (
+        OurTransport,
+        RequestsSession,
+        Aiohttp,
+        Streams,
+        GuardedStreams,
+        Bridged,
+        OurAsyncClient,
+        OurAiohttpClient,
+    )
 }
 BASELINE = OurTransport.name

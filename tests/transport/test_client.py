@@ -1,8 +1,10 @@
-"""The delivery transport: SSRF guard, pooled session, capped reads, errors.
+"""The delivery transports: SSRF guard, pooled connections, capped reads, errors.
 
 Address classification is tested as pure functions. Real requests go ONLY to
 127.0.0.1: names are resolved by fakes that answer loopback addresses and
 nothing else, so no test can reach any other host, even when the guard is broken.
+Every test taking ``post`` runs twice: with ``transport.post`` and with
+``AsyncClient.post`` on a loop in another thread (tests/transport/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import Reply
+from tests.transport.conftest import fake_resolver
 from webhooks_app.transport import client as transport
 from webhooks_app.transport.client import (
     BlockedAddress,
     get_pool_manager,
     is_allowed_address,
     parse_networks,
-    post,
     resolve_allowed,
 )
 
@@ -69,31 +72,6 @@ PUBLIC = [
     "2606:4700::1111",
     "2001:4860:4860::8888",
 ]
-
-
-def addrinfo(*addresses: str) -> list[tuple]:
-    """What socket.getaddrinfo returns for these addresses."""
-    infos = []
-    for address in addresses:
-        ip = ipaddress.ip_address(address)
-        if ip.version == 4:
-            infos.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 443)))
-        else:
-            infos.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 443, 0, 0)))
-    return infos
-
-
-def fake_resolver(table: dict[str, list[str]]):
-    calls = []
-
-    def resolve(host, port, *args, **kwargs):
-        calls.append((host, port, kwargs))
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return addrinfo(*table[host])
-
-    resolve.calls = calls
-    return resolve
 
 
 # --- pure classification -----------------------------------------------------------------------
@@ -225,7 +203,7 @@ def test_resolve_allowed_propagates_resolution_errors():
 # --- real requests, to 127.0.0.1 only -------------------------------------------------------------
 
 
-def test_loopback_is_blocked_without_the_allowance(http_server):
+def test_loopback_is_blocked_without_the_allowance(http_server, post):
     response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT)
     assert response.status_code is None
     assert response.error_kind == "blocked_address"
@@ -234,7 +212,7 @@ def test_loopback_is_blocked_without_the_allowance(http_server):
     assert http_server.requests == []
 
 
-def test_post_with_the_allowance_succeeds(http_server):
+def test_post_with_the_allowance_succeeds(http_server, post):
     http_server.reply(Reply(status=202, body=b"accepted", headers={"X-Reply": "yes"}))
     response = post(
         http_server.url("/in"),
@@ -256,7 +234,7 @@ def test_post_with_the_allowance_succeeds(http_server):
     assert request.headers["Content-Type"] == "application/json"
 
 
-def test_response_headers_are_case_insensitive(http_server):
+def test_response_headers_are_case_insensitive(http_server, post):
     # delivery.py reads response.headers.get("Retry-After"); servers often send it lower-case.
     http_server.reply(Reply(status=503, headers={"retry-after": "7"}))
     response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
@@ -264,13 +242,13 @@ def test_response_headers_are_case_insensitive(http_server):
     assert response.headers.get("Retry-After") == "7"
 
 
-def test_error_status_is_returned_with_its_body(http_server):
+def test_error_status_is_returned_with_its_body(http_server, post):
     http_server.reply(Reply(status=500, body=b"boom"))
     response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
     assert (response.status_code, response.body, response.error_kind) == (500, "boom", "")
 
 
-def test_redirect_is_not_followed(http_server):
+def test_redirect_is_not_followed(http_server, post):
     elsewhere = http_server.url("/elsewhere")  # loopback too, should it ever be followed
     http_server.reply(Reply(status=302, headers={"Location": elsewhere}))
     response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
@@ -281,7 +259,7 @@ def test_redirect_is_not_followed(http_server):
 
 
 @pytest.mark.parametrize("status", [301, 307, 308])
-def test_other_redirects_are_not_followed(http_server, status):
+def test_other_redirects_are_not_followed(http_server, status, post):
     http_server.reply(Reply(status=status, headers={"Location": http_server.url("/moved")}))
     response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
     assert response.status_code == status
@@ -289,7 +267,7 @@ def test_other_redirects_are_not_followed(http_server, status):
     assert len(http_server.requests) == 1
 
 
-def test_response_body_is_capped(http_server):
+def test_response_body_is_capped(http_server, post):
     http_server.reply(Reply(body=b"x" * 100_000))
     response = post(
         http_server.url(),
@@ -303,13 +281,13 @@ def test_response_body_is_capped(http_server):
     assert response.body == "x" * 1000
 
 
-def test_response_body_default_cap(http_server):
+def test_response_body_default_cap(http_server, post):
     http_server.reply(Reply(body=b"y" * 50_000))
     response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
     assert response.body == "y" * 20_480
 
 
-def test_short_response_body_is_read_whole(http_server):
+def test_short_response_body_is_read_whole(http_server, post):
     http_server.reply(Reply(body="héllo".encode()))
     response = post(
         http_server.url(),
@@ -328,7 +306,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_connection_refused_is_a_connection_error():
+def test_connection_refused_is_a_connection_error(post):
     response = post(
         f"http://127.0.0.1:{free_port()}/hook",
         b"{}",
@@ -341,7 +319,7 @@ def test_connection_refused_is_a_connection_error():
     assert response.error
 
 
-def test_slow_reply_is_a_timeout(http_server):
+def test_slow_reply_is_a_timeout(http_server, post):
     http_server.reply(Reply(delay=1.5))
     started = time.monotonic()
     response = post(
@@ -385,7 +363,7 @@ def drip_server():
     thread.join(5)
 
 
-def test_a_dripping_reply_cannot_outlast_the_timeouts(drip_server):
+def test_a_dripping_reply_cannot_outlast_the_timeouts(drip_server, post):
     # Each byte arrives within the read timeout, but the whole reply takes ~6 s. The
     # delivery lease is connect + read + margin, so a request must not outlast them.
     connect, read = 0.5, 0.5
@@ -410,14 +388,14 @@ def test_a_dripping_reply_cannot_outlast_the_timeouts(drip_server):
         "",
     ],
 )
-def test_non_http_url_is_invalid(http_server, url):
+def test_non_http_url_is_invalid(http_server, url, post):
     response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
     assert response.status_code is None
     assert response.error_kind == "invalid_url"
     assert http_server.requests == []
 
 
-def test_http_url_without_a_host_is_invalid():
+def test_http_url_without_a_host_is_invalid(post):
     response = post("http:///hook", b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
     assert response.error_kind == "invalid_url"
 
@@ -425,40 +403,7 @@ def test_http_url_without_a_host_is_invalid():
 # --- the guard on named hosts (fake DNS answering loopback only) ----------------------------------
 
 
-@pytest.fixture
-def fake_dns(monkeypatch):
-    """Route name resolution through a table; anything else fails without DNS.
-
-    The guard's resolver and the socket layer both see only the table, and the
-    socket layer never gets anything but loopback addresses.
-    """
-    real_getaddrinfo = socket.getaddrinfo
-    guard_table: dict[str, list[str]] = {}
-    socket_table: dict[str, list[str]] = {}
-
-    def socket_getaddrinfo(host, port, *args, **kwargs):
-        host = host.decode() if isinstance(host, bytes) else host
-        if host in socket_table:
-            host = socket_table[host][0]
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            raise socket.gaierror(socket.EAI_NONAME, "fake DNS: unknown name") from None
-        if not ip.is_loopback:
-            raise AssertionError(f"a test tried to connect to {host}")
-        return real_getaddrinfo(host, port, *args, **kwargs)
-
-    real_resolve_allowed = transport.resolve_allowed
-
-    def guarded_resolve(host, port, allowed=(), resolver=None):
-        return real_resolve_allowed(host, port, allowed, resolver=fake_resolver(guard_table))
-
-    monkeypatch.setattr(socket, "getaddrinfo", socket_getaddrinfo)
-    monkeypatch.setattr(transport, "resolve_allowed", guarded_resolve)
-    return guard_table, socket_table
-
-
-def test_named_host_is_connected_to_the_checked_address(http_server, fake_dns):
+def test_named_host_is_connected_to_the_checked_address(http_server, fake_dns, post):
     guard_table, _socket_table = fake_dns
     guard_table["hooks.example.test"] = ["127.0.0.1"]
     # socket_table has no entry: if the connection re-resolved the name, it would fail.
@@ -473,7 +418,7 @@ def test_named_host_is_connected_to_the_checked_address(http_server, fake_dns):
 @pytest.mark.parametrize(
     "addresses", [["10.0.0.1"], ["127.0.0.1", "10.0.0.1"], ["169.254.169.254", "127.0.0.1"]]
 )
-def test_named_host_with_a_private_address_is_blocked(http_server, fake_dns, addresses):
+def test_named_host_with_a_private_address_is_blocked(http_server, fake_dns, addresses, post):
     guard_table, socket_table = fake_dns
     guard_table["evil.example.test"] = addresses
     socket_table["evil.example.test"] = ["127.0.0.1"]  # where a broken guard would end up
@@ -493,7 +438,7 @@ def test_named_host_with_a_private_address_is_blocked(http_server, fake_dns, add
     ],
 )
 def test_a_name_with_a_disguised_metadata_address_never_connects(
-    http_server, fake_dns, disguised, exemption
+    http_server, fake_dns, disguised, exemption, post
 ):
     # A guard that let the metadata address pass would connect to the first
     # address, 127.0.0.1, and the recording server would see the request.
@@ -506,7 +451,7 @@ def test_a_name_with_a_disguised_metadata_address_never_connects(
     assert http_server.requests == []
 
 
-def test_a_url_that_parsers_read_differently_is_refused_before_connecting(http_server):
+def test_a_url_that_parsers_read_differently_is_refused_before_connecting(http_server, post):
     # urllib3 connects to 127.0.0.1; urlsplit (and the old endpoint check) saw hooks.example.test.
     url = f"http://127.0.0.1:{http_server.port}\\@hooks.example.test/hook"
     response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
@@ -529,7 +474,7 @@ def test_pools_are_per_process(monkeypatch):
     assert get_pool_manager() is not before
 
 
-def test_proxies_from_the_environment_are_ignored(http_server, monkeypatch):
+def test_proxies_from_the_environment_are_ignored(http_server, monkeypatch, post):
     # A proxy would bypass the address guard. Were it used, the request would go to
     # port 9 of loopback (discard) and fail instead of reaching the server.
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
@@ -539,8 +484,9 @@ def test_proxies_from_the_environment_are_ignored(http_server, monkeypatch):
 
 
 def test_post_reuses_its_keep_alive_connection(http_server):
+    # AsyncClient's pool: tests/transport/test_async_client.py.
     for _ in range(3):
-        response = post(
+        response = transport.post(
             http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK
         )
         assert response.status_code == 200
@@ -549,7 +495,7 @@ def test_post_reuses_its_keep_alive_connection(http_server):
     assert pool.num_requests >= 3
 
 
-def test_a_password_in_the_url_never_reaches_the_error_text():
+def test_a_password_in_the_url_never_reaches_the_error_text(post):
     # requests quotes the whole URL in this error; nothing is sent (there is no host).
     response = post(
         "http://user:s3cr3t-pw@/hook", b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK
@@ -559,10 +505,10 @@ def test_a_password_in_the_url_never_reaches_the_error_text():
     assert "s3cr3t-pw" not in response.error
 
 
-def test_a_request_past_its_deadline_is_never_sent(http_server):
+def test_a_request_past_its_deadline_is_never_sent(http_server, post):
     # A worker stopped (SIGSTOP, a long GC pause) between the claim and the send: its
     # lease may have gone to another worker, which sends the same delivery.
-    response = transport.post(
+    response = post(
         http_server.url("/late"),
         b"{}",
         {},
@@ -597,3 +543,114 @@ def test_a_deadline_that_passes_while_connecting_stops_the_request(http_server, 
     assert response.error_kind == "not_sent", response
     time.sleep(0.2)
     assert http_server.requests == []
+
+
+def test_the_connected_peer_is_checked_again(http_server, monkeypatch, post):
+    # The address was allowed when resolved; the socket's peer is checked once more
+    # before a byte is sent (here the second check refuses what the first allowed).
+    from webhooks_app.transport import async_client
+
+    def refuse(address, allowed=()):
+        return False
+
+    monkeypatch.setattr(transport, "is_allowed_address", refuse)
+    monkeypatch.setattr(async_client, "is_allowed_address", refuse)
+    response = post(http_server.url(), b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.error_kind == "blocked_address", response
+    assert response.error.startswith("Connected to 127.0.0.1"), response
+    time.sleep(0.2)
+    assert http_server.requests == []
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose connects hang: its listener's queue is full and never read
+    (Linux drops the SYNs, as a firewall that drops packets would)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))  # fills the queue
+    yield port
+    filler.close()
+    listener.close()
+
+
+def test_a_connect_that_hangs_ends_by_the_connect_timeout(unanswered_port, post):
+    started = time.monotonic()
+    response = post(
+        f"http://127.0.0.1:{unanswered_port}/hook",
+        b"{}",
+        {},
+        timeout=(0.3, 5.0),
+        allowed_networks=ALLOW_LOOPBACK,
+    )
+    assert response.error_kind == "timeout", response
+    assert "timed out" in response.error, response
+    assert time.monotonic() - started < 1.2
+
+
+def test_a_deadline_that_passes_while_connecting_ends_the_request_unsent(unanswered_port, post):
+    # The connect timeout alone would allow 5 s; the deadline comes first, nothing was sent.
+    started = time.monotonic()
+    response = post(
+        f"http://127.0.0.1:{unanswered_port}/hook",
+        b"{}",
+        {},
+        timeout=(5.0, 5.0),
+        allowed_networks=ALLOW_LOOPBACK,
+        deadline=time.monotonic() + 0.3,
+    )
+    assert response.error_kind == "not_sent", response
+    assert time.monotonic() - started < 1.2
+
+
+def test_a_deadline_that_passes_while_resolving_stops_the_request(http_server, fake_dns, post):
+    fake_dns.guard["slow.example.test"] = ["127.0.0.1"]
+    fake_dns.delay = 0.4  # the lookup (or the worker) stalls past the deadline
+    response = post(
+        f"http://slow.example.test:{http_server.port}/hook",
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+        deadline=time.monotonic() + 0.1,
+    )
+    assert response.error_kind == "not_sent", response
+    time.sleep(0.2)
+    assert http_server.requests == []
+
+
+def test_a_password_in_the_url_is_masked_in_a_connection_error(post):
+    response = post(
+        f"http://user:s3cr3t-pw@127.0.0.1:{free_port()}/hook",
+        b"{}",
+        {},
+        timeout=TIMEOUT,
+        allowed_networks=ALLOW_LOOPBACK,
+    )
+    assert response.error_kind == "connection", response
+    assert "s3cr3t-pw" not in response.error
+
+
+def test_credentials_in_the_url_are_not_sent(http_server, post):
+    url = http_server.url().replace("127.0.0.1", "user:s3cr3t-pw@127.0.0.1")
+    response = post(url, b"{}", {}, timeout=TIMEOUT, allowed_networks=ALLOW_LOOPBACK)
+    assert response.status_code == 200, response
+    (request,) = http_server.wait_for(1)
+    assert "Authorization" not in request.headers
+    assert request.headers["Host"] == f"127.0.0.1:{http_server.port}"
+
+
+def test_a_refused_address_is_never_connected_to(post):
+    # The guard refuses before connecting (the peer check after it is a second line).
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.3)
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+        response = post(url, b"{}", {}, timeout=TIMEOUT)
+        assert response.error_kind == "blocked_address", response
+        with pytest.raises(TimeoutError):
+            listener.accept()[0].close()
+    finally:
+        listener.close()

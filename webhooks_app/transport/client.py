@@ -9,28 +9,32 @@ connect cannot slip through. Kept-alive connections were checked when opened.
 urllib3 is used directly, not through requests: requests costs about a third
 more CPU per POST and reads proxy settings from the environment on each call
 (a proxy would also bypass the guard). Each request ends by one overall
-deadline (see :mod:`webhooks_app.deadline`).
+deadline (see :mod:`webhooks_app.transport.deadline`). For an event loop,
+:class:`~webhooks_app.transport.async_client.AsyncClient` gives the same guarantees
+and the same answers; tests/transport/ runs every test with both.
 """
 
 from __future__ import annotations
 
-import codecs
 import os
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from email.message import Message
 from functools import lru_cache
 from http.client import HTTPException
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, LocationValueError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    LocationValueError,
+    NewConnectionError,
+)
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from webhooks_app.retry import ErrorKind
@@ -44,6 +48,18 @@ from webhooks_app.transport.addresses import (
     parse_target,
 )
 from webhooks_app.transport.deadline import Ticket, watchdog
+from webhooks_app.transport.response import (
+    BODY_LATE,
+    ILLEGAL_HEADER,
+    NO_ANSWER,
+    NOT_SENT,
+    UNENCODABLE_HEADER,
+    Response,
+    body_problem,
+    charset,
+    describe,
+    ms_since,
+)
 
 
 def resolve_allowed(
@@ -53,14 +69,15 @@ def resolve_allowed(
     return addresses.resolve_allowed(host, port, allowed, resolver=resolver)
 
 
+# Control characters other than tab: http.client lets NUL and others through, and quotes
+# the value of a header with CR or LF in its error. h11 (AsyncClient) refuses the same.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
 _request = threading.local()  # the deadline of the request this thread is sending
 
 
 class DeadlinePassed(Urllib3Timeout):
     """The request's deadline was over before a byte of it was sent."""
-
-
-NOT_SENT = "The request's deadline passed before it was sent (the worker was stalled)"
 
 
 if TYPE_CHECKING:  # mixed into urllib3's HTTPConnection and HTTPSConnection
@@ -81,10 +98,17 @@ class _GuardedConnectionMixin(_ConnectionBase):
     def _new_conn(self) -> socket.socket:
         checked = resolve_allowed(self._dns_host, self.port, self.allowed_networks)
         original, self._dns_host = self._dns_host, checked
+        timeout, deadline = self.timeout, getattr(_request, "deadline", None)
+        if deadline is not None and isinstance(timeout, int | float):
+            # Connecting ends by the deadline too, when less of it is left than the timeout.
+            self.timeout = max(min(timeout, deadline - time.monotonic()), 0.001)
         try:
             sock = super()._new_conn()
+        except ConnectTimeoutError:
+            _check_deadline()  # the deadline ended it, not the connect timeout: not sent
+            raise
         finally:
-            self._dns_host = original
+            self._dns_host, self.timeout = original, timeout
         peer = sock.getpeername()[0]
         if not is_allowed_address(peer, self.allowed_networks):
             sock.close()
@@ -162,39 +186,6 @@ def get_pool_manager(
     return _pool_manager(os.getpid(), tuple(allowed_networks), maxsize)
 
 
-@dataclass(frozen=True)
-class Response:
-    """What one POST produced: a status and capped body, or an error.
-
-    With a status, ``error_kind`` is empty or ``response_body`` (the body could
-    not be read whole); without one it says why no answer came.
-    """
-
-    status_code: int | None
-    body: str
-    headers: Mapping[str, str]
-    duration_ms: int
-    error_kind: str = ""
-    error: str = ""
-
-
-def _charset(content_type: str | None) -> str:
-    """The response's charset if Python knows it as a text encoding, else UTF-8.
-
-    ``codecs.lookup`` also knows bytes-to-bytes and str-to-str codecs (``base64``,
-    ``zlib``, ``rot13``), which ``bytes.decode`` refuses: a receiver naming one gets
-    its body read as UTF-8, and its status judged as it is.
-    """
-    message = Message()
-    message["Content-Type"] = content_type or ""
-    name = message.get_content_charset() or "utf-8"
-    try:
-        info = codecs.lookup(name)
-    except LookupError:
-        return "utf-8"
-    return info.name if getattr(info, "_is_text_encoding", True) else "utf-8"
-
-
 def post(
     url: str,
     body: bytes,
@@ -215,12 +206,14 @@ def post(
     deadline = started + sum(timeout) if deadline is None else deadline
 
     def failed(kind: str, error: str) -> Response:
-        return Response(None, "", {}, _ms_since(started), kind, error)
+        return Response(None, "", {}, ms_since(started), kind, error)
 
     try:
         parse_target(url)  # read as the endpoint checks read it; refused if ambiguous
     except UnsafeURL as exc:
         return failed(ErrorKind.INVALID_URL, str(exc))
+    if any(_CONTROL.search(f"{name}{value}") for name, value in headers.items()):
+        return failed(ErrorKind.INVALID_HEADER, ILLEGAL_HEADER)
     if started >= deadline:  # e.g. the worker was stopped between the claim and now
         return failed(ErrorKind.NOT_SENT, NOT_SENT)
     _request.deadline, _request.ticket = deadline, None
@@ -246,7 +239,7 @@ def post(
         response.close()
         response.release_conn()
         _end_watch()
-        return failed(ErrorKind.TIMEOUT, "No complete answer before the request's deadline")
+        return failed(ErrorKind.TIMEOUT, NO_ANSWER)
     try:
         data, problem = _read_capped(response, max_body)
     finally:
@@ -255,13 +248,13 @@ def post(
             response.close()  # a half-read answer must not meet the next request
         response.release_conn()
     if problem and expired:
-        problem = "The body did not arrive before the request's deadline"
-    text = data.decode(_charset(response.headers.get("Content-Type")), errors="replace")
+        problem = BODY_LATE
+    text = data.decode(charset(response.headers.get("Content-Type")), errors="replace")
     return Response(
         response.status,
         text,
         response.headers,
-        _ms_since(started),
+        ms_since(started),
         ErrorKind.RESPONSE_BODY if problem else "",
         problem[:1000],
     )
@@ -280,7 +273,7 @@ def _read_capped(response: urllib3.BaseHTTPResponse, limit: int) -> tuple[bytes,
                 break
             data += chunk
     except (HTTPError, HTTPException, OSError, ValueError, LookupError) as exc:
-        return bytes(data), f"The response body could not be read: {type(exc).__name__}: {exc}"
+        return bytes(data), body_problem(exc)
     return bytes(data), ""
 
 
@@ -291,16 +284,16 @@ def _failure(exc: Exception, url: str, *, expired: bool) -> tuple[str, str]:
     if isinstance(exc, DeadlinePassed):
         return ErrorKind.NOT_SENT, NOT_SENT
     if expired:
-        return ErrorKind.TIMEOUT, "No complete answer before the request's deadline"
+        return ErrorKind.TIMEOUT, NO_ANSWER
     if isinstance(exc, NewConnectionError):  # a subclass of urllib3's timeout error
-        return ErrorKind.CONNECTION, _describe(exc, url)
+        return ErrorKind.CONNECTION, describe(exc, url)
     if isinstance(exc, Urllib3Timeout | TimeoutError):
-        return ErrorKind.TIMEOUT, _describe(exc, url)
+        return ErrorKind.TIMEOUT, describe(exc, url)
     if isinstance(exc, UnicodeEncodeError):
-        return ErrorKind.INVALID_HEADER, "A header value has characters HTTP cannot carry"
+        return ErrorKind.INVALID_HEADER, UNENCODABLE_HEADER
     if isinstance(exc, LocationValueError | ValueError):
-        return ErrorKind.INVALID_URL, _describe(exc, url)
-    return ErrorKind.CONNECTION, _describe(exc, url)
+        return ErrorKind.INVALID_URL, describe(exc, url)
+    return ErrorKind.CONNECTION, describe(exc, url)
 
 
 def _cut_off() -> bool:
@@ -316,19 +309,3 @@ def _end_watch() -> bool:
     watchdog.release(ticket)
     _request.ticket = None
     return ticket.expired
-
-
-def _ms_since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
-
-
-def _describe(exc: BaseException, url: str) -> str:
-    """The error for the Attempt row, with any password from the URL masked."""
-    text = f"{type(exc).__name__}: {exc}"
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        text = text.replace(password, "********")
-    return text[:1000]
