@@ -186,37 +186,10 @@ class SendLoop:
         key = (tuple(conf.get("ALLOWED_NETWORKS")), conf.get("SEND_CONCURRENCY"))
         client = self._clients.get(key)
         if client is None:
-            factory = getattr(transport, "AsyncClient", _ThreadedClient)
-            client = self._clients[key] = factory(allowed_networks=key[0], pool_size=key[1])
+            client = self._clients[key] = transport.AsyncClient(
+                allowed_networks=key[0], pool_size=key[1]
+            )
         return client
-
-
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-
-_POOL = ThreadPoolExecutor(64)
-
-
-class _ThreadedClient:
-    """TEMPORARY until transport.AsyncClient lands: the sync transport on threads."""
-
-    def __init__(self, *, allowed_networks, pool_size):
-        self.allowed_networks, self.pool_size = allowed_networks, pool_size
-
-    async def post(self, url, body, headers, *, timeout, deadline=None, max_body=20_480):
-        import functools
-
-        call = functools.partial(
-            transport.post,
-            url,
-            body,
-            headers,
-            timeout=timeout,
-            deadline=deadline,
-            max_body=max_body,
-            allowed_networks=self.allowed_networks,
-            pool_size=self.pool_size,
-        )
-        return await asyncio.get_running_loop().run_in_executor(_POOL, call)
 
 
 _loops: dict[int, SendLoop] = {}
