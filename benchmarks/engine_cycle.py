@@ -1,4 +1,4 @@
-"""The engine's own cost, in one process: claim → send → record, no Celery, no producer.
+"""The engine's own cost, in one process: own → lease ahead → send → record, no Celery.
 
     .venv/bin/python benchmarks/engine_cycle.py [--deliveries 2000] [--endpoints 1]
         [--rounds 3] [--setting KEY=VALUE] [--profile]
@@ -130,9 +130,9 @@ def _round(receiver, args: argparse.Namespace, *, profile: bool) -> dict:
         counts[phase["name"]] += 1
         return execute(sql, params, many, context)
 
-    original_claim, original_record = claims.claim_batch, recording.write
+    original_claim, original_record = claims.claim_owned, recording.record
 
-    def claim_batch(*a, **k):
+    def claim_owned(*a, **k):
         counts["claims"] += 1
         with _phase(phase, "claim"):
             return original_claim(*a, **k)
@@ -142,7 +142,7 @@ def _round(receiver, args: argparse.Namespace, *, profile: bool) -> dict:
         with _phase(phase, "record"):
             return original_record(*a, **k)
 
-    engine.claims.claim_batch, engine.recording.write = claim_batch, record
+    engine.claims.claim_owned, engine.recording.record = claim_owned, record
     profiler = None
     if profile:
         from pyinstrument import Profiler
@@ -155,7 +155,7 @@ def _round(receiver, args: argparse.Namespace, *, profile: bool) -> dict:
             engine.run()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
-        engine.claims.claim_batch, engine.recording.write = original_claim, original_record
+        engine.claims.claim_owned, engine.recording.record = original_claim, original_record
     if profiler is not None:
         profiler.stop()
         out = ROOT / "benchmarks" / "results" / "engine-cycle-profile.txt"
