@@ -144,7 +144,12 @@ def test_the_broker_restarted_empty(cluster, receiver):
     started = time.monotonic()
     figures = Figures("2. broker restarted empty", "redis")
     # The breaker would pause the flaky endpoint after its first 503s: not this fault.
-    group = cluster(TIMEOUT=(1, 2), RETRY_SCHEDULE=[3, 3], CIRCUIT_BREAKER_THRESHOLD=100_000)
+    group = cluster(
+        TIMEOUT=(1, 2),
+        RETRY_SCHEDULE=[3, 3],
+        CIRCUIT_BREAKER_THRESHOLD=100_000,
+        CIRCUIT_BREAKER_MIN_REQUESTS=100_000,
+    )
     flaky = first_try_fails(503)
     receiver.respond = lambda item: flaky(item) if item.path == "/flaky" else None
     endpoints(receiver, "/ok", "/flaky")
@@ -212,6 +217,7 @@ HOSTILE_WEBHOOKS = {
     # The breaker would pause the failing endpoints for its cool-down: this scenario
     # is about each try, so only a 429's Retry-After slows an endpoint down.
     "CIRCUIT_BREAKER_THRESHOLD": 100_000,
+    "CIRCUIT_BREAKER_MIN_REQUESTS": 100_000,
 }
 LEASE = 0.5 + 1 + harness.LEASE_MARGIN
 # name: (behaviour, accepted, requests each delivery gets (None: 1..TRIES), final status)
@@ -387,7 +393,12 @@ def test_a_worker_frozen_past_its_leases(cluster, receiver):
     started = time.monotonic()
     figures = Figures("8. worker frozen past its leases", "redis")
     # Lease: 1 + 2 + 1 = 4 s. The frozen tries time out: no breaker pause for that here.
-    group = cluster(TIMEOUT=(1, 2), LEASE_MARGIN=1, CIRCUIT_BREAKER_THRESHOLD=100_000)
+    group = cluster(
+        TIMEOUT=(1, 2),
+        LEASE_MARGIN=1,
+        CIRCUIT_BREAKER_THRESHOLD=100_000,
+        CIRCUIT_BREAKER_MIN_REQUESTS=100_000,
+    )
     seen: set[tuple[str, str]] = set()
     lock = threading.Lock()
     freeze_at = [40]  # the number of requests seen at which to freeze next

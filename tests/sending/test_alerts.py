@@ -40,7 +40,9 @@ SETTINGS = {
     "TIMEOUT": (1, 1),
     "LEASE_MARGIN": 1,
     "RETRY_SCHEDULE": [0.05] * 11,  # twelve tries, one after the other
-    "CIRCUIT_BREAKER_THRESHOLD": 100,  # 500s are transient: keep the circuit out of it
+    # 500s are transient: keep the circuit out of it.
+    "CIRCUIT_BREAKER_THRESHOLD": 100,
+    "CIRCUIT_BREAKER_MIN_REQUESTS": 100,
     "ALERT_AFTER_FAILURES": 2,
     "ALERT_DISABLE_WARNING": 0.5,  # with these thresholds: at 4 failures
     "DISABLE_AFTER_FAILURES": 8,

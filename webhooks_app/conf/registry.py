@@ -14,6 +14,7 @@ from webhooks_app.conf.rules import (
     BOOLEAN,
     POSITIVE_SECONDS,
     POSITIVE_WHOLE,
+    RATE,
     SECONDS,
     Rule,
     is_alert_link,
@@ -161,7 +162,33 @@ SETTINGS: tuple[Setting, ...] = (
         5,
         POSITIVE_WHOLE,
         "timeouts, connection errors and retryable statuses in a row that open an endpoint's "
-        "circuit (its deliveries then wait)",
+        "circuit (its deliveries then wait) when they are not outweighed by its recent "
+        "successes: a dead endpoint opens after this many, a flaky one that mostly answers "
+        "does not ([Sending](sending.md#the-circuit-breaker))",
+        "engine",
+    ),
+    Setting(
+        "CIRCUIT_BREAKER_FAILURE_RATE",
+        0.5,
+        RATE,
+        "the share of an endpoint's recent tries (over `CIRCUIT_BREAKER_WINDOW`) that failed "
+        "with a timeout, a connection error or a retryable status at which its circuit opens",
+        "engine",
+    ),
+    Setting(
+        "CIRCUIT_BREAKER_MIN_REQUESTS",
+        20,
+        POSITIVE_WHOLE,
+        "recent tries an endpoint must have had before its failure rate alone opens its "
+        "circuit (fewer: only `CIRCUIT_BREAKER_THRESHOLD` failures in a row do)",
+        "engine",
+    ),
+    Setting(
+        "CIRCUIT_BREAKER_WINDOW",
+        60,
+        POSITIVE_SECONDS,
+        "seconds of the window the failure rate is counted over; at each new window the "
+        "previous one's counts are halved, not dropped",
         "engine",
     ),
     Setting(

@@ -96,6 +96,11 @@ def is_share(value: Any) -> bool:
     return is_positive_number(value) and value < 1
 
 
+def is_rate(value: Any) -> bool:
+    """A number above 0 and at most 1."""
+    return is_positive_number(value) and value <= 1
+
+
 def is_callable_path(value: Any) -> bool:
     """The dotted path of something callable that imports."""
     if not isinstance(value, str):
@@ -132,3 +137,4 @@ SECONDS = Rule(is_number, "a non-negative number of seconds")
 POSITIVE_SECONDS = Rule(is_positive_number, "a positive number of seconds")
 POSITIVE_WHOLE = Rule(is_positive_whole, "a positive whole number")
 BOOLEAN = Rule(is_boolean, "True or False")
+RATE = Rule(is_rate, "a number above 0 and at most 1")

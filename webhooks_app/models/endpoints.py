@@ -111,8 +111,9 @@ class Endpoint(models.Model):
         blank=True,
         help_text=_("Set while the circuit breaker is open: one probe at a time is sent."),
     )
-    # The circuit breaker's window (webhooks_app.sending.health): requests and failures
-    # counted since ``window_started_at``; the circuit opens on the failure rate over it.
+    # The circuit breaker's window (webhooks_app.breaker, kept by webhooks_app.sending.health):
+    # tries and transient failures counted since ``window_started_at``, the window before
+    # at half weight; the circuit opens on the failure rate over it.
     window_started_at = models.DateTimeField(_("window started at"), null=True, blank=True)
     window_requests = models.PositiveIntegerField(_("requests in the window"), default=0)
     window_failures = models.PositiveIntegerField(_("failures in the window"), default=0)
@@ -231,4 +232,7 @@ class Endpoint(models.Model):
         self.circuit_failures = 0
         self.circuit_opened_at = None
         self.paused_until = None
+        self.window_started_at = None
+        self.window_requests = 0
+        self.window_failures = 0
         self.save()

@@ -1,19 +1,24 @@
 """Endpoint health after a group of tries: failure streaks, the circuit breaker,
 429 pauses, the owner's alerts and the decision to disable.
 
-Runs in the recording's transaction, one statement per endpoint only when its
-health changes.
+Runs in the recording's transaction: one UPDATE per endpoint and group, which counts
+the tries in the circuit breaker's window (:mod:`webhooks_app.breaker`) with F()
+expressions, so two workers recording the same endpoint never lose each other's
+counts; a group with a failure then reads the row back (it is locked by that UPDATE
+until the commit), and writes again only to open the circuit, pause the endpoint or
+claim an alert.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import F, QuerySet, Value
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
-from webhooks_app import conf, retry
+from webhooks_app import breaker, conf, retry
 from webhooks_app.models import Endpoint
 from webhooks_app.sending import alerts
 from webhooks_app.sending.results import Result
@@ -24,39 +29,47 @@ Health = tuple[str, alerts.Alert | None]
 """What a try did to its endpoint: the reason it disabled it, or the alert it raised."""
 
 
+def policy() -> breaker.Policy:
+    """The circuit breaker's settings."""
+    return breaker.Policy(
+        window=conf.get("CIRCUIT_BREAKER_WINDOW"),
+        failure_rate=conf.get("CIRCUIT_BREAKER_FAILURE_RATE"),
+        min_requests=conf.get("CIRCUIT_BREAKER_MIN_REQUESTS"),
+        streak=conf.get("CIRCUIT_BREAKER_THRESHOLD"),
+    )
+
+
 def update(results: Sequence[Result], now: datetime) -> dict[int, Health]:
     """Streaks, circuit breaker, pauses and alerts per endpoint; returns {delivery: health}."""
     by_endpoint: dict[int, list[Result]] = {}
     for result in results:
         by_endpoint.setdefault(result.delivery.endpoint_id, []).append(result)
     changes: dict[int, Health] = {}
+    rule = policy()
     # Endpoint rows are locked by their UPDATEs: always in one order, by primary key,
     # or two workers recording tries of the same endpoints deadlock.
     for endpoint_id, group in sorted(by_endpoint.items()):
-        culprit, health = _endpoint_health(endpoint_id, group, now)
+        culprit, health = _endpoint_health(endpoint_id, group, now, rule)
         if culprit:
             changes[culprit] = health
     return changes
 
 
-def _endpoint_health(endpoint_id: int, group: list[Result], now: datetime) -> tuple[int, Health]:
-    endpoint = group[0].delivery.endpoint  # as claimed: enough to skip needless writes
+def _endpoint_health(
+    endpoint_id: int, group: list[Result], now: datetime, rule: breaker.Policy
+) -> tuple[int, Health]:
     endpoints = Endpoint.objects.filter(pk=endpoint_id)
     succeeded = [r.decision.verdict is Verdict.SUCCEEDED for r in group]
+    counts = _counted(group, now, rule.window, closes=any(succeeded))
     if all(succeeded):
-        if (
-            endpoint.failure_streak
-            or endpoint.circuit_failures
-            or endpoint.circuit_opened_at
-            or endpoint.alerted_stage
-        ):
-            endpoints.update(
-                failure_streak=0,
-                failing_since=None,
-                circuit_failures=0,
-                circuit_opened_at=None,
-                alerted_stage=Endpoint.Alert.NONE,
-            )
+        endpoints.update(
+            failure_streak=0,
+            failing_since=None,
+            circuit_failures=0,
+            circuit_opened_at=None,
+            alerted_stage=Endpoint.Alert.NONE,
+            **counts,
+        )
         return 0, ("", None)
     last_success = max((i for i, ok in enumerate(succeeded) if ok), default=-1)
     failures = group[last_success + 1 :]
@@ -68,25 +81,29 @@ def _endpoint_health(endpoint_id: int, group: list[Result], now: datetime) -> tu
             circuit_failures=transient,
             circuit_opened_at=None,
             alerted_stage=Endpoint.Alert.NONE,  # a new streak: its own alerts
+            **counts,
         )
     else:
         endpoints.update(
             failure_streak=F("failure_streak") + len(failures),
             failing_since=Coalesce(F("failing_since"), Value(now)),
             circuit_failures=F("circuit_failures") + transient,
+            **counts,
         )
-    if transient:
-        _trip_breaker(endpoints, now)
-    pause = max((_retry_after(r) or 0 for r in failures), default=0)
-    if pause > 0:
-        until = now + timedelta(seconds=pause)
-        endpoints.update(
-            paused_until=Greatest(Coalesce(F("paused_until"), Value(until)), Value(until))
-        )
+    row = endpoints.values(
+        "failure_streak",
+        "failing_since",
+        "circuit_failures",
+        "circuit_opened_at",
+        "window_started_at",
+        "window_requests",
+        "window_failures",
+    ).get()
+    _open_or_pause(endpoints, row, failures, transient, now, rule)
     gone = next((r for r in failures if r.decision.verdict is Verdict.GONE), None)
     if gone is not None:
         return gone.delivery.pk, (gone.decision.reason, None)
-    streak, since = endpoints.values_list("failure_streak", "failing_since").get()
+    streak, since = row["failure_streak"], row["failing_since"]
     long_enough = since is not None and now - since >= timedelta(
         seconds=conf.get("DISABLE_AFTER_SECONDS")
     )
@@ -97,21 +114,72 @@ def _endpoint_health(endpoint_id: int, group: list[Result], now: datetime) -> tu
     return failures[-1].delivery.pk, (reason, None)
 
 
+def _counted(group: list[Result], now: datetime, length: float, *, closes: bool) -> dict[str, Any]:
+    """The assignments that add ``group`` to the breaker's window, as
+    :func:`webhooks_app.breaker.counted` does, in SQL (F() expressions, no read): the
+    same window adds up, the one before is carried halved, an older one is dropped.
+    A group with a success closes an open circuit: its window starts afresh."""
+    requests = len(group)
+    failures = sum(_is_transient(r) for r in group)
+    current = breaker.window_start(now, length)
+    same = Q(window_started_at__gte=current)
+    previous = Q(window_started_at__gte=current - timedelta(seconds=length))
+    closing = Q(circuit_opened_at__isnull=False)
+
+    def count(field: str, added: int) -> Case:
+        return Case(
+            *([When(closing, then=Value(added))] if closes else []),
+            When(same, then=F(field) + added),
+            When(previous, then=F(field) / breaker.CARRIED + added),
+            default=Value(added),
+        )
+
+    kept = same & ~closing if closes else same
+    return {
+        "window_started_at": Case(When(kept, then=F("window_started_at")), default=Value(current)),
+        "window_requests": count("window_requests", requests),
+        "window_failures": count("window_failures", failures),
+    }
+
+
+def _open_or_pause(
+    endpoints: QuerySet[Endpoint],
+    row: dict[str, Any],
+    failures: list[Result],
+    transient: int,
+    now: datetime,
+    rule: breaker.Policy,
+) -> None:
+    """Open the circuit (or open it again after a failed probe) for a cool-down, and
+    pause the endpoint for a 429's Retry-After: one UPDATE, only when either is due."""
+    window = breaker.Window(
+        row["window_started_at"], row["window_requests"], row["window_failures"]
+    )
+    trips = transient > 0 and breaker.trips(
+        window,
+        row["circuit_failures"],
+        rule,
+        circuit_open=row["circuit_opened_at"] is not None,
+    )
+    pause = max((_retry_after(r) or 0 for r in failures), default=0)
+    if trips:
+        pause = max(pause, conf.get("CIRCUIT_BREAKER_COOLDOWN"))
+    if not trips and pause <= 0:
+        return
+    until = now + timedelta(seconds=pause)
+    opened = {"circuit_opened_at": Coalesce(F("circuit_opened_at"), Value(now))} if trips else {}
+    endpoints.update(
+        paused_until=Greatest(Coalesce(F("paused_until"), Value(until)), Value(until)),
+        **opened,
+    )
+
+
 def _is_transient(result: Result) -> bool:
     """A timeout, a connection error or a retryable status: the endpoint's own trouble."""
     response = result.response
     if response.status_code is None:
         return response.error_kind in (retry.ErrorKind.TIMEOUT, retry.ErrorKind.CONNECTION)
     return response.status_code in retry.RETRYABLE_STATUSES or response.status_code >= 500
-
-
-def _trip_breaker(endpoints: QuerySet[Endpoint], now: datetime) -> None:
-    """Open the circuit after a streak (or re-open it after a failed probe) for a cool-down."""
-    until = now + timedelta(seconds=conf.get("CIRCUIT_BREAKER_COOLDOWN"))
-    endpoints.filter(circuit_failures__gte=conf.get("CIRCUIT_BREAKER_THRESHOLD")).update(
-        circuit_opened_at=Coalesce(F("circuit_opened_at"), Value(now)),
-        paused_until=Greatest(Coalesce(F("paused_until"), Value(until)), Value(until)),
-    )
 
 
 def _retry_after(result: Result) -> float | None:
