@@ -13,10 +13,10 @@ has failed, the circuit opens (:func:`trips`) when
 1. at least ``failure_rate`` of the window's tries failed, and the window holds at least
    ``min_requests`` tries or the last ``streak`` tries all failed; or
 2. the last ``streak`` or more tries all failed, and a run that long is one the endpoint,
-   at its failure rate before the run, would deal less than once in a million
-   (:data:`UNLIKELY`): a busy endpoint that was healthy and goes down opens after
-   ``streak`` failures, not once its failures have outnumbered a minute's successes;
-   one that fails 30 % of the time needs a run of 12;
+   at its failure rate over the ``min_requests`` or more tries before the run, would deal
+   less than once in a million (:data:`UNLIKELY`): a busy endpoint that was healthy and
+   goes down opens after ``streak`` failures, not once its failures have outnumbered a
+   minute's successes; one that fails 30 % of the time needs a run of 12;
 3. while it is open already, any failure (a failed probe) opens it again.
 
 **The window** is a tumbling window on the clock (every ``length`` seconds since the
@@ -112,7 +112,7 @@ def trips(window: Window, streak: int, policy: Policy, *, circuit_open: bool = F
         window.requests >= policy.min_requests or streak >= policy.streak
     ):
         return True
-    return streak >= policy.streak and _unlikely_run(window, streak)
+    return streak >= policy.streak and _unlikely_run(window, streak, policy.min_requests)
 
 
 UNLIKELY = 1e-6
@@ -120,12 +120,13 @@ UNLIKELY = 1e-6
 that the endpoint has gone down rather than been unlucky."""
 
 
-def _unlikely_run(window: Window, streak: int) -> bool:
-    """Whether ``streak`` failures in a row are a run the endpoint, at its failure rate
-    over the window's other tries, would deal less often than :data:`UNLIKELY`."""
+def _unlikely_run(window: Window, streak: int, min_requests: int) -> bool:
+    """Whether ``streak`` failures in a row are a run the endpoint would deal less often
+    than :data:`UNLIKELY`, at its failure rate over the window's other tries, when there
+    are ``min_requests`` of them at least (fewer tell too little about it)."""
     before = window.requests - streak
-    if before <= 0:  # the run is all the window holds
-        return True
+    if before < min_requests:
+        return False
     rate = max(0, window.failures - streak) / before
     return rate**streak <= UNLIKELY
 
