@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from webhooks_app.checks import check_sqlite_transaction_mode, sqlite_transaction_warnings
 from webhooks_app.event_patterns import event_type_matches
@@ -50,6 +51,25 @@ def test_enable_clears_the_disabled_state():
     endpoint.enable()
     endpoint.refresh_from_db()
     assert endpoint.is_active and endpoint.disabled_reason == "" and endpoint.failure_streak == 0
+
+
+@pytest.mark.django_db
+def test_enable_starts_the_circuit_breakers_window_afresh():
+    """The tries that failed before it was disabled say nothing of it now."""
+    endpoint = Endpoint.objects.create(
+        url="https://a.invalid/",
+        is_active=False,
+        window_started_at=timezone.now(),
+        window_requests=40,
+        window_failures=40,
+    )
+    endpoint.enable()
+    endpoint.refresh_from_db()
+    assert (endpoint.window_started_at, endpoint.window_requests, endpoint.window_failures) == (
+        None,
+        0,
+        0,
+    )
 
 
 def test_sqlite_without_immediate_transactions_is_warned_about():

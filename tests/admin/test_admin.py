@@ -364,6 +364,38 @@ def test_circuit_breaker_state_is_shown_on_the_list_and_the_change_page(admin_cl
     assert "circuit open" not in admin_client.get(changelist(Endpoint)).content.decode()
 
 
+def test_the_change_page_shows_the_breakers_failure_rate_apart_from_the_days_rates(
+    admin_client, settings
+):
+    """Three rates on one page, each saying what it counts over which time: the breaker's
+    (tries, a window of seconds), the day's deliveries, the day's tries."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks_app import breaker
+
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "CIRCUIT_BREAKER_WINDOW": 86_400}  # no boundary
+    endpoint = Endpoint.objects.create(url="https://example.com/hook")
+    now = timezone.now()
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        window_started_at=breaker.window_start(now, 86_400),
+        window_requests=40,
+        window_failures=20,
+        circuit_failures=2,
+        circuit_opened_at=now,
+        paused_until=now + timedelta(seconds=30),
+    )
+    page = admin_client.get(change(endpoint)).content.decode()
+    assert "open since" in page and "on its failure rate; next probe at" in page
+    assert "failure rate 50 % over roughly the last 86400 s (20 of 40 requests)" in page
+    assert "delivered" in page and "Success rate, 24 h" in page
+    assert "success rate" not in page  # the day's deliveries are "delivered", not a rate
+
+    Endpoint.objects.filter(pk=endpoint.pk).update(window_started_at=None, window_requests=0)
+    assert "over roughly the last" not in admin_client.get(change(endpoint)).content.decode()
+
+
 def test_endpoint_change_page_masks_the_secret_and_links_to_reveal_it(admin_client):
     endpoint = Endpoint.objects.create(url="https://example.com/hook")
     make_delivery(endpoint)

@@ -651,4 +651,45 @@ def test_endpoints_and_deliveries_say_their_state_and_next_try(acme, customer, d
             assert item["state"]["until"] == shown["until"]  # not the time gone by
     Endpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_reason="410 Gone")
     shown = customer().get(f"{TENANT_API}endpoints/{endpoint.pk}/").json()["state"]
-    assert shown == {"code": "disabled", "reason": "410 Gone", "until": None}
+    assert shown == {
+        "code": "disabled",
+        "reason": "410 Gone",
+        "until": None,
+        "window": {"seconds": 60.0, "requests": 0, "failures": 0, "failure_rate": None},
+    }
+
+
+def test_an_endpoints_state_says_its_recent_failure_rate_in_both_apis(
+    acme, customer, django_user_model, settings
+):
+    """The circuit breaker's window: 12 of 40 tries failed, and the circuit opened on it.
+    (A window of a day, so that no boundary passes while the test runs.)"""
+    from datetime import timedelta
+
+    from webhooks_app import breaker
+
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "CIRCUIT_BREAKER_WINDOW": 86_400}
+    now = timezone.now()
+    endpoint = acme["endpoints"]
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        window_started_at=breaker.window_start(now, 86_400),
+        window_requests=40,
+        window_failures=12,
+        circuit_failures=2,
+        circuit_opened_at=now,
+        paused_until=now + timedelta(seconds=30),
+    )
+    admin = django_user_model.objects.create_user("staffer", is_staff=True)
+    admin.user_permissions.set(all_permissions())
+    staff_client = APIClient()
+    staff_client.force_authenticate(admin)
+    for client, root in ((customer(), TENANT_API), (staff_client, API)):
+        shown = client.get(f"{root}endpoints/{endpoint.pk}/").json()["state"]
+        assert shown["window"] == {
+            "seconds": 86_400.0,
+            "requests": 40,
+            "failures": 12,
+            "failure_rate": 0.3,
+        }
+        assert shown["code"] == "circuit_open"
+        assert "12 of the last 40 requests failed (30 %" in shown["reason"]

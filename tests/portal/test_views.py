@@ -767,6 +767,23 @@ def test_an_open_circuit_is_shown_with_why_and_when_the_next_try_is(acme, endpoi
         assert f"next try at {probe}" in html, path
 
 
+def test_the_endpoint_page_says_its_recent_failure_rate(acme, endpoint, settings):
+    """The circuit breaker's figure, on the endpoint's page (not in the list), beside the
+    day's statistics and distinct from them. (A window of a day: no boundary passes.)"""
+    from webhooks_app import breaker
+
+    settings.WEBHOOKS = {**settings.WEBHOOKS, "CIRCUIT_BREAKER_WINDOW": 86_400}
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        window_started_at=breaker.window_start(timezone.now(), 86_400),
+        window_requests=40,
+        window_failures=12,
+    )
+    html = page(acme, url("endpoint", endpoint_id=endpoint.pk))
+    assert "Failure rate 30 % over roughly the last 86400 s (12 of 40 requests)" in html
+    assert "Success rate, 24 h" in html
+    assert "over roughly the last" not in page(acme, url("endpoints"))
+
+
 @pytest.mark.parametrize(
     ("health", "shown"),
     [

@@ -24,6 +24,9 @@ def endpoint(**values) -> SimpleNamespace:
         "paused_until": None,
         "circuit_failures": 0,
         "circuit_opened_at": None,
+        "window_started_at": None,
+        "window_requests": 0,
+        "window_failures": 0,
         "rate_limit": None,
     }
     return SimpleNamespace(**{**healthy, **values})
@@ -60,6 +63,7 @@ def test_after_six_503s_the_circuit_is_open_until_its_probe():
         "code": "circuit_open",
         "reason": described.reason,
         "until": LATER,
+        "window": {"seconds": 60, "requests": 0, "failures": 0, "failure_rate": None},
     }
 
 
@@ -105,6 +109,77 @@ def test_disabled_says_why_masked_and_wins_over_everything():
     assert (described.code, described.tone, described.since) == ("disabled", "bad", EARLIER)
     assert "abc" not in described.reason and "410 Gone" in described.reason
     assert state.describe_endpoint(endpoint(is_active=False), NOW).reason == "Disabled."
+
+
+# --- the circuit breaker's window -----------------------------------------------------------
+
+MINUTE = NOW.replace(second=0)  # the window NOW is in (60 s, on the clock)
+
+
+def test_an_endpoint_says_its_recent_failure_rate():
+    recent = state.describe_endpoint(
+        endpoint(window_started_at=MINUTE, window_requests=40, window_failures=12), NOW
+    ).recent
+    assert (recent.requests, recent.failures, recent.failure_rate) == (40, 12, 0.3)
+    assert recent.summary == "failure rate 30 % over roughly the last 60 s (12 of 40 requests)"
+    assert recent.as_dict() == {
+        "seconds": 60,
+        "requests": 40,
+        "failures": 12,
+        "failure_rate": 0.3,
+    }
+
+
+@pytest.mark.parametrize(
+    ("started", "counted"),
+    [
+        (MINUTE, (3, 1)),
+        (MINUTE - timedelta(seconds=60), (1, 0)),  # the window before: half, rounded down
+        (MINUTE - timedelta(seconds=120), (0, 0)),
+        (None, (0, 0)),
+    ],
+)
+def test_the_rate_is_read_as_of_now(started, counted):
+    """Counts recorded a while ago are shown as the breaker would count them now."""
+    quiet = endpoint(window_started_at=started, window_requests=3, window_failures=1)
+    recent = state.recent_tries(quiet, NOW)
+    assert (recent.requests, recent.failures) == counted
+
+
+def test_no_recent_request_says_nothing():
+    recent = state.recent_tries(endpoint(), NOW)
+    assert (recent.summary, recent.failure_rate) == ("", None)
+
+
+def test_one_request_and_uneven_shares_read_well():
+    one = state.RecentTries(60, 1, 1)
+    assert one.summary == "failure rate 100 % over roughly the last 60 s (1 of 1 request)"
+    assert state.RecentTries(0.5, 3, 1).summary == (
+        "failure rate 33.3 % over roughly the last 0.5 s (1 of 3 requests)"
+    )
+
+
+def test_a_circuit_opened_on_its_failure_rate_says_so():
+    """Two failures in a row only: not "after 2 timeouts or errors in a row"."""
+    opened = endpoint(
+        failure_streak=2,
+        circuit_failures=2,
+        circuit_opened_at=NOW,
+        paused_until=LATER,
+        window_started_at=MINUTE,
+        window_requests=40,
+        window_failures=20,
+    )
+    described = state.describe_endpoint(opened, NOW)
+    assert described.code == "circuit_open"
+    assert described.reason == (
+        "The circuit breaker opened: 20 of the last 40 requests failed (50 % over roughly "
+        "60 s); nothing is sent until one probe request is tried."
+    )
+
+
+def test_a_deliverys_state_has_no_window():
+    assert "window" not in state.describe_delivery(delivery(), endpoint(), NOW).as_dict()
 
 
 # --- a delivery's next try ------------------------------------------------------------

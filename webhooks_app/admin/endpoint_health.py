@@ -1,4 +1,5 @@
-"""The endpoint list's health columns: its state, the last 24 hours, the latest outcome."""
+"""The endpoint list's health columns: its state, the last 24 hours, the latest outcome;
+and the circuit breaker's recent failure rate, for the change page."""
 
 from __future__ import annotations
 
@@ -104,3 +105,17 @@ def state_html(endpoint: Endpoint, now=None) -> SafeString:
             format_html('<span class="quiet">{}</span>', note % {"time": clock(described.until)})
         )
     return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+
+
+def recent_tries_html(endpoint: Endpoint, now=None) -> SafeString:
+    """The failure rate the circuit breaker reads (:class:`~webhooks_app.sending.state.
+    RecentTries`), marked as such: it covers a minute or so of tries, where the other
+    rates of the page cover a day of deliveries or of tries. Empty without recent tries."""
+    summary = state.recent_tries(endpoint, now or timezone.now()).summary
+    if not summary:
+        return SafeString("")
+    return format_html(
+        '<span class="quiet" title="{}">{}</span>',
+        gettext("Timeouts, connection errors and retryable statuses, as the breaker counts them"),
+        summary,
+    )

@@ -19,12 +19,13 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import redaction
+from webhooks_app import conf, redaction
 from webhooks_app.admin import display, tenants
 from webhooks_app.admin.catalog import CatalogAdminMixin, deprecated_note
 from webhooks_app.admin.endpoint_actions import EndpointActionsMixin, disabled_by
@@ -33,6 +34,7 @@ from webhooks_app.admin.endpoint_health import (
     SUCCESS_RATE,
     HealthAnnotated,
     annotate_health,
+    recent_tries_html,
     state_html,
 )
 from webhooks_app.admin.endpoint_secret import SecretPageMixin
@@ -63,6 +65,35 @@ def _clock(moment) -> str:
     local = timezone.localtime(moment)
     same_day = local.date() == timezone.localdate()
     return date_format(local, "H:i:s" if same_day else "Y-m-d H:i:s")
+
+
+def _circuit(obj: Endpoint) -> str:
+    """Closed, or open since when (after a run of failures, or on its failure rate), and
+    when its next probe may go out."""
+    state = obj.circuit_state
+    if state == "closed":
+        if obj.paused_until and obj.paused_until > timezone.now():
+            return gettext("closed; paused until %(time)s (Retry-After or rate limit)") % {
+                "time": _clock(obj.paused_until)
+            }
+        return gettext("closed")
+    if state == "open":
+        if obj.circuit_failures >= conf.get("CIRCUIT_BREAKER_THRESHOLD"):
+            return gettext(
+                "open since %(since)s after %(count)d timeouts or errors in a row; "
+                "next probe at %(probe)s"
+            ) % {
+                "since": _clock(obj.circuit_opened_at),
+                "count": obj.circuit_failures,
+                "probe": _clock(obj.paused_until),
+            }
+        return gettext("open since %(since)s on its failure rate; next probe at %(probe)s") % {
+            "since": _clock(obj.circuit_opened_at),
+            "probe": _clock(obj.paused_until),
+        }
+    return gettext("half-open since %(since)s: one probe at a time") % {
+        "since": _clock(obj.circuit_opened_at)
+    }
 
 
 @admin.register(Endpoint)
@@ -140,26 +171,13 @@ class EndpointAdmin(
 
     @admin.display(description=_("circuit breaker"))
     def circuit(self, obj: Endpoint):
-        """Closed, or open since when, and when its next probe may go out."""
-        state = obj.circuit_state
-        if state == "closed":
-            if obj.paused_until and obj.paused_until > timezone.now():
-                return gettext("closed; paused until %(time)s (Retry-After or rate limit)") % {
-                    "time": _clock(obj.paused_until)
-                }
-            return gettext("closed")
-        if state == "open":
-            return gettext(
-                "open since %(since)s after %(count)d timeouts or errors in a row; "
-                "next probe at %(probe)s"
-            ) % {
-                "since": _clock(obj.circuit_opened_at),
-                "count": obj.circuit_failures,
-                "probe": _clock(obj.paused_until),
-            }
-        return gettext("half-open since %(since)s: one probe at a time") % {
-            "since": _clock(obj.circuit_opened_at)
-        }
+        """Closed, or open since when, and when its next probe may go out; below, the
+        failure rate it reads (its recent tries: a window of seconds, not the day's)."""
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}",
+            ((line,) for line in (_circuit(obj), recent_tries_html(obj)) if line),
+        )
 
     @admin.display(description=_("event types"))
     def event_types_display(self, obj: Endpoint):
@@ -312,7 +330,7 @@ class EndpointAdmin(
             "{} · {} {} · {} {}",
             ngettext("%(count)d delivery", "%(count)d deliveries", obj.deliveries_24h)
             % {"count": obj.deliveries_24h},
-            gettext("success rate"),
+            gettext("delivered"),
             self.success_rate_display(obj),
             gettext("last status"),
             self.last_status(obj),

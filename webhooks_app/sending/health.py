@@ -11,7 +11,7 @@ claim an alert.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -144,7 +144,7 @@ def _counted(group: list[Result], now: datetime, length: float, *, closes: bool)
 
 def _open_or_pause(
     endpoints: QuerySet[Endpoint],
-    row: dict[str, Any],
+    row: Mapping[str, Any],
     failures: list[Result],
     transient: int,
     now: datetime,

@@ -5,9 +5,11 @@ row say everything, but not plainly: an endpoint whose circuit is open is still
 ``is_active``, and a delivery due at 15:03:02 waits past it while its endpoint is
 paused. :func:`describe_endpoint` and :func:`describe_delivery` read them the way
 the engine does (:mod:`webhooks_app.sending.due`) and say what is going on, why,
-and when the next try is; the portal, the APIs and the admin all show these.
+and when the next try is; an endpoint's state also carries the circuit breaker's
+window as of now (:class:`RecentTries`: its failure rate). The portal, the APIs and
+the admin all show these.
 
-Both read only the objects' attributes and ``now``: no query, no request.
+Both read only the objects' attributes, the settings and ``now``: no query, no request.
 A time is "when the next try is" only while it is still to come; a past time
 is never presented as a next try.
 """
@@ -18,11 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from django.utils import formats
 from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from webhooks_app import redaction
+from webhooks_app import breaker, conf, redaction
 
 
 class EndpointHealth(Protocol):
@@ -36,6 +39,9 @@ class EndpointHealth(Protocol):
     paused_until: datetime | None
     circuit_failures: int
     circuit_opened_at: datetime | None
+    window_started_at: datetime | None
+    window_requests: int
+    window_failures: int
     rate_limit: int | None
 
 
@@ -88,15 +94,87 @@ TONES = {
 """How each code reads at a glance: good, needs an eye, or stopped."""
 
 
+def percent(rate: float) -> str:
+    """A share from 0 to 1 in per cent: one decimal, none when it is whole."""
+    value = 100 * rate
+    digits = 0 if value == round(value) else 1
+    # number_format cuts digits off; round first.
+    return f"{formats.number_format(round(value, digits), digits)} %"
+
+
+@dataclass(frozen=True)
+class RecentTries:
+    """The circuit breaker's window as of now (:mod:`webhooks_app.breaker`): the tries
+    of the last ``seconds`` or so (the window before counts half) and the failed ones,
+    timeouts, connection errors and retryable statuses."""
+
+    seconds: float
+    requests: int = 0
+    failures: int = 0
+
+    @property
+    def failure_rate(self) -> float | None:
+        """The share of them that failed; None without any."""
+        return self.failures / self.requests if self.requests else None
+
+    @property
+    def summary(self) -> str:
+        """The line the pages show, "failure rate 30 % over roughly the last 60 s (12 of
+        40 requests)"; empty without any request."""
+        if not self.requests:
+            return ""
+        return (
+            ngettext(
+                "failure rate %(rate)s over roughly the last %(seconds)s s "
+                "(%(failures)d of %(requests)d request)",
+                "failure rate %(rate)s over roughly the last %(seconds)s s "
+                "(%(failures)d of %(requests)d requests)",
+                self.requests,
+            )
+            % self.figures()
+        )
+
+    def figures(self) -> dict[str, Any]:
+        """The values of the sentences that quote it, formatted."""
+        return {
+            "rate": percent(self.failure_rate or 0),
+            "seconds": formats.number_format(self.seconds),
+            "failures": self.failures,
+            "requests": self.requests,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """The APIs' ``window`` object."""
+        return {
+            "seconds": self.seconds,
+            "requests": self.requests,
+            "failures": self.failures,
+            "failure_rate": self.failure_rate,
+        }
+
+
+def recent_tries(endpoint: EndpointHealth, now: datetime) -> RecentTries:
+    """The endpoint's breaker window as it stands at ``now``: its counts halved, or
+    dropped, when no try has been recorded since the window turned."""
+    seconds = conf.get("CIRCUIT_BREAKER_WINDOW")
+    stored = breaker.Window(
+        endpoint.window_started_at, endpoint.window_requests, endpoint.window_failures
+    )
+    window = breaker.counted(stored, now, seconds)
+    return RecentTries(seconds, window.requests, window.failures)
+
+
 @dataclass(frozen=True)
 class State:
-    """What is going on, why, and until when (the next try or probe, when known)."""
+    """What is going on, why, and until when (the next try or probe, when known); for an
+    endpoint, its recent tries too."""
 
     code: str
     reason: str = ""
     until: datetime | None = None
     since: datetime | None = None
     streak: int = 0
+    recent: RecentTries | None = None
 
     @property
     def label(self) -> str:
@@ -109,8 +187,12 @@ class State:
         return TONES.get(self.code, "warn")
 
     def as_dict(self) -> dict[str, Any]:
-        """The APIs' ``state`` object: ``{"code", "reason", "until"}``."""
-        return {"code": self.code, "reason": self.reason, "until": self.until}
+        """The APIs' ``state`` object: ``{"code", "reason", "until"}``, and an endpoint's
+        ``window`` (:meth:`RecentTries.as_dict`)."""
+        described: dict[str, Any] = {"code": self.code, "reason": self.reason, "until": self.until}
+        if self.recent is not None:
+            described["window"] = self.recent.as_dict()
+        return described
 
 
 def describe_endpoint(endpoint: EndpointHealth, now: datetime) -> State:
@@ -119,27 +201,21 @@ def describe_endpoint(endpoint: EndpointHealth, now: datetime) -> State:
     A pause with no failure in a row is the rate limit spacing requests, which is
     sending as usual: the endpoint reads as active.
     """
+    recent = recent_tries(endpoint, now)
     streak, since = endpoint.failure_streak, endpoint.failing_since
     if not endpoint.is_active:
         reason = redaction.mask_text(endpoint.disabled_reason) or gettext("Disabled.")
-        return State(DISABLED, reason, since=endpoint.disabled_at, streak=streak)
+        return State(DISABLED, reason, since=endpoint.disabled_at, streak=streak, recent=recent)
     paused = _future(endpoint.paused_until, now)
     if endpoint.circuit_opened_at is not None:
-        count = endpoint.circuit_failures
         if paused:
-            reason = ngettext(
-                "The circuit breaker opened after %(count)d timeout or error in a row: "
-                "nothing is sent until one probe request is tried.",
-                "The circuit breaker opened after %(count)d timeouts or errors in a row: "
-                "nothing is sent until one probe request is tried.",
-                count,
-            ) % {"count": count}
-            return State(CIRCUIT_OPEN, reason, paused, endpoint.circuit_opened_at, streak)
+            reason = _why_the_circuit_opened(endpoint, recent)
+            return State(CIRCUIT_OPEN, reason, paused, endpoint.circuit_opened_at, streak, recent)
         reason = gettext(
             "The circuit breaker sends one probe request at a time: "
             "when it succeeds, sending resumes."
         )
-        return State(PROBING, reason, None, endpoint.circuit_opened_at, streak)
+        return State(PROBING, reason, None, endpoint.circuit_opened_at, streak, recent)
     if paused and streak:
         if endpoint.rate_limit:
             reason = gettext(
@@ -150,13 +226,39 @@ def describe_endpoint(endpoint: EndpointHealth, now: datetime) -> State:
             reason = gettext(
                 "The endpoint asked us to wait (429 Too Many Requests with Retry-After)."
             )
-        return State(PAUSED, reason, paused, since, streak)
+        return State(PAUSED, reason, paused, since, streak, recent)
     if streak:
         reason = ngettext(
             "%(count)d failed attempt in a row.", "%(count)d failed attempts in a row.", streak
         ) % {"count": streak}
-        return State(FAILING, reason, None, since, streak)
-    return State(ACTIVE)
+        return State(FAILING, reason, None, since, streak, recent)
+    return State(ACTIVE, recent=recent)
+
+
+def _why_the_circuit_opened(endpoint: EndpointHealth, recent: RecentTries) -> str:
+    """A run of failures when there was one (``CIRCUIT_BREAKER_THRESHOLD`` or more in a
+    row), else the failure rate that opened it."""
+    count = endpoint.circuit_failures
+    if count >= conf.get("CIRCUIT_BREAKER_THRESHOLD") or not recent.requests:
+        return ngettext(
+            "The circuit breaker opened after %(count)d timeout or error in a row: "
+            "nothing is sent until one probe request is tried.",
+            "The circuit breaker opened after %(count)d timeouts or errors in a row: "
+            "nothing is sent until one probe request is tried.",
+            count,
+        ) % {"count": count}
+    return (
+        ngettext(
+            "The circuit breaker opened: %(failures)d of the last %(requests)d request failed "
+            "(%(rate)s over roughly %(seconds)s s); nothing is sent until one probe request "
+            "is tried.",
+            "The circuit breaker opened: %(failures)d of the last %(requests)d requests failed "
+            "(%(rate)s over roughly %(seconds)s s); nothing is sent until one probe request "
+            "is tried.",
+            recent.requests,
+        )
+        % recent.figures()
+    )
 
 
 class DeliveryRow(Protocol):

@@ -20,6 +20,7 @@ from django.utils.translation import gettext, ngettext
 from webhooks_app.models import Endpoint
 from webhooks_app.observability import charts
 from webhooks_app.observability.stats import OUTCOMES, Bucket, EndpointStats, endpoint_stats
+from webhooks_app.sending import state
 
 register = template.Library()
 
@@ -82,12 +83,7 @@ def daily_chart(stats: EndpointStats, key: object) -> SafeString:
 @register.filter
 def percent(rate: float | None) -> str:
     """A share from 0 to 1 in per cent: one decimal, none when it is whole."""
-    if rate is None:
-        return "—"
-    value = 100 * rate
-    digits = 0 if value == round(value) else 1
-    # number_format cuts digits off; round first.
-    return f"{formats.number_format(round(value, digits), digits)} %"
+    return "—" if rate is None else state.percent(rate)
 
 
 def _values(bucket: Bucket) -> tuple[int, int, int]:

@@ -54,8 +54,8 @@ class EndpointSerializer(serializers.ModelSerializer):
         choices=["closed", "open", "half-open"],
         read_only=True,
         help_text=_(
-            "closed: sending normally; open: waiting out a cool-down after a run of timeouts "
-            "or errors; half-open: one probe request at a time."
+            "closed: sending normally; open: waiting out a cool-down after a high failure "
+            "rate or a run of timeouts or errors; half-open: one probe request at a time."
         ),
     )
     state = EndpointStateSerializer(

@@ -14,7 +14,8 @@ from webhooks_app.sending import state
 
 
 class _StateSerializer(serializers.Serializer):
-    """``{"code", "reason", "until"}``, read from the whole object (``source="*"``)."""
+    """``{"code", "reason", "until"}`` (an endpoint's with ``window``), read from the whole
+    object (``source="*"``)."""
 
     reason = serializers.CharField(read_only=True, help_text=_("Why, in a sentence; may be empty."))
 
@@ -28,6 +29,31 @@ class _StateSerializer(serializers.Serializer):
         return super().to_representation(self.describe(instance).as_dict())
 
 
+class RecentTriesSerializer(serializers.Serializer):
+    """The circuit breaker's window (:class:`~webhooks_app.sending.state.RecentTries`)."""
+
+    seconds = serializers.FloatField(
+        read_only=True,
+        help_text=_(
+            "How far back it looks, roughly: the current window of this many seconds, "
+            "and the one before it at half weight (WEBHOOKS['CIRCUIT_BREAKER_WINDOW'])."
+        ),
+    )
+    requests = serializers.IntegerField(read_only=True, help_text=_("Tries counted."))
+    failures = serializers.IntegerField(
+        read_only=True,
+        help_text=_("Of them, timeouts, connection errors and retryable statuses."),
+    )
+    failure_rate = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            "failures / requests, from 0 to 1 (null without requests): the circuit opens "
+            "when it reaches WEBHOOKS['CIRCUIT_BREAKER_FAILURE_RATE']."
+        ),
+    )
+
+
 class EndpointStateSerializer(_StateSerializer):
     code = NamedChoiceField(
         "EndpointStateCode",
@@ -35,14 +61,22 @@ class EndpointStateSerializer(_StateSerializer):
         read_only=True,
         help_text=_(
             "active; failing (failed tries in a row); paused (the endpoint asked to wait, "
-            "429 with Retry-After); circuit_open (after a run of timeouts or errors, until "
-            "a probe); probing (one probe at a time); disabled (see reason)."
+            "429 with Retry-After); circuit_open (after a high failure rate or a run of "
+            "timeouts or errors, until a probe); probing (one probe at a time); disabled "
+            "(see reason)."
         ),
     )
     until = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
         help_text=_("While paused or the circuit is open: when the next try or probe may go."),
+    )
+    window = RecentTriesSerializer(
+        read_only=True,
+        help_text=_(
+            "Its recent tries, as the circuit breaker counts them: how many, how many failed, "
+            "and the failure rate."
+        ),
     )
 
     def describe(self, instance: Endpoint) -> state.State:
