@@ -1,12 +1,14 @@
 """Endpoint health after a group of tries: failure streaks, the circuit breaker,
 429 pauses, the owner's alerts and the decision to disable.
 
-Runs in the recording's transaction: one UPDATE per endpoint and group, which counts
-the tries in the circuit breaker's window (:mod:`webhooks_app.breaker`) with F()
-expressions, so two workers recording the same endpoint never lose each other's
-counts; a group with a failure then reads the row back (it is locked by that UPDATE
-until the commit), and writes again only to open the circuit, pause the endpoint or
-claim an alert.
+Runs in the recording's transaction. Every group of tries counts in its endpoints'
+circuit breaker windows (:mod:`webhooks_app.breaker`), in UPDATEs that add to the
+columns (:mod:`webhooks_app.sending.health_sql`), so two workers recording the same
+endpoint never lose each other's counts. The endpoints whose tries all succeeded share
+one UPDATE: a statement is a round trip, and the recording thread's round trips wait
+for the GIL behind the sender threads. An endpoint with a failure gets its own UPDATE,
+then its row is read back (locked by that UPDATE until the commit) to decide on the
+circuit, and written again only to open it, pause the endpoint or claim an alert.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from webhooks_app import breaker, conf, retry
 from webhooks_app.models import Endpoint
-from webhooks_app.sending import alerts
+from webhooks_app.sending import alerts, health_sql
 from webhooks_app.sending.results import Result
 
 Verdict = retry.Verdict
@@ -46,50 +48,50 @@ def update(results: Sequence[Result], now: datetime) -> dict[int, Health]:
         by_endpoint.setdefault(result.delivery.endpoint_id, []).append(result)
     changes: dict[int, Health] = {}
     rule = policy()
+    window = health_sql.Window(now, rule.window)
     # Endpoint rows are locked by their UPDATEs: always in one order, by primary key,
-    # or two workers recording tries of the same endpoints deadlock.
+    # or two workers recording tries of the same endpoints deadlock. Endpoints whose
+    # tries all succeeded share one UPDATE, with their neighbours in that order.
+    succeeded: dict[int, int] = {}
     for endpoint_id, group in sorted(by_endpoint.items()):
-        culprit, health = _endpoint_health(endpoint_id, group, now, rule)
+        if all(r.decision.verdict is Verdict.SUCCEEDED for r in group):
+            succeeded[endpoint_id] = len(group)
+            continue
+        if succeeded:
+            health_sql.all_succeeded(succeeded, window)
+            succeeded = {}
+        culprit, health = _endpoint_health(endpoint_id, group, now, rule, window)
         if culprit:
             changes[culprit] = health
+    if succeeded:
+        health_sql.all_succeeded(succeeded, window)
     return changes
 
 
 def _endpoint_health(
-    endpoint_id: int, group: list[Result], now: datetime, rule: breaker.Policy
+    endpoint_id: int,
+    group: list[Result],
+    now: datetime,
+    rule: breaker.Policy,
+    window: health_sql.Window,
 ) -> tuple[int, Health]:
+    """A group with a failure: the streak goes on (or a new one starts after a success),
+    then the row is read back to decide on the circuit, the endpoint's owner and its fate."""
     endpoints = Endpoint.objects.filter(pk=endpoint_id)
-    succeeded = [r.decision.verdict is Verdict.SUCCEEDED for r in group]
-    counts = _counted(group, now, rule.window, closes=any(succeeded))
-    if all(succeeded):
-        endpoints.update(
-            failure_streak=0,
-            failing_since=None,
-            circuit_failures=0,
-            circuit_opened_at=None,
-            alerted_stage=Endpoint.Alert.NONE,
-            **counts,
-        )
-        return 0, ("", None)
-    last_success = max((i for i, ok in enumerate(succeeded) if ok), default=-1)
+    last_success = max(
+        (i for i, r in enumerate(group) if r.decision.verdict is Verdict.SUCCEEDED), default=-1
+    )
     failures = group[last_success + 1 :]
     transient = sum(_is_transient(r) for r in failures)
-    if last_success >= 0:  # a success in this group ended the earlier streak
-        endpoints.update(
-            failure_streak=len(failures),
-            failing_since=now,
-            circuit_failures=transient,
-            circuit_opened_at=None,
-            alerted_stage=Endpoint.Alert.NONE,  # a new streak: its own alerts
-            **counts,
-        )
-    else:
-        endpoints.update(
-            failure_streak=F("failure_streak") + len(failures),
-            failing_since=Coalesce(F("failing_since"), Value(now)),
-            circuit_failures=F("circuit_failures") + transient,
-            **counts,
-        )
+    health_sql.failed(
+        endpoint_id,
+        tries=len(group),
+        failures=sum(_is_transient(r) for r in group),
+        streak=len(failures),
+        transient_streak=transient,
+        after_a_success=last_success >= 0,
+        window=window,
+    )
     row = endpoints.values(
         "failure_streak",
         "failing_since",
@@ -112,34 +114,6 @@ def _endpoint_health(
         return (failures[-1].delivery.pk, ("", alert)) if alert else (0, ("", None))
     reason = f"{streak} failed attempts in a row since {since:%Y-%m-%d %H:%M} UTC"
     return failures[-1].delivery.pk, (reason, None)
-
-
-def _counted(group: list[Result], now: datetime, length: float, *, closes: bool) -> dict[str, Any]:
-    """The assignments that add ``group`` to the breaker's window, as
-    :func:`webhooks_app.breaker.counted` does, in SQL (F() expressions, no read): the
-    same window adds up, the one before is carried halved, an older one is dropped.
-    A group with a success closes an open circuit: its window starts afresh."""
-    requests = len(group)
-    failures = sum(_is_transient(r) for r in group)
-    current = breaker.window_start(now, length)
-    same = Q(window_started_at__gte=current)
-    previous = Q(window_started_at__gte=current - timedelta(seconds=length))
-    closing = Q(circuit_opened_at__isnull=False)
-
-    def count(field: str, added: int) -> Case:
-        return Case(
-            *([When(closing, then=Value(added))] if closes else []),
-            When(same, then=F(field) + added),
-            When(previous, then=F(field) / breaker.CARRIED + added),
-            default=Value(added),
-        )
-
-    kept = same & ~closing if closes else same
-    return {
-        "window_started_at": Case(When(kept, then=F("window_started_at")), default=Value(current)),
-        "window_requests": count("window_requests", requests),
-        "window_failures": count("window_failures", failures),
-    }
 
 
 def _open_or_pause(
