@@ -51,7 +51,8 @@ CANCELLED_REASON = _("Cancelled through the API")
 class IdempotencyKeyReused(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = _(
-        "This idempotency key was already used for an event with another type or payload."
+        "This idempotency key was already used for an event with another type, payload or "
+        "ordering key."
     )
     default_code = "idempotency_key_reused"
 
@@ -247,9 +248,11 @@ class EventViewSet(mixins.CreateModelMixin, BaseEventViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key, tenant = data.get("idempotency_key"), data["tenant"]
+        ordering_key = data.get("ordering_key")
         existing = Event.objects.filter(tenant=tenant, idempotency_key=key).first() if key else None
         if existing is not None:
-            if (existing.event_type, existing.payload) != (data["event_type"], data["payload"]):
+            sent = (data["event_type"], data["payload"], ordering_key or "")
+            if (existing.event_type, existing.payload, existing.ordering_key) != sent:
                 raise IdempotencyKeyReused()
             event, code = existing, status.HTTP_200_OK
         else:
@@ -257,7 +260,11 @@ class EventViewSet(mixins.CreateModelMixin, BaseEventViewSet):
             # returns its event, answered here with 201 all the same.
             try:
                 event = send_event(
-                    data["event_type"], data["payload"], tenant=tenant, idempotency_key=key
+                    data["event_type"],
+                    data["payload"],
+                    tenant=tenant,
+                    idempotency_key=key,
+                    ordering_key=ordering_key,
                 )
             except InvalidPayload as exc:  # WEBHOOKS["VALIDATE_PAYLOADS"] is on
                 raise serializers.ValidationError({"payload": [str(exc)]}) from None
