@@ -29,7 +29,7 @@ def send_event(
 ) -> Event:
     """Record an event for ``tenant``'s endpoints in the caller's transaction.
 
-    See :func:`webhooks_app.outbox.send_event`.
+    See :func:`webhooks_app.sending.outbox.send_event`.
     """
     from webhooks_app.sending.outbox import send_event as _send_event
 
