@@ -823,6 +823,20 @@ def test_an_event_with_an_ordering_key(api, endpoint):
     assert sorted(e["ordering_key"] for e in listed) == ["", "order-42"]
 
 
+def test_a_delivery_behind_an_earlier_one_of_its_key_is_waiting(api, endpoint):
+    for n in range(2):
+        body = {"event_type": "order.paid", "payload": {"n": n}, "ordering_key": "order-42"}
+        assert api.post(API + "events/", body, format="json").status_code == 201
+    listed = api.get(API + "deliveries/").json()["results"]
+    by_n = {Delivery.objects.get(pk=d["id"]).event.payload["n"]: d["state"] for d in listed}
+    assert by_n[0]["code"] == "due"
+    assert by_n[1]["code"] == "waiting" and "ordering key" in by_n[1]["reason"]
+    second = next(d for d in listed if d["state"]["code"] == "waiting")
+    assert api.get(API + f"deliveries/{second['id']}/").json()["state"]["code"] == "waiting"
+    event = api.get(API + f"events/{second['event']}/").json()
+    assert [d["state"]["code"] for d in event["deliveries"]] == ["waiting"]
+
+
 @pytest.mark.parametrize("key", ["", "k" * 256])
 def test_an_ordering_key_must_be_1_to_255_characters(api, key):
     body = {"event_type": "order.paid", "payload": {}, "ordering_key": key}

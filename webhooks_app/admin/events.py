@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -21,24 +21,13 @@ from webhooks_app.admin.filters import OrderingKeyFilter, event_type_filter, ten
 from webhooks_app.admin.object_actions import ObjectActionsMixin
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.redaction import mask_text
+from webhooks_app.sending.ordering import with_earlier_in_key
 
 
 def with_last_error_type(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
     """Add the latest attempt's ``error_type``: what "last status" names when no answer came."""
     latest = Attempt.objects.filter(delivery=OuterRef("pk")).order_by("-number")
     return deliveries.annotate(last_error_type=Subquery(latest.values("error_type")[:1]))
-
-
-def with_earlier_in_key(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
-    """Add ``earlier_in_key``: a pending delivery of the same ordering key to the same
-    endpoint comes first, so this one waits for it (one index probe per keyed row)."""
-    earlier = Delivery.objects.filter(
-        endpoint=OuterRef("endpoint"),
-        ordering_key=OuterRef("ordering_key"),
-        status=Delivery.Status.PENDING,
-        sequence__lt=OuterRef("sequence"),
-    ).exclude(ordering_key="")
-    return deliveries.annotate(earlier_in_key=Exists(earlier))
 
 
 WithLastErrorType = Any

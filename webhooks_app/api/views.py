@@ -43,6 +43,7 @@ from webhooks_app.api.view_bases import (
 from webhooks_app.models import Delivery, Endpoint, Event
 from webhooks_app.observability.stats import endpoint_stats
 from webhooks_app.sending import fanout
+from webhooks_app.sending.ordering import with_earlier_in_key
 
 DEFAULT_DISABLED_REASON = _("Disabled through the API")
 CANCELLED_REASON = _("Cancelled through the API")
@@ -210,7 +211,7 @@ class BaseEventViewSet(
 
     def get_delivery_queryset(self):
         """The deliveries shown with an event."""
-        return Delivery.objects.all()
+        return with_earlier_in_key(Delivery.objects.all())
 
     def get_serializer_class(self):
         return EventSerializer if self.action == "list" else EventDetailSerializer
@@ -305,7 +306,7 @@ class BaseDeliveryViewSet(
     action_permissions = {"retry": ("change_delivery",)}
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = with_earlier_in_key(super().get_queryset())
         if self.action != "list":
             queryset = queryset.prefetch_related("attempts")
         return queryset

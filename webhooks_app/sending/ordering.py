@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef, QuerySet
+
+from webhooks_app.models import Delivery
+
 NO_KEY = ""
 """The stored ordering key of an event without one."""
 
@@ -37,3 +41,19 @@ def ordering_key(value: Any) -> str:
             "pass None for events without one."
         )
     return value
+
+
+def with_earlier_in_key(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """Add ``earlier_in_key`` to each delivery: a pending delivery of its ordering key to its
+    endpoint comes before it, so it waits for that one (what
+    :func:`webhooks_app.sending.state.describe_delivery` and the admin then say).
+
+    One probe of the key index per listed row; False for deliveries without a key.
+    """
+    earlier = Delivery.objects.filter(
+        endpoint=OuterRef("endpoint"),
+        ordering_key=OuterRef("ordering_key"),
+        status=Delivery.Status.PENDING,
+        sequence__lt=OuterRef("sequence"),
+    ).exclude(ordering_key=NO_KEY)
+    return deliveries.annotate(earlier_in_key=Exists(earlier))
