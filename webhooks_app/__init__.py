@@ -25,11 +25,18 @@ def send_event(
     *,
     tenant: Any = None,
     idempotency_key: str | None = None,
+    ordering_key: str | None = None,
 ) -> Event:
     """Record an event for ``tenant``'s endpoints in the caller's transaction.
 
-    See :func:`webhooks_app.outbox.send_event`.
+    See :func:`webhooks_app.sending.outbox.send_event`.
     """
     from webhooks_app.sending.outbox import send_event as _send_event
 
-    return _send_event(event_type, payload, tenant=tenant, idempotency_key=idempotency_key)
+    return _send_event(
+        event_type,
+        payload,
+        tenant=tenant,
+        idempotency_key=idempotency_key,
+        ordering_key=ordering_key,
+    )

@@ -995,3 +995,61 @@ def test_the_endpoint_list_says_each_state_and_why(admin_client, health, shown):
     listed = admin_client.get(changelist(Endpoint)).content.decode()
     for text in shown:
         assert text in listed, text
+
+
+# --- ordering keys ---------------------------------------------------------------------
+
+
+def keyed_delivery(endpoint: Endpoint, key: str, sequence: int, **fields) -> Delivery:
+    event = Event.objects.create(
+        event_type="order.paid", payload={}, ordering_key=key, sequence=sequence
+    )
+    return Delivery.objects.create(
+        event=event,
+        endpoint=endpoint,
+        ordering_key=key,
+        sequence=sequence,
+        next_attempt_at=timezone.now() - timedelta(seconds=5),
+        **fields,
+    )
+
+
+def test_the_ordering_key_shows_read_only_on_the_event_and_delivery_pages(admin_client):
+    endpoint = Endpoint.objects.create(url="https://a.example.com/")
+    delivery = keyed_delivery(endpoint, "order-<42>", 1)
+    event_page = admin_client.get(change(delivery.event)).content.decode()
+    assert "Ordering key" in event_page and "order-&lt;42&gt;" in event_page
+    page = admin_client.get(change(delivery)).content.decode()
+    query = urlencode({"endpoint__id__exact": endpoint.pk, "ordering_key": "order-<42>"})
+    assert f'href="{changelist(Delivery)}?{query.replace("&", "&amp;")}"' in page
+    assert 'name="ordering_key"' not in page  # read-only: no input
+    unkeyed = make_delivery(endpoint)
+    assert "order-" not in admin_client.get(change(unkeyed.event)).content.decode()
+
+
+def test_deliveries_are_filtered_by_ordering_key_from_a_deliverys_link(admin_client):
+    first = Endpoint.objects.create(url="https://first.example.com/")
+    second = Endpoint.objects.create(url="https://second.example.com/")
+    a1, a2 = keyed_delivery(first, "a", 1), keyed_delivery(first, "a", 2)
+    keyed_delivery(second, "a", 3)
+    keyed_delivery(first, "b", 4)
+    make_delivery(first)
+
+    listing = admin_client.get(changelist(Delivery))
+    assert "By ordering key" not in listing.content.decode()  # no choices to list
+    query = "?" + urlencode({"endpoint__id__exact": first.pk, "ordering_key": "a"})
+    filtered = admin_client.get(changelist(Delivery) + query)
+    assert {obj.pk for obj in filtered.context["cl"].result_list} == {a1.pk, a2.pk}
+    assert "By ordering key" in filtered.content.decode()
+
+
+def test_a_delivery_behind_an_earlier_one_of_its_key_says_it_waits(admin_client):
+    endpoint = Endpoint.objects.create(url="https://a.example.com/")
+    head = keyed_delivery(endpoint, "a", 1, attempt_count=1)
+    behind = keyed_delivery(endpoint, "a", 2)
+    waits = "waits: an earlier event of its ordering key is not done"
+    assert waits in admin_client.get(change(behind)).content.decode()
+    assert waits not in admin_client.get(change(head)).content.decode()
+    assert admin_client.get(changelist(Delivery)).content.decode().count(waits) == 1
+    Delivery.objects.filter(pk=head.pk).update(status=Status.SUCCEEDED)
+    assert "due now" in admin_client.get(change(behind)).content.decode()

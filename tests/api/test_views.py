@@ -807,6 +807,57 @@ def test_an_idempotency_key_reused_for_another_event_is_refused(api):
     assert Event.objects.count() == 1
 
 
+def test_an_event_with_an_ordering_key(api, endpoint):
+    body = {"event_type": "order.paid", "payload": {"n": 1}, "ordering_key": "order-42"}
+    first = api.post(API + "events/", body, format="json")
+    plain = api.post(API + "events/", {**body, "ordering_key": None}, format="json")
+    assert first.status_code == 201, first.json()
+    assert first.json()["ordering_key"] == "order-42"
+    assert [d["ordering_key"] for d in first.json()["deliveries"]] == ["order-42"]
+    stored = Event.objects.get(pk=first.json()["id"])
+    assert (stored.ordering_key, stored.sequence is not None) == ("order-42", True)
+    assert plain.status_code == 400  # null is not a key; leave the field out instead
+    without = api.post(API + "events/", {"event_type": "order.paid", "payload": {}}, "json")
+    assert without.json()["ordering_key"] == ""
+    listed = api.get(API + "events/").json()["results"]
+    assert sorted(e["ordering_key"] for e in listed) == ["", "order-42"]
+
+
+def test_a_delivery_behind_an_earlier_one_of_its_key_is_waiting(api, endpoint):
+    for n in range(2):
+        body = {"event_type": "order.paid", "payload": {"n": n}, "ordering_key": "order-42"}
+        assert api.post(API + "events/", body, format="json").status_code == 201
+    listed = api.get(API + "deliveries/").json()["results"]
+    by_n = {Delivery.objects.get(pk=d["id"]).event.payload["n"]: d["state"] for d in listed}
+    assert by_n[0]["code"] == "due"
+    assert by_n[1]["code"] == "waiting" and "ordering key" in by_n[1]["reason"]
+    second = next(d for d in listed if d["state"]["code"] == "waiting")
+    assert api.get(API + f"deliveries/{second['id']}/").json()["state"]["code"] == "waiting"
+    event = api.get(API + f"events/{second['event']}/").json()
+    assert [d["state"]["code"] for d in event["deliveries"]] == ["waiting"]
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256])
+def test_an_ordering_key_must_be_1_to_255_characters(api, key):
+    body = {"event_type": "order.paid", "payload": {}, "ordering_key": key}
+    response = api.post(API + "events/", body, format="json")
+    assert response.status_code == 400
+    assert "ordering_key" in response.json()
+    assert not Event.objects.exists()
+
+
+def test_an_idempotency_key_reused_with_another_ordering_key_is_refused(api):
+    body = {"event_type": "a.b", "payload": {}, "idempotency_key": "k", "ordering_key": "x"}
+    assert api.post(API + "events/", body, format="json").status_code == 201
+    assert api.post(API + "events/", body, format="json").status_code == 200
+    for other in (
+        {**body, "ordering_key": "y"},
+        {k: v for k, v in body.items() if k != "ordering_key"},
+    ):
+        assert api.post(API + "events/", other, format="json").status_code == 422
+    assert Event.objects.count() == 1
+
+
 def test_header_and_field_keys_must_agree(api):
     response = api.post(
         API + "events/",

@@ -819,6 +819,20 @@ def test_a_due_delivery_reads_due_not_a_past_time(acme, endpoint):
         assert "It is due" in html, path
 
 
+def test_a_delivery_behind_an_earlier_one_of_its_key_reads_waiting(acme, endpoint):
+    made = [delivery_for(endpoint, status=Delivery.Status.PENDING) for _ in range(2)]
+    for sequence, delivery in enumerate(made):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            ordering_key="order-42",
+            sequence=sequence,
+            next_attempt_at=timezone.now() - timedelta(seconds=5),
+        )
+    waits = "It waits for the earlier events of its ordering key"
+    assert waits not in page(acme, url("delivery", delivery_id=made[0].pk))
+    assert waits in page(acme, url("delivery", delivery_id=made[1].pk))
+    assert page(acme, url("endpoint", endpoint_id=endpoint.pk)).count(waits) == 1
+
+
 def test_the_delivery_page_shows_the_request_the_receiver_got_with_secrets_masked(acme, endpoint):
     Endpoint.objects.filter(pk=endpoint.pk).update(
         headers={

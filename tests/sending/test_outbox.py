@@ -197,3 +197,83 @@ def test_an_endpoint_with_unusable_event_types_is_skipped_not_fatal():
     send_event("order.paid", {})
     fanout.expand_pending()
     assert list(Delivery.objects.values_list("endpoint__url", flat=True)) == ["https://ok.invalid/"]
+
+
+# --- a lean send_event: its statements, pinned on each database ----------------------------------
+
+
+def statements_of(call) -> list[str]:
+    """The SQL that ``call`` runs inside a transaction (not its BEGIN and COMMIT)."""
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        call()
+    return [query["sql"] for query in ctx.captured_queries]
+
+
+ONE_ROUND_TRIP = 1 if connection.vendor == "postgresql" else 2
+"""Statements for a new event: one on PostgreSQL (a CTE), two INSERTs on SQLite."""
+
+
+def test_a_new_event_is_one_statement_on_postgresql_two_inserts_elsewhere():
+    Endpoint.objects.bulk_create(Endpoint(url=f"https://{i}.invalid/") for i in range(50))
+    sql = statements_of(lambda: send_event("order.paid", {"n": 1}))
+    assert len(sql) == ONE_ROUND_TRIP
+    assert all(statement.lstrip().upper().startswith(("INSERT", "WITH")) for statement in sql)
+    assert "SAVEPOINT" not in " ".join(sql).upper()
+    assert OutboxEntry.objects.count() == Event.objects.count() == 1
+
+
+def test_an_idempotency_key_costs_no_more_statements_and_no_savepoint():
+    Endpoint.objects.bulk_create(Endpoint(url=f"https://{i}.invalid/") for i in range(50))
+    new = statements_of(lambda: send_event("order.paid", {}, idempotency_key="k"))
+    used = statements_of(lambda: send_event("order.paid", {}, idempotency_key="k"))
+    assert len(new) == ONE_ROUND_TRIP
+    assert len(used) == 2  # the INSERT that wrote nothing, and the SELECT of the existing one
+    assert "SAVEPOINT" not in " ".join(new + used).upper()
+    assert OutboxEntry.objects.count() == Event.objects.count() == 1
+
+
+def test_the_returned_event_is_a_saved_model_instance_like_the_stored_row():
+    event = send_event(
+        "order.paid",
+        {"n": 1},
+        tenant="acme",
+        idempotency_key="k",
+        ordering_key="order-1",
+    )
+    stored = Event.objects.get()
+    assert isinstance(event, Event)
+    assert not event._state.adding and event._state.db == "default"
+    names = [field.attname for field in Event._meta.concrete_fields]
+    assert [getattr(event, name) for name in names] == [getattr(stored, name) for name in names]
+    assert send_event("order.paid", {"n": 1}, tenant="acme", idempotency_key="k") == event
+    with pytest.raises(ValueError, match="immutable"):
+        event.save()
+    entry = OutboxEntry.objects.get()
+    assert (entry.pk, entry.tenant, entry.ordering_key, entry.sequence, entry.created_at) == (
+        event.pk,
+        "acme",
+        "order-1",
+        event.sequence,
+        event.created_at,
+    )
+
+
+def test_a_used_idempotency_key_with_an_ordering_key_returns_the_first_event():
+    first = send_event("order.paid", {}, idempotency_key="k", ordering_key="a")
+    again = send_event("order.paid", {}, idempotency_key="k", ordering_key="b")
+    assert again.pk == first.pk and again.ordering_key == "a"
+    assert OutboxEntry.objects.count() == 1
+
+
+def test_the_same_idempotency_key_for_another_tenant_is_another_event():
+    ours = send_event("order.paid", {}, idempotency_key="k")
+    theirs = send_event("order.paid", {}, tenant="acme", idempotency_key="k")
+    assert ours.pk != theirs.pk
+    assert OutboxEntry.objects.count() == 2
+
+
+def test_a_used_idempotency_key_sends_no_wake_up(broker):
+    send_event("order.paid", {}, idempotency_key="k")
+    assert broker.names() == ["webhooks_app.tasks.deliver_due"]
+    send_event("order.paid", {}, idempotency_key="k")  # nothing new: nothing to wake for
+    assert broker.names() == []

@@ -210,6 +210,15 @@ def test_a_delivery_of_a_disabled_endpoint_waits_with_no_time():
     assert "enabled again" in described.reason
 
 
+def test_a_delivery_behind_an_earlier_one_of_its_ordering_key_waits_for_it():
+    described = state.describe_delivery(delivery(earlier_in_key=True), endpoint(), NOW)
+    assert (described.code, described.until) == ("waiting", None)
+    assert "earlier events of its ordering key" in described.reason
+    assert state.describe_delivery(delivery(earlier_in_key=False), endpoint(), NOW).code == "due"
+    leased = delivery(earlier_in_key=True, locked_until=LATER)  # cannot be, but sending wins
+    assert state.describe_delivery(leased, endpoint(), NOW).code == "sending"
+
+
 def test_a_leased_delivery_is_being_sent():
     described = state.describe_delivery(delivery(locked_until=LATER), AFTER_SIX_503S, NOW)
     assert described.code == "sending"

@@ -8,17 +8,20 @@ from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from webhooks_app import operations
 from webhooks_app.admin import display
-from webhooks_app.admin.filters import event_type_filter, tenant_filter
+from webhooks_app.admin.filters import OrderingKeyFilter, event_type_filter, tenant_filter
 from webhooks_app.admin.object_actions import ObjectActionsMixin
 from webhooks_app.models import Attempt, Delivery, Endpoint, Event
 from webhooks_app.redaction import mask_text
+from webhooks_app.sending.ordering import with_earlier_in_key
 
 
 def with_last_error_type(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
@@ -50,6 +53,8 @@ def waiting_reason(delivery: Delivery, now=None) -> str:
         return gettext("waits: its endpoint is paused until %(time)s") % {
             "time": display.moment(endpoint.paused_until)
         }
+    if getattr(delivery, "earlier_in_key", False):  # with_earlier_in_key
+        return gettext("waits: an earlier event of its ordering key is not done")
     return gettext("due now")
 
 
@@ -70,7 +75,8 @@ class DeliveryInline(display.ParentPermissionsInline):
     verbose_name_plural = _("deliveries")
 
     def get_queryset(self, request):
-        return with_last_error_type(super().get_queryset(request).select_related("endpoint"))
+        deliveries = super().get_queryset(request).select_related("endpoint")
+        return with_earlier_in_key(with_last_error_type(deliveries))
 
     @admin.display(description=_("next attempt"))
     def next_attempt_display(self, obj: Delivery):
@@ -122,6 +128,7 @@ class EventAdmin(display.ListStylesMixin, admin.ModelAdmin):
         "event_type",
         "tenant_display",
         "idempotency_key",
+        "ordering_key_display",
         "created_at",
         "payload_display",
     )
@@ -175,6 +182,10 @@ class EventAdmin(display.ListStylesMixin, admin.ModelAdmin):
     @admin.display(description=_("payload"))
     def payload_display(self, obj: Event):
         return display.pretty_json(obj.payload)
+
+    @admin.display(description=_("ordering key"))
+    def ordering_key_display(self, obj: Event):
+        return obj.ordering_key or display.EMPTY
 
 
 class AttemptInline(display.ParentPermissionsInline):
@@ -240,6 +251,7 @@ class DeliveryAdmin(
         event_type_filter(Event, "event__event_type"),
         tenant_filter(Endpoint, "endpoint__tenant"),
         ("created_at", DateFieldListFilter),
+        OrderingKeyFilter,
     )
     list_select_related = ("event", "endpoint")
     search_fields = ("=event__id", "event__event_type", "endpoint__url", "=endpoint__tenant")
@@ -250,6 +262,7 @@ class DeliveryAdmin(
         "endpoint_link",
         "status_display",
         "attempt_count",
+        "ordering_key_display",
         "next_attempt_display",
         "locked_until_display",
         "last_status",
@@ -266,9 +279,8 @@ class DeliveryAdmin(
         return obj.status != Delivery.Status.SUCCEEDED
 
     def get_queryset(self, request):
-        return with_last_error_type(
-            super().get_queryset(request).select_related("event", "endpoint")
-        )
+        deliveries = super().get_queryset(request).select_related("event", "endpoint")
+        return with_earlier_in_key(with_last_error_type(deliveries))
 
     # The audit trail, as events are: no delete button or action here (cancel a delivery
     # instead; webhooks_prune deletes old history). Deleting an endpoint still deletes
@@ -304,6 +316,17 @@ class DeliveryAdmin(
             display.badge(obj.status, obj.get_status_display()),
             attempts,
         )
+
+    @admin.display(description=_("ordering key"))
+    def ordering_key_display(self, obj: Delivery):
+        """The key, linking to this endpoint's deliveries of the same key."""
+        if not obj.ordering_key:
+            return display.EMPTY
+        query = urlencode(
+            [("endpoint__id__exact", obj.endpoint_id), ("ordering_key", obj.ordering_key)]
+        )
+        url = reverse("admin:webhooks_app_delivery_changelist")
+        return format_html('<a href="{}?{}">{}</a>', url, query, obj.ordering_key)
 
     @admin.display(description=_("leased until"))
     def locked_until_display(self, obj: Delivery):

@@ -143,3 +143,23 @@ class HealthFilter(admin.SimpleListFilter):
         if self.value() == "failing":
             return queryset.filter(failure_streak__gt=0)
         return queryset
+
+
+class OrderingKeyFilter(admin.SimpleListFilter):
+    """Deliveries of one ordering key (``?ordering_key=…``), reached from a delivery's page.
+
+    It lists no choices (keys are many, and only pending deliveries are indexed
+    by key): it shows only while in use, with the key in force and "All".
+    """
+
+    title = _("ordering key")
+    parameter_name = "ordering_key"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(ordering_key=self.value())
+        return queryset

@@ -43,6 +43,7 @@ from webhooks_app.api.view_bases import (
 from webhooks_app.models import Delivery, Endpoint, Event
 from webhooks_app.observability.stats import endpoint_stats
 from webhooks_app.sending import fanout
+from webhooks_app.sending.ordering import with_earlier_in_key
 
 DEFAULT_DISABLED_REASON = _("Disabled through the API")
 CANCELLED_REASON = _("Cancelled through the API")
@@ -51,7 +52,8 @@ CANCELLED_REASON = _("Cancelled through the API")
 class IdempotencyKeyReused(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = _(
-        "This idempotency key was already used for an event with another type or payload."
+        "This idempotency key was already used for an event with another type, payload or "
+        "ordering key."
     )
     default_code = "idempotency_key_reused"
 
@@ -209,7 +211,7 @@ class BaseEventViewSet(
 
     def get_delivery_queryset(self):
         """The deliveries shown with an event."""
-        return Delivery.objects.all()
+        return with_earlier_in_key(Delivery.objects.all())
 
     def get_serializer_class(self):
         return EventSerializer if self.action == "list" else EventDetailSerializer
@@ -247,9 +249,11 @@ class EventViewSet(mixins.CreateModelMixin, BaseEventViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key, tenant = data.get("idempotency_key"), data["tenant"]
+        ordering_key = data.get("ordering_key")
         existing = Event.objects.filter(tenant=tenant, idempotency_key=key).first() if key else None
         if existing is not None:
-            if (existing.event_type, existing.payload) != (data["event_type"], data["payload"]):
+            sent = (data["event_type"], data["payload"], ordering_key or "")
+            if (existing.event_type, existing.payload, existing.ordering_key) != sent:
                 raise IdempotencyKeyReused()
             event, code = existing, status.HTTP_200_OK
         else:
@@ -257,7 +261,11 @@ class EventViewSet(mixins.CreateModelMixin, BaseEventViewSet):
             # returns its event, answered here with 201 all the same.
             try:
                 event = send_event(
-                    data["event_type"], data["payload"], tenant=tenant, idempotency_key=key
+                    data["event_type"],
+                    data["payload"],
+                    tenant=tenant,
+                    idempotency_key=key,
+                    ordering_key=ordering_key,
                 )
             except InvalidPayload as exc:  # WEBHOOKS["VALIDATE_PAYLOADS"] is on
                 raise serializers.ValidationError({"payload": [str(exc)]}) from None
@@ -298,7 +306,7 @@ class BaseDeliveryViewSet(
     action_permissions = {"retry": ("change_delivery",)}
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = with_earlier_in_key(super().get_queryset())
         if self.action != "list":
             queryset = queryset.prefetch_related("attempts")
         return queryset

@@ -32,6 +32,7 @@ from webhooks_app.portal.forms import EndpointForm, RetrySinceForm, SendExampleF
 from webhooks_app.portal.links import InvalidLink, read_token
 from webhooks_app.portal.sent import sent_request
 from webhooks_app.sending import contacts
+from webhooks_app.sending.ordering import with_earlier_in_key
 
 DELIVERIES_PER_PAGE = 20
 
@@ -191,7 +192,7 @@ def endpoint_detail(request: HttpRequest, tenant: str, endpoint_id: int) -> Http
     if reveal:
         del request.session[SESSION_REVEAL]
     deliveries = (
-        endpoint.deliveries.select_related("event")
+        with_earlier_in_key(endpoint.deliveries.select_related("event"))
         .prefetch_related(Prefetch("attempts", queryset=Attempt.objects.order_by("number")))
         .order_by("-created_at", "-pk")
     )
@@ -326,7 +327,8 @@ def tenant_deliveries(tenant: str) -> QuerySet[Delivery]:
 @portal_view(["GET"])
 def delivery_detail(request: HttpRequest, tenant: str, delivery_id: int) -> HttpResponse:
     delivery = get_object_or_404(
-        tenant_deliveries(tenant).select_related("event", "endpoint"), pk=delivery_id
+        with_earlier_in_key(tenant_deliveries(tenant).select_related("event", "endpoint")),
+        pk=delivery_id,
     )
     attempts = delivery.attempts.order_by("number")
     return render(

@@ -1,9 +1,10 @@
 """When a delivery is due, and when it is claimable: the one definition, in SQL.
 
 - **due**: pending, the time of its next try has come, no worker holds it (no
-  lease, or its lease ran out), and its endpoint is active and not paused (a
-  429, an open circuit, a rate limit or an operator's pause all set
-  ``paused_until``);
+  lease, or its lease ran out), it is the head of its ordering key (no earlier
+  delivery or event of its key is still pending: :data:`HEAD`), and its
+  endpoint is active and not paused (a 429, an open circuit, a rate limit or
+  an operator's pause all set ``paused_until``);
 - **in flight**: pending and leased until a time still to come (a worker is
   sending it);
 - **claimable**: due, and its endpoint has room (:func:`allowed_in_flight`):
@@ -34,7 +35,7 @@ from django.utils import timezone
 
 from webhooks_app import conf
 from webhooks_app.db import rows
-from webhooks_app.models import Delivery, Endpoint
+from webhooks_app.models import Delivery, Endpoint, OutboxEntry
 
 PENDING = Delivery.Status.PENDING.value
 
@@ -43,8 +44,43 @@ UNHELD_AND_TIME = (
 )
 """The time of the delivery ``d``'s next try has come and no worker holds it."""
 
-DUE = f"d.status = %(pending)s AND {UNHELD_AND_TIME}"
-"""The delivery ``d`` is due, as far as the delivery row says."""
+
+def _before_d(alias: str) -> str:
+    """The row ``alias`` comes before the delivery ``d`` in its key's order: a lower
+    sequence, or the same one (two processes' clocks agreeing to the nanosecond) and
+    a lower event id."""
+    return (
+        f"{alias}.sequence <= d.sequence"
+        f" AND ({alias}.sequence < d.sequence OR {alias}.event_id < d.event_id)"
+    )
+
+
+HEAD = (
+    "(d.ordering_key = ''"
+    " OR (NOT EXISTS ("
+    f"SELECT 1 FROM {Delivery._meta.db_table} k"
+    " WHERE k.endpoint_id = d.endpoint_id AND k.ordering_key = d.ordering_key"
+    f" AND k.status = '{PENDING}' AND NOT (k.ordering_key = '') AND {_before_d('k')})"
+    " AND NOT EXISTS ("
+    f"SELECT 1 FROM {OutboxEntry._meta.db_table} o"
+    f" WHERE o.tenant = (SELECT t.tenant FROM {Endpoint._meta.db_table} t"
+    " WHERE t.id = d.endpoint_id)"
+    " AND o.ordering_key = d.ordering_key AND NOT (o.ordering_key = '')"
+    f" AND {_before_d('o')})))"
+)
+"""The delivery ``d`` is the head of its ordering key (:mod:`webhooks_app.sending.ordering`),
+or has no key (one cheap test then).
+
+The head: no other pending delivery to the same endpoint with the same key
+comes before it (one in flight or waiting for a retry holds the key), and no
+event of the endpoint's tenant with that key, still to be fanned out, does.
+Each test reads a few entries of a partial index (``webhooks_delivery_key``,
+``webhooks_outbox_key``), whose conditions the fragment repeats word for word
+so that both databases' planners use them."""
+
+DUE = f"d.status = %(pending)s AND {UNHELD_AND_TIME} AND {HEAD}"
+"""The delivery ``d`` is due, as far as the delivery rows and the outbox say: pending, its
+time come, unheld, and the head of its ordering key."""
 
 ENDPOINT_READY = (
     "ep.is_active = %(active)s AND (ep.paused_until IS NULL OR ep.paused_until <= %(now)s)"
@@ -184,17 +220,19 @@ def oldest_due_at(now: datetime | None = None) -> datetime | None:
     """When the oldest due delivery fell due (None when none is): how far behind sending is.
 
     Due, not claimable: a delivery waiting for room at its endpoint is late all the same.
+    The oldest first, by the due index, stopping at the first that is due: ``MIN()``
+    over a join would read every due row (and test each keyed one's turn).
     """
     due = Due.at(now)
     sql = (
-        f"SELECT MIN(d.next_attempt_at) FROM {rows.table(Delivery)} d"
+        f"SELECT d.next_attempt_at FROM {rows.table(Delivery)} d"
         f" JOIN {rows.table(Endpoint)} ep ON ep.id = d.endpoint_id"
-        f" WHERE {DUE} AND {ENDPOINT_READY}"
+        f" WHERE {DUE} AND {ENDPOINT_READY} ORDER BY d.next_attempt_at, d.id LIMIT 1"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, due.params())
-        raw = cursor.fetchone()[0]
-    return None if raw is None else rows.value(Delivery, "next_attempt_at", raw)
+        row = cursor.fetchone()
+    return None if row is None else rows.value(Delivery, "next_attempt_at", row[0])
 
 
 def seconds_until_next(now: datetime | None = None) -> float | None:
@@ -205,7 +243,8 @@ def seconds_until_next(now: datetime | None = None) -> float | None:
     paused beyond that, when the pause ends. Deliveries due now at an endpoint
     with no room are not counted: the worker keeping that endpoint busy claims
     them when its requests are done; nor are those of an endpoint another
-    worker owns: its owner sends them.
+    worker owns: its owner sends them; nor those waiting behind an earlier one
+    of their ordering key: they fall due when it is done.
     """
     due = Due.at(now)
     if any_claimable(due.now):
@@ -215,7 +254,7 @@ def seconds_until_next(now: datetime | None = None) -> float | None:
         " THEN ep.paused_until ELSE d.next_attempt_at END)"
         f" FROM {rows.table(Delivery)} d JOIN {rows.table(Endpoint)} ep ON ep.id = d.endpoint_id"
         " WHERE d.status = %(pending)s AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)"
-        f" AND {ENDPOINT_ACTIVE} AND {ENDPOINT_UNOWNED}"
+        f" AND {ENDPOINT_ACTIVE} AND {ENDPOINT_UNOWNED} AND {HEAD}"
         " AND (d.next_attempt_at > %(now)s OR ep.paused_until > %(now)s)"
     )
     with connection.cursor() as cursor:

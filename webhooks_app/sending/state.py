@@ -274,7 +274,9 @@ def describe_delivery(delivery: DeliveryRow, endpoint: EndpointHealth, now: date
     """The delivery's state, and for a pending one when its next try really is.
 
     A pending delivery whose time has come waits while its endpoint is paused
-    or its circuit open: its next try is when the endpoint reopens. One whose
+    or its circuit open: its next try is when the endpoint reopens; and, when
+    annotated by :func:`webhooks_app.sending.ordering.with_earlier_in_key`,
+    while an earlier delivery of its ordering key is pending. One whose
     time has passed and that nothing holds is due now, never "next try at" a
     time gone by.
     """
@@ -286,6 +288,14 @@ def describe_delivery(delivery: DeliveryRow, endpoint: EndpointHealth, now: date
         return State(SENDING, gettext("It is being sent now."))
     if not endpoint.is_active:
         return State(WAITING, gettext("It waits until the endpoint is enabled again."))
+    if getattr(delivery, "earlier_in_key", False):  # ordering.with_earlier_in_key
+        return State(
+            WAITING,
+            gettext(
+                "It waits for the earlier events of its ordering key: each goes out once "
+                "the one before it has been delivered or has failed for good."
+            ),
+        )
     at = delivery.next_attempt_at or now
     reopens = _future(endpoint.paused_until, now)
     if reopens and reopens > at:

@@ -63,6 +63,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "status",
             "state",
             "attempt_count",
+            "ordering_key",
             "next_attempt_at",
             "locked_until",
             "last_status_code",

@@ -8,13 +8,22 @@ from rest_framework import serializers
 from webhooks_app.api.serializers.common import StorableJSONField, validate_event_type_pattern
 from webhooks_app.api.serializers.deliveries import DeliverySerializer
 from webhooks_app.models import Event
+from webhooks_app.sending import ordering
 from webhooks_app.tenancy import OPERATOR, TENANT_MAX_LENGTH
 
 
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
-        fields = ["id", "tenant", "event_type", "payload", "idempotency_key", "created_at"]
+        fields = [
+            "id",
+            "tenant",
+            "event_type",
+            "payload",
+            "idempotency_key",
+            "ordering_key",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -45,6 +54,16 @@ class EventCreateSerializer(serializers.Serializer):
         help_text=_(
             "A repeated key (for the same tenant) returns the event first created with it "
             "(200) and sends nothing."
+        ),
+    )
+
+    ordering_key = serializers.CharField(
+        max_length=ordering.MAX_LENGTH,
+        required=False,
+        help_text=_(
+            "Events of the tenant with the same key reach each endpoint one at a time, in the "
+            "order they were sent; the next waits until the previous one succeeded or failed "
+            "for good."
         ),
     )
 
