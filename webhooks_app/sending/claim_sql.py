@@ -31,6 +31,7 @@ from webhooks_app.db import rows
 from webhooks_app.models import Delivery, Endpoint, Event
 from webhooks_app.sending.due import (
     DUE,
+    HEAD,
     IN_FLIGHT,
     UNHELD_AND_TIME,
     Due,
@@ -42,7 +43,7 @@ from webhooks_app.sending.due import (
 CANDIDATES_PER_SLOT = 4
 """Due deliveries read per slot: some belong to endpoints with no room left."""
 
-STILL_DUE = f"(d.status = %(pending)s) IS TRUE AND {UNHELD_AND_TIME}"
+STILL_DUE = f"(d.status = %(pending)s) IS TRUE AND {UNHELD_AND_TIME} AND {HEAD}"
 """:data:`~webhooks_app.sending.due.DUE`, written so that the partial index on ``status``
 does not apply: the lease ``UPDATE`` re-checks each row it found by primary key, and with
 statistics behind a fast-growing table PostgreSQL's planner would scan that index instead."""
