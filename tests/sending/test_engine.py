@@ -417,9 +417,14 @@ def test_a_run_owns_the_endpoints_it_sends_to_and_gives_them_up_after(http_serve
     (endpoint,) = endpoints(http_server, 1)
     events(6)
     owners = []
-    http_server.on_request = lambda _: owners.append(
-        Endpoint.objects.values_list("owner", "owned_until").get(pk=endpoint.pk)
-    )
+
+    def look(_) -> None:  # in the server's thread: its own connection, closed after
+        try:
+            owners.append(Endpoint.objects.values_list("owner", "owned_until").get(pk=endpoint.pk))
+        finally:
+            connection.close()
+
+    http_server.on_request = look
     assert engine.run() == 6
     assert len({owner for owner, _ in owners}) == 1 and owners[0][0]
     leases = Delivery.objects.values_list("locked_until", flat=True)
@@ -453,9 +458,12 @@ def test_a_run_whose_endpoint_was_taken_over_stops_sending_to_it(http_server):
 
     def take_over(item) -> None:
         if len(http_server.requests) == 2 and not taken.is_set():
-            Endpoint.objects.filter(pk=endpoint.pk).update(
-                owner="someone-else", owned_until=timezone.now() + timedelta(seconds=60)
-            )
+            try:
+                Endpoint.objects.filter(pk=endpoint.pk).update(
+                    owner="someone-else", owned_until=timezone.now() + timedelta(seconds=60)
+                )
+            finally:
+                connection.close()  # the server thread's own connection
             taken.set()
 
     http_server.on_request = take_over
