@@ -6,11 +6,13 @@ view that takes seven for a new event and three for a copy.
 """
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.receivers import STANDARD_SECRET, behaviour
 from webhooks_app.models import InboundEvent
+from webhooks_app.receivers import processing
 from webhooks_app.testing import WebhookClient
 
 pytestmark = [
@@ -18,20 +20,24 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL's statements"),
 ]
 
-# The handler of tests.receivers.StandardReceiver writes one row: the INSERT in the savepoint.
+# The handler of tests.receivers.StandardReceiver writes one row: the second INSERT.
 NEW_EVENT = [
     "UPDATE",  # a copy of a processed event? (no: matches nothing, writes nothing)
     "BEGIN",
     "INSERT",  # ... ON CONFLICT DO UPDATE ... RETURNING: the row, locked until COMMIT
-    "SAVEPOINT",
-    "INSERT",  # the handler's row
-    "RELEASE",
+    "INSERT",  # the handler's row, in the same transaction (no savepoint)
     "UPDATE",  # processed
     "COMMIT",
 ]
 COPY_OF_A_PROCESSED_EVENT = ["UPDATE"]  # the duplicate count, in autocommit mode
 # The same as a new event: the upsert counts the copy and locks the row.
 RETRY_OF_A_FAILED_EVENT = NEW_EVENT
+# A failed handler: the transaction rolls back (the handler's row and the event's), then
+# one INSERT ... ON CONFLICT in autocommit mode records the failure.
+FAILED_EVENT = [*NEW_EVENT[:4], "ROLLBACK", "INSERT"]
+# process() (process_async, reprocessing): the claim locks the committed row.
+PROCESSED_LATER = ["BEGIN", "UPDATE", "INSERT", "UPDATE", "COMMIT"]
+FAILED_LATER = ["BEGIN", "UPDATE", "INSERT", "ROLLBACK", "UPDATE"]
 
 
 @pytest.fixture(autouse=True)
@@ -41,27 +47,64 @@ def _reset_behaviour():
     behaviour.reset()
 
 
+def first_words(captured: CaptureQueriesContext) -> list[str]:
+    return [query["sql"].split(None, 1)[0].upper() for query in captured]
+
+
 def statements(payload: dict, msg_id: str = "msg_q") -> tuple[int, list[str]]:
     with CaptureQueriesContext(connection) as captured:
         response = WebhookClient().post_standard_webhooks(
             "/hooks/standard/", payload, secret=STANDARD_SECRET, msg_id=msg_id
         )
-    return response.status_code, [query["sql"].split(None, 1)[0].upper() for query in captured]
+    return response.status_code, first_words(captured)
 
 
-def test_a_new_event_and_its_copy_take_eight_statements_and_one():
+def test_a_new_event_and_its_copy_take_six_statements_and_one():
     assert statements({"type": "order.paid"}) == (200, NEW_EVENT)
     assert statements({"type": "order.paid"}) == (200, COPY_OF_A_PROCESSED_EVENT)
     event = InboundEvent.objects.get()
     assert (event.status, event.duplicate_count, event.processing_attempts) == ("processed", 1, 1)
 
 
-def test_a_failed_event_and_its_retry_take_nine_statements_and_eight():
+def test_a_new_event_takes_six_statements_with_django_assert_num_queries(
+    django_assert_num_queries,
+):
+    with django_assert_num_queries(len(NEW_EVENT)):
+        response = WebhookClient().post_standard_webhooks(
+            "/hooks/standard/", {"type": "order.paid"}, secret=STANDARD_SECRET, msg_id="msg_n"
+        )
+    assert response.status_code == 200
+
+
+def test_a_failed_event_and_its_retry_take_six_statements_each():
     behaviour.fail_times = 1
     status, failed = statements({"type": "order.paid"})
     assert status == 500
-    # the savepoint rolled back (and released), then the failure recorded
-    assert failed == [*NEW_EVENT[:5], "ROLLBACK", "RELEASE", "UPDATE", "COMMIT"]
+    assert failed == FAILED_EVENT
+    event = InboundEvent.objects.get()
+    assert (event.status, event.duplicate_count, event.processing_attempts) == ("failed", 0, 1)
     assert statements({"type": "order.paid"}) == (200, RETRY_OF_A_FAILED_EVENT)
     event = InboundEvent.objects.get()
     assert (event.status, event.duplicate_count, event.processing_attempts) == ("processed", 1, 2)
+
+
+def test_processing_a_recorded_event_takes_five_statements_and_five_when_it_fails():
+    event, _created = processing.record(
+        "async", "evt_q", event_type="t", payload={}, headers={}, receiver=""
+    )
+    runs = []
+
+    def handler(event: InboundEvent) -> None:
+        runs.append(event.pk)
+        Group.objects.create(name=f"run {len(runs)}")
+        if len(runs) == 1:
+            raise RuntimeError("failed on purpose")
+
+    with CaptureQueriesContext(connection) as failed:
+        assert processing.process(event.pk, handler).outcome == "failed"
+    with CaptureQueriesContext(connection) as processed:
+        assert processing.process(event.pk, handler).outcome == "processed"
+    assert (first_words(failed), first_words(processed)) == (FAILED_LATER, PROCESSED_LATER)
+    event.refresh_from_db()
+    assert (event.status, event.processing_attempts) == ("processed", 2)
+    assert list(Group.objects.values_list("name", flat=True)) == ["run 2"]

@@ -8,8 +8,10 @@ Two steps, each safe to repeat:
    (:mod:`~webhooks_app.receivers.inbound_sql`), for a new event and a copy alike.
 2. :func:`process` locks that row in a transaction, runs the handler only if
    the event is not processed yet, and marks it processed in the same
-   transaction. The handler runs in a savepoint, so its writes roll back when
-   it raises, while the failure itself is still recorded.
+   transaction. The handler runs in that transaction itself, no savepoint
+   around it (two round trips fewer): when it raises, the whole transaction
+   rolls back, its writes with it, and the failure is written after, by one
+   statement (:func:`inbound_sql.fail`, :func:`inbound_sql.upsert_failure`).
 
 The receiving view's synchronous path calls :func:`receive`, which does both
 in one transaction: the upsert's row lock is the lock the handler runs under.
@@ -111,13 +113,18 @@ def _row(
 
 
 def _upsert(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
-    """:func:`inbound_sql.upsert` of a new row: ``values``, kept headers and defaults."""
+    """:func:`inbound_sql.upsert` of a new row."""
+    return inbound_sql.upsert(_new_row(values))
+
+
+def _new_row(values: dict[str, Any]) -> dict[str, Any]:
+    """Every column of a new row but the key: ``values``, kept headers and defaults."""
     row = {}
     for field in InboundEvent._meta.concrete_fields:
         if not field.primary_key:
             row[field.name] = values[field.name] if field.name in values else field.get_default()
     row["headers"] = _kept_headers(values["headers"])
-    return inbound_sql.upsert(row)
+    return row
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -144,6 +151,8 @@ def _process(event_pk: int, handler: Handler) -> Result:
         if event is None:
             return Result("duplicate", InboundEvent.objects.get(pk=event_pk))
         failure = _run(event, handler)
+    if failure is not None:  # rolled back, the claim with it: the failure is written now
+        event = inbound_sql.fail(event_pk, _error_text(failure)) or _failed(event, failure)
     return _outcome(event, failure)
 
 
@@ -177,36 +186,51 @@ def _receive(values: dict[str, Any], handler: Handler) -> Result:
             copy = inbound_sql.count_processed_copy(source, event_id)
             if copy is not None:
                 return Result("duplicate", copy)
+        row = _new_row(values)
         with transaction.atomic():
-            event, _created = _upsert(values)
+            event, _created = inbound_sql.upsert(row)
             if event.status == Status.PROCESSED:
                 return Result("duplicate", event)
             event.processing_attempts += 1
             failure = _run(event, handler)
+        if failure is not None:  # rolled back, the row too if it was new: write it again
+            failed = {"status": Status.FAILED, "error": _error_text(failure)}
+            event = inbound_sql.upsert_failure({**row, **failed, "processing_attempts": 1})
     except (DataError, UnicodeEncodeError, RecursionError, IntegrityError) as exc:
         raise UnstorablePayload(str(exc)) from exc
     return _outcome(event, failure)
 
 
 def _run(event: InboundEvent, handler: Handler) -> BaseException | None:
-    """Run the handler in a savepoint of the caller's transaction and write the outcome.
+    """Run the handler in the caller's transaction and mark the event processed in it.
 
-    The caller holds the event's row lock and has counted this attempt.
+    The caller holds the event's row lock, has counted this attempt and runs
+    this inside ``transaction.atomic()``. When the handler raises, or leaves
+    the transaction unusable (a database error it caught), the block is set to
+    roll back, and the exception is returned for the caller to record once it
+    has.
     """
     try:
-        with transaction.atomic():
-            handler(event)
+        handler(event)
+        event.status = Status.PROCESSED
+        event.error = ""
+        event.processed_at = timezone.now()
+        inbound_sql.finish(event)
     except Exception as exc:
         logger.exception("Handler for %s:%s failed", event.source, event.event_id)
-        event.status = Status.FAILED
-        event.error = storable_text(f"{type(exc).__name__}: {exc}"[:10_000])
-        inbound_sql.finish(event)
+        transaction.set_rollback(True)
         return exc
-    event.status = Status.PROCESSED
-    event.error = ""
-    event.processed_at = timezone.now()
-    inbound_sql.finish(event)
     return None
+
+
+def _error_text(failure: BaseException) -> str:
+    return storable_text(f"{type(failure).__name__}: {failure}"[:10_000])
+
+
+def _failed(event: InboundEvent, failure: BaseException) -> InboundEvent:
+    """The event as the failure left it, when its row is gone (deleted meanwhile)."""
+    event.status, event.error, event.processed_at = Status.FAILED, _error_text(failure), None
+    return event
 
 
 def _outcome(event: InboundEvent, failure: BaseException | None) -> Result:
