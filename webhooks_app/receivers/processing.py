@@ -171,21 +171,16 @@ def receive(
     The upsert that records the event also locks its row (a new row until the
     transaction ends, an existing one through its update), so the handler runs
     in the same transaction, with one commit for the event, the handler's
-    writes and the outcome. A copy of a processed event is counted first, by
-    one statement outside any transaction. Raises :class:`UnstorablePayload`
-    as :func:`record` does.
+    writes and the outcome; a copy of a processed event commits its count
+    without waiting for the disk (PostgreSQL). Raises
+    :class:`UnstorablePayload` as :func:`record` does.
     """
     values = _row(source, event_id, event_type, payload, headers, receiver)
     return _reported(_receive(values, handler))
 
 
 def _receive(values: dict[str, Any], handler: Handler) -> Result:
-    source, event_id = values["source"], values["event_id"]
     try:
-        if not connection.in_atomic_block:  # in a transaction the upsert below counts it
-            copy = inbound_sql.count_processed_copy(source, event_id)
-            if copy is not None:
-                return Result("duplicate", copy)
         row = _new_row(values)
         with transaction.atomic():
             event, _created = inbound_sql.upsert(row)
