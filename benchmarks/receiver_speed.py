@@ -24,7 +24,8 @@ figures are medians over the rounds, with the ratio to hand of this run (and
 ours / ours@REV), CPU per request of each process role read from /proc, and
 the SQL each contender issues per request (counted through Django's test
 client in a subprocess of the contender's revision). ``--profile`` adds one
-py-spy'd ``ours`` run (gunicorn's workers), written to benchmarks/results/.
+py-spy'd run of hand and of ours (gunicorn's workers), written to
+benchmarks/results/.
 ``--quick`` is a CI smoke run (tiny N, one round). The exit status is 1 when a
 run answered anything but 200 or its rows are wrong; a missed target is
 printed, not fatal.
@@ -75,7 +76,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="REV",
         help="also serve REV's webhooks_app as contender ours@REV (repeatable)",
     )
-    parser.add_argument("--profile", action="store_true", help="py-spy an extra ours run")
+    parser.add_argument("--profile", action="store_true", help="py-spy one more run of each")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
@@ -301,7 +302,25 @@ def traffic_section(traffic_name: str, runs_of: dict, queries: dict, field: list
     return section
 
 
-def report(args, results, queries, field, seconds: float, profile: Path | None) -> str:
+def profile_runs(args, field: list[Contender], log_dir: Path) -> list[Path]:
+    """One more run of each contender with 50 % duplicates, gunicorn's workers py-spied;
+    returns the summaries (the collapsed stacks are next to them, in benchmarks/results/)."""
+    from benchmarks.engine_support.profiling import Profiler
+
+    results_dir = ROOT / "benchmarks" / "results"
+    results_dir.mkdir(exist_ok=True)
+    summaries = []
+    for contender in field:
+        output = results_dir / f"receiver-{contender.name}.pyspy.txt"
+        profiler = Profiler(contender.server.pid, output)
+        try:
+            measure(args, contender, 0.5, f"profile_{contender.name}", log_dir)
+        finally:
+            summaries.append(profiler.stop())
+    return summaries
+
+
+def report(args, results, queries, field, seconds: float, profiles: list[Path]) -> str:
     from django.db import connection
 
     from benchmarks.engine_support import services
@@ -348,8 +367,8 @@ def report(args, results, queries, field, seconds: float, profile: Path | None) 
         "first word; the handler's row is one of the `INSERT`s."
     )
     section.text()
-    if profile is not None:
-        section.text(f"Profile of one ours run (py-spy, gunicorn's workers): `{profile}`")
+    for profile in profiles:
+        section.text(f"Profile of one more run (py-spy, gunicorn's workers): `{profile}`")
         section.text()
     sections.append(section)
     problems = [
@@ -381,7 +400,7 @@ def main(argv: list[str]) -> int:
             servers[contender.cwd] = Gunicorn(env, log, args.workers, cwd=contender.cwd)
         contender.server = servers[contender.cwd]
     results: dict = defaultdict(lambda: defaultdict(list))
-    profile = None
+    profiles: list[Path] = []
     try:
         for server in servers.values():
             server.start()
@@ -402,20 +421,11 @@ def main(argv: list[str]) -> int:
                         flush=True,
                     )
         if args.profile:
-            from benchmarks.engine_support.profiling import Profiler
-
-            results_dir = ROOT / "benchmarks" / "results"
-            results_dir.mkdir(exist_ok=True)
-            ours = field[1]
-            profiler = Profiler(ours.server.pid, results_dir / "receiver-ours.pyspy.txt")
-            try:
-                measure(args, ours, 0.5, "profile", log_dir)
-            finally:
-                profile = profiler.stop()
+            profiles = profile_runs(args, field[:2], log_dir)
     finally:
         for server in servers.values():
             server.stop()
-    text = report(args, results, queries, field, time.monotonic() - started, profile)
+    text = report(args, results, queries, field, time.monotonic() - started, profiles)
     print(text)
     if args.out:
         args.out.write_text(text)
