@@ -30,6 +30,10 @@ NEW_EVENT = [
 ]
 # The upsert counts the copy and finds it processed; the COMMIT does not wait for the disk.
 COPY_OF_A_PROCESSED_EVENT = ["BEGIN", "INSERT", "COMMIT"]
+# Once copies are frequent for the source: one UPDATE in autocommit mode counts a copy...
+CHECKED_COPY = ["UPDATE"]
+# ... and a new event costs that UPDATE (matching nothing) more.
+CHECKED_NEW_EVENT = ["UPDATE", *NEW_EVENT]
 # The same as a new event: the upsert counts the copy and locks the row.
 RETRY_OF_A_FAILED_EVENT = NEW_EVENT
 # A failed handler: the transaction rolls back (the handler's row and the event's), then
@@ -74,6 +78,19 @@ def test_a_new_event_takes_five_statements_with_django_assert_num_queries(
             "/hooks/standard/", {"type": "order.paid"}, secret=STANDARD_SECRET, msg_id="msg_n"
         )
     assert response.status_code == 200
+
+
+def test_copies_of_processed_events_take_one_statement_once_they_are_frequent():
+    assert statements({"type": "order.paid"}, "msg_c") == (200, NEW_EVENT)
+    seen = [statements({"type": "order.paid"}, "msg_c")[1] for _ in range(8)]
+    assert seen[0] == COPY_OF_A_PROCESSED_EVENT
+    assert seen[-1] == CHECKED_COPY
+    assert statements({"type": "order.paid"}, "msg_d") == (200, CHECKED_NEW_EVENT)
+    for n in range(16):  # new events only: the check goes away again
+        statements({"type": "order.paid"}, f"msg_n{n}")
+    assert statements({"type": "order.paid"}, "msg_e") == (200, NEW_EVENT)
+    event = InboundEvent.objects.get(event_id="msg_c")
+    assert (event.status, event.duplicate_count, event.processing_attempts) == ("processed", 8, 1)
 
 
 def test_a_failed_event_and_its_retry_take_five_statements_each():

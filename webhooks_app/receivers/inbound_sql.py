@@ -10,14 +10,17 @@ SQLite (3.35 and later), the databases the app runs on (system check
 - :func:`upsert`: ``INSERT … ON CONFLICT (source, event_id) DO UPDATE`` adds
   one to the duplicate count of an existing row, and ``RETURNING`` gives the
   row either way, so a new event and a copy cost one round trip each; the
-  unique constraint still decides which copy created the row. On PostgreSQL
-  the transaction of a copy of a processed event (a sender's retry, the
-  commonest duplicate) commits asynchronously (``synchronous_commit`` off for
-  that transaction alone: a crash of the database server may forget the last
-  few counts, never an event or its processing). A separate check for such
-  copies before the upsert (one ``UPDATE`` in autocommit mode) made each of
-  them one round trip instead of three, but cost every new event one more,
-  whose server time was more than the upsert's;
+  unique constraint still decides which copy created the row;
+- :func:`count_processed_copy`: a copy of an event processed already (a
+  sender's retry, the commonest duplicate) is counted by one ``UPDATE …
+  RETURNING`` in autocommit mode, with no transaction around it; it matches
+  nothing for any other request, which then costs one statement more
+  (:mod:`~webhooks_app.receivers.copy_rate` says when it is worth it).
+
+On PostgreSQL the count of a copy of a processed event commits asynchronously,
+whichever statement makes it (``synchronous_commit`` off for that transaction
+alone: a crash of the database server may forget the last few counts, never
+an event or its processing);
 - :func:`claim`: ``UPDATE … RETURNING`` counts the processing attempt of an
   event not processed yet, locks its row and returns it;
 - :func:`upsert_failure` and :func:`fail`: a failed handler's transaction rolls
@@ -62,6 +65,19 @@ def upsert(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
         cursor.execute(_upsert_sql(connection.vendor), params)
         event = rows.instance(InboundEvent, cursor.fetchone())
     return event, event.duplicate_count == 0
+
+
+def count_processed_copy(source: str, event_id: str) -> InboundEvent | None:
+    """Count a copy of an event processed already, and return it; None for any other.
+
+    For an event not stored yet, or not processed, it matches no row: nothing is
+    written, and the caller goes on to :func:`upsert`. A row being processed by
+    an open transaction is not processed yet for this statement either.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_copy_sql(connection.vendor), [source, event_id, PROCESSED])
+        row = cursor.fetchone()
+    return rows.instance(InboundEvent, row) if row else None
 
 
 def claim(event_pk: int) -> InboundEvent | None:
@@ -184,6 +200,23 @@ def _fail_sql(vendor: str) -> str:
     return (
         f"UPDATE {table} SET {_failure_assignments(table, '%s')} "  # noqa: S608 - names
         f"WHERE {_column('id')} = %s "
+        f"RETURNING {rows.select_list(InboundEvent, table)}"
+    )
+
+
+@functools.cache
+def _copy_sql(vendor: str) -> str:
+    table = rows.table(InboundEvent)
+    count = _column("duplicate_count")
+    asynchronous = (
+        "AND set_config('synchronous_commit', 'off', true) = 'off' "
+        if vendor == "postgresql"
+        else ""
+    )
+    return (
+        f"UPDATE {table} SET {count} = {count} + 1 "  # noqa: S608 - names, not values
+        f"WHERE {_column('source')} = %s AND {_column('event_id')} = %s "
+        f"AND {_column('status')} = %s {asynchronous}"
         f"RETURNING {rows.select_list(InboundEvent, table)}"
     )
 

@@ -42,11 +42,13 @@ from webhooks_app import conf, redaction, signals
 from webhooks_app.models import InboundEvent
 from webhooks_app.observability import logs
 from webhooks_app.receivers import inbound_sql
+from webhooks_app.receivers.copy_rate import CopyRates
 from webhooks_app.wakeups import enqueue_inbound
 
 logger = logging.getLogger(__name__)
 
 Status = InboundEvent.Status
+copy_rates = CopyRates()  # this process's: which way the next request of a source takes
 Handler = Callable[[InboundEvent], Any]
 
 
@@ -172,7 +174,9 @@ def receive(
     transaction ends, an existing one through its update), so the handler runs
     in the same transaction, with one commit for the event, the handler's
     writes and the outcome; a copy of a processed event commits its count
-    without waiting for the disk (PostgreSQL). Raises
+    without waiting for the disk (PostgreSQL). When copies of processed events
+    have been frequent for the source (:data:`copy_rates`), a request is first
+    checked for being one, by one statement outside any transaction. Raises
     :class:`UnstorablePayload` as :func:`record` does.
     """
     values = _row(source, event_id, event_type, payload, headers, receiver)
@@ -180,10 +184,18 @@ def receive(
 
 
 def _receive(values: dict[str, Any], handler: Handler) -> Result:
+    source, event_id = values["source"], values["event_id"]
     try:
+        # In a transaction already, the upsert below counts a copy as cheaply.
+        if not connection.in_atomic_block and copy_rates.check_first(source):
+            copy = inbound_sql.count_processed_copy(source, event_id)
+            if copy is not None:
+                copy_rates.observe(source, copy=True)
+                return Result("duplicate", copy)
         row = _new_row(values)
         with transaction.atomic():
             event, _created = inbound_sql.upsert(row)
+            copy_rates.observe(source, copy=event.status == Status.PROCESSED)
             if event.status == Status.PROCESSED:
                 return Result("duplicate", event)
             event.processing_attempts += 1
