@@ -53,7 +53,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TRAFFIC = {"unique": 0.0, "50 % duplicates": 0.5}
 FULL = {"rounds": 3, "requests": 3000, "warmup": 200}
 QUICK = {"rounds": 1, "requests": 60, "warmup": 10}
 
@@ -142,8 +141,8 @@ def contenders(args: argparse.Namespace) -> list[Contender]:
     return found
 
 
-def statements(contender: Contender, database_url: str) -> dict[str, list[str]]:
-    """The contender's SQL for a new event and a copy, counted in its own revision."""
+def statements(contender: Contender, database_url: str) -> dict[str, dict]:
+    """The contender's SQL in each traffic mix, counted in its own revision."""
     from benchmarks.engine_support.processes import clean_environment
 
     route = "hand" if contender.label == "hand" else "ours"
@@ -256,7 +255,6 @@ def traffic_section(traffic_name: str, runs_of: dict, queries: dict, field: list
 
     section = Section(f"Receiving: {traffic_name}")
     hand = median(run["rate"] for run in runs_of["hand"])
-    share = TRAFFIC[traffic_name]
     rows, totals = [], {}
     roles: list[str] = []
     for contender in field:
@@ -265,7 +263,6 @@ def traffic_section(traffic_name: str, runs_of: dict, queries: dict, field: list
         roles = sorted({role for run in runs for role in run["cpu"]})
         cpu = {role: median(run["cpu"][role] for run in runs) for role in roles}
         totals[contender.name] = (rate, sum(cpu.values()))
-        new, copy = (len(queries[contender.name][kind]) for kind in ("new event", "duplicate"))
         rows.append(
             [
                 contender.name,
@@ -274,7 +271,7 @@ def traffic_section(traffic_name: str, runs_of: dict, queries: dict, field: list
                 " / ".join(fmt(run["rate"], 0) for run in runs),
                 *(fmt(cpu[role] * 1000, 2) for role in roles),
                 fmt(sum(cpu.values()) * 1000, 2),
-                f"{(1 - share) * new + share * copy:g}",
+                f"{queries[contender.name][traffic_name]['per request']:g}",
             ]
         )
     section.table(
@@ -325,7 +322,7 @@ def report(args, results, queries, field, seconds: float, profiles: list[Path]) 
 
     from benchmarks.engine_support import services
     from benchmarks.engine_support.report import Section, render
-    from benchmarks.receiver_support.traffic import BODY_BYTES
+    from benchmarks.receiver_support.traffic import BODY_BYTES, MIXES
 
     command = shlex.join(["python", "benchmarks/receiver_speed.py", *sys.argv[1:]])
     server = field[0].server
@@ -353,18 +350,29 @@ def report(args, results, queries, field, seconds: float, profiles: list[Path]) 
             if "@" in c.name
         ),
     ]
-    sections = [traffic_section(name, results[name], queries, field) for name in TRAFFIC]
+    sections = [traffic_section(name, results[name], queries, field) for name in MIXES]
     section = Section("Receiving: SQL per request")
     section.table(
-        ["contender", "new event", "copy of a processed event"],
+        ["contender", "unique: new event", "50 %: new event", "50 %: copy of a processed event"],
         [
-            [c.name, *(" ".join(queries[c.name][kind]) for kind in ("new event", "duplicate"))]
+            [
+                c.name,
+                *(
+                    " ".join(queries[c.name][mix].get(kind, ["n/a"]))
+                    for mix, kind in [
+                        ("unique", "new event"),
+                        ("50 % duplicates", "new event"),
+                        ("50 % duplicates", "copy"),
+                    ]
+                ),
+            ]
             for c in field
         ],
     )
     section.text(
         "Every round trip Django logs (`BEGIN`, savepoints and `COMMIT` included), by its "
-        "first word; the handler's row is one of the `INSERT`s."
+        "first word, in the second half of a short sequence of each traffic sent through "
+        "Django's test client; the handler's row is one of the `INSERT`s."
     )
     section.text()
     for profile in profiles:
@@ -409,7 +417,7 @@ def main(argv: list[str]) -> int:
             run_load(contender.server.port, contender.path, warm, args.connections, log_dir)
         for round_number in range(args.rounds):
             order = field if round_number % 2 == 0 else field[::-1]
-            for traffic_name, share in TRAFFIC.items():
+            for traffic_name, share in traffic.MIXES.items():
                 for contender in order:
                     tag = f"r{round_number}_{contender.name}_{int(share * 100)}"
                     result = measure(args, contender, share, tag, log_dir)
