@@ -1,7 +1,8 @@
 """Benchmark our receiver against a hand-written Django view, under gunicorn; markdown report.
 
     python benchmarks/receiver_speed.py [--quick] [--rounds 3] [--requests 3000]
-                                        [--connections 4] [--profile] [--out FILE]
+                                        [--connections 4] [--before REV ...]
+                                        [--profile] [--out FILE]
 
 On one machine: PostgreSQL on 127.0.0.1 (started when it is not running, the
 scratch database ``webhooks_inbound_bench`` dropped and created again),
@@ -12,17 +13,22 @@ connection each) sending pre-signed Standard Webhooks bodies of ~1 KiB:
 - ``hand``: a hand-written view: the HMAC check, ``json.loads``, and in
   ``transaction.atomic()`` a ``get_or_create`` on a unique event id and the
   handler's row when the event is new;
-- ``ours``: a ``WebhookReceiverView`` subclass whose ``handle`` writes that row.
+- ``ours``: a ``WebhookReceiverView`` subclass whose ``handle`` writes that row;
+- ``ours@REV`` (``--before REV``, repeatable): the same subclass served by a
+  second gunicorn whose ``webhooks_app`` is REV's (``git archive`` into a
+  temporary directory the workers run from), to compare revisions in one run.
 
 Traffic: unique events, and 50 % copies of events sent a little earlier.
 Contenders alternate round by round (tables truncated before each run);
-figures are medians over the rounds, with the ratio ours / hand of this run,
-CPU per request of each process role read from /proc, and the SQL each
-contender issues per request (counted in-process through Django's test
-client). ``--profile`` adds one py-spy'd ``ours`` run (gunicorn's workers),
-written to benchmarks/results/. ``--quick`` is a CI smoke run (tiny N, one
-round). The exit status is 1 when a run answered anything but 200 or its rows
-are wrong; a missed target is printed, not fatal.
+figures are medians over the rounds, with the ratio to hand of this run (and
+ours / ours@REV), CPU per request of each process role read from /proc, and
+the SQL each contender issues per request (counted through Django's test
+client in a subprocess of the contender's revision). ``--profile`` adds one
+py-spy'd run of hand and of ours (gunicorn's workers), written to
+benchmarks/results/.
+``--quick`` is a CI smoke run (tiny N, one round). The exit status is 1 when a
+run answered anything but 200 or its rows are wrong; a missed target is
+printed, not fatal.
 """
 
 from __future__ import annotations
@@ -38,15 +44,15 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CONTENDERS = {"hand": "/hand/", "ours": "/ours/"}
-TRAFFIC = {"unique": 0.0, "50 % duplicates": 0.5}
 FULL = {"rounds": 3, "requests": 3000, "warmup": 200}
 QUICK = {"rounds": 1, "requests": 60, "warmup": 10}
 
@@ -62,7 +68,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/webhooks_inbound_bench"
     )
-    parser.add_argument("--profile", action="store_true", help="py-spy an extra ours run")
+    parser.add_argument(
+        "--before",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="also serve REV's webhooks_app as contender ours@REV (repeatable)",
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy one more run of each")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
@@ -87,43 +100,58 @@ def setup_django(args: argparse.Namespace) -> None:
     call_command("migrate", run_syncdb=True, verbosity=0)
 
 
-def truncate() -> None:
-    from django.db import connection
+@dataclass
+class Contender:
+    """A route under load: its name, the server and path serving it, and where its code is.
 
-    from benchmarks.receiver_support.models import HandledRow, HandWrittenEvent
-    from webhooks_app.models import InboundEvent
-
-    tables = [model._meta.db_table for model in (HandledRow, HandWrittenEvent, InboundEvent)]
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
-
-
-def queries_per_request() -> dict[str, dict[str, list[str]]]:
-    """Per contender: the SQL statements of a new event and of a copy of it.
-
-    Run in this process through Django's test client on the same database:
-    every round trip Django logs (``BEGIN``, savepoints and ``COMMIT``
-    included), by its first word.
+    ``label`` is what its handler writes in ``HandledRow.contender``; ``cwd`` the
+    directory whose ``webhooks_app`` it runs.
     """
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
-    from benchmarks.receiver_support import traffic
-    from benchmarks.receiver_support.views import SECRET
+    name: str
+    path: str
+    label: str
+    cwd: Path = ROOT
+    server: Any = None
 
-    client = Client(HTTP_HOST="127.0.0.1")
-    counts: dict[str, dict[str, list[str]]] = {}
-    for name, path in CONTENDERS.items():
-        headers, body = traffic.signed(SECRET, f"msg_queries_{name}", 1)
-        counts[name] = {}
-        for kind in ("new event", "duplicate"):
-            with CaptureQueriesContext(connection) as captured:
-                response = client.post(path, body, content_type="application/json", headers=headers)
-            assert response.status_code == 200, response.content
-            counts[name][kind] = [query["sql"].split(None, 1)[0].upper() for query in captured]
-    truncate()
-    return counts
+
+def export_revision(rev: str) -> tuple[str, Path]:
+    """``git archive`` webhooks_app/ at ``rev`` into a temporary directory; (commit, dir).
+
+    The commit is resolved now: the branch may move while the benchmark runs.
+    """
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    target = Path(tempfile.mkdtemp(prefix="webhooks-receiver-rev-"))
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "webhooks_app"],
+        cwd=ROOT, capture_output=True, check=True,
+    )  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return commit, target
+
+
+def contenders(args: argparse.Namespace) -> list[Contender]:
+    found = [Contender("hand", "/hand/", "hand"), Contender("ours", "/ours/", "ours")]
+    for rev in args.before:
+        commit, directory = export_revision(rev)
+        found.append(Contender(f"ours@{commit[:7]}", "/ours/", "ours", cwd=directory))
+    return found
+
+
+def statements(contender: Contender, database_url: str) -> dict[str, dict]:
+    """The contender's SQL in each traffic mix, counted in its own revision."""
+    from benchmarks.engine_support.processes import clean_environment
+
+    route = "hand" if contender.label == "hand" else "ours"
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.receiver_support.statements"],
+        cwd=contender.cwd, env=clean_environment({"BENCH_DATABASE_URL": database_url}),
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return json.loads(finished.stdout)[route]
 
 
 def backend_pids() -> list[int]:
@@ -151,25 +179,27 @@ def run_load(port: int, path: str, requests: list, connections: int, log_dir: Pa
     return json.loads(finished.stdout)
 
 
-def check_rows(name: str, events: int) -> str:
+def check_rows(contender: Contender, events: int) -> str:
     """'' when the run left exactly one handled row (and one dedup row) per new event."""
     from benchmarks.receiver_support.models import HandledRow, HandWrittenEvent
     from webhooks_app.models import InboundEvent
 
-    handled = HandledRow.objects.filter(contender=name).count()
-    dedup = (HandWrittenEvent if name == "hand" else InboundEvent).objects.count()
+    handled = HandledRow.objects.filter(contender=contender.label).count()
+    dedup = (HandWrittenEvent if contender.label == "hand" else InboundEvent).objects.count()
     if handled != events or dedup != events:
-        return f"{name}: {events} new events, {handled} handled rows, {dedup} dedup rows"
+        return f"{contender.name}: {events} new events, {handled} handled rows, {dedup} dedup rows"
     return ""
 
 
-def measure(args, server, name: str, share: float, tag: str, log_dir: Path) -> dict:
+def measure(args, contender: Contender, share: float, tag: str, log_dir: Path) -> dict:
     """One contender run: fresh tables, the load, CPU per role, rows checked."""
     from benchmarks.engine_support import procs
     from benchmarks.receiver_support import traffic
+    from benchmarks.receiver_support.models import truncate
     from benchmarks.receiver_support.views import SECRET
 
     truncate()
+    server = contender.server
     requests, events = traffic.requests(SECRET, tag, args.requests, share)
     meter = procs.CpuMeter(
         {
@@ -178,12 +208,12 @@ def measure(args, server, name: str, share: float, tag: str, log_dir: Path) -> d
         }
     )
     meter.start()
-    load = run_load(server.port, CONTENDERS[name], requests, args.connections, log_dir)
+    load = run_load(server.port, contender.path, requests, args.connections, log_dir)
     cpu = meter.delta()
     cpu["load generator"] = load["cpu"]
-    problems = [check_rows(name, events)]
+    problems = [check_rows(contender, events)]
     if set(load["statuses"]) != {"200"}:
-        problems.append(f"{name}: statuses {load['statuses']} {load['errors']}")
+        problems.append(f"{contender.name}: statuses {load['statuses']} {load['errors']}")
     return {
         "rate": args.requests / load["elapsed"],
         "cpu": {role: seconds / args.requests for role, seconds in cpu.items()},
@@ -212,14 +242,90 @@ def git_head() -> str:
     return f"{git('rev-parse', '--short', 'HEAD')} ({git('log', '-1', '--format=%s')[:70]}){dirty}"
 
 
-def report(args, results, queries, server, seconds: float, profile: Path | None) -> str:
+def subject(commit: str) -> str:
+    return subprocess.run(
+        ["git", "log", "-1", "--format=%h (%s)", commit],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    ).stdout.strip()[:90]  # fmt: skip
+
+
+def traffic_section(traffic_name: str, runs_of: dict, queries: dict, field: list) -> Any:
+    """One traffic's table: each contender's medians, ratios and CPU split."""
+    from benchmarks.engine_support.report import Section, fmt, fmt_ratio, median, ratio
+
+    section = Section(f"Receiving: {traffic_name}")
+    hand = median(run["rate"] for run in runs_of["hand"])
+    rows, totals = [], {}
+    roles: list[str] = []
+    for contender in field:
+        runs = runs_of[contender.name]
+        rate = median(run["rate"] for run in runs)
+        roles = sorted({role for run in runs for role in run["cpu"]})
+        cpu = {role: median(run["cpu"][role] for run in runs) for role in roles}
+        totals[contender.name] = (rate, sum(cpu.values()))
+        rows.append(
+            [
+                contender.name,
+                fmt(rate, 0),
+                fmt_ratio(ratio(rate, hand)),
+                " / ".join(fmt(run["rate"], 0) for run in runs),
+                *(fmt(cpu[role] * 1000, 2) for role in roles),
+                fmt(sum(cpu.values()) * 1000, 2),
+                f"{queries[contender.name][traffic_name]['per request']:g}",
+            ]
+        )
+    section.table(
+        [
+            "contender",
+            "req/s (median)",
+            "ratio to hand",
+            "req/s per round",
+            *(f"CPU ms/req: {role}" for role in roles),
+            "CPU ms/req: total",
+            "SQL statements/req",
+        ],
+        rows,
+    )
+    ours_rate, ours_cpu = totals["ours"]
+    for name, (rate, cpu) in totals.items():
+        if name.startswith("ours@"):
+            section.text(
+                f"- ours / {name}: {fmt_ratio(ratio(ours_rate, rate))} req/s, "
+                f"{fmt_ratio(ratio(ours_cpu, cpu))} CPU per request"
+            )
+    section.text()
+    met = None if not hand else ours_rate / hand >= 1.0
+    section.target("ours >= 1.0x the hand-written view", met, fmt_ratio(ratio(ours_rate, hand)))
+    return section
+
+
+def profile_runs(args, field: list[Contender], log_dir: Path) -> list[Path]:
+    """One more run of each contender with 50 % duplicates, gunicorn's workers py-spied;
+    returns the summaries (the collapsed stacks are next to them, in benchmarks/results/)."""
+    from benchmarks.engine_support.profiling import Profiler
+
+    results_dir = ROOT / "benchmarks" / "results"
+    results_dir.mkdir(exist_ok=True)
+    summaries = []
+    for contender in field:
+        output = results_dir / f"receiver-{contender.name}.pyspy.txt"
+        profiler = Profiler(contender.server.pid, output)
+        try:
+            measure(args, contender, 0.5, f"profile_{contender.name}", log_dir)
+        finally:
+            summaries.append(profiler.stop())
+    return summaries
+
+
+def report(args, results, queries, field, seconds: float, profiles: list[Path]) -> str:
     from django.db import connection
 
     from benchmarks.engine_support import services
-    from benchmarks.engine_support.report import Section, fmt, fmt_ratio, median, ratio, render
-    from benchmarks.receiver_support.traffic import BODY_BYTES
+    from benchmarks.engine_support.report import Section, render
+    from benchmarks.receiver_support.traffic import BODY_BYTES, MIXES
 
     command = shlex.join(["python", "benchmarks/receiver_speed.py", *sys.argv[1:]])
+    server = field[0].server
     header = [
         "# webhooks_app receiver: benchmark",
         "",
@@ -238,62 +344,39 @@ def report(args, results, queries, server, seconds: float, profile: Path | None)
         "per route; rounds: "
         f"{args.rounds}, contenders alternated",
         f"- webhooks_app: {git_head()}",
+        *(
+            f"- {c.name}: {subject(c.name.split('@', 1)[1])}, its own gunicorn"
+            for c in field
+            if "@" in c.name
+        ),
     ]
-    sections = []
-    for traffic_name in TRAFFIC:
-        section = Section(f"Receiving: {traffic_name}")
-        hand = median(run["rate"] for run in results[traffic_name]["hand"])
-        rows = []
-        for name in CONTENDERS:
-            runs = results[traffic_name][name]
-            rate = median(run["rate"] for run in runs)
-            roles = sorted({role for run in runs for role in run["cpu"]})
-            cpu = {role: median(run["cpu"][role] for run in runs) for role in roles}
-            share = TRAFFIC[traffic_name]
-            new, copy = (len(queries[name][kind]) for kind in ("new event", "duplicate"))
-            statements = (1 - share) * new + share * copy
-            rows.append(
-                [
-                    name,
-                    fmt(rate, 0),
-                    fmt_ratio(ratio(rate, hand)),
-                    " / ".join(fmt(run["rate"], 0) for run in runs),
-                    *(fmt(cpu[role] * 1000, 2) for role in roles),
-                    fmt(sum(cpu.values()) * 1000, 2),
-                    f"{statements:g}",
-                ]
-            )
-        section.table(
-            [
-                "contender",
-                "req/s (median)",
-                "ratio to hand",
-                "req/s per round",
-                *(f"CPU ms/req: {role}" for role in roles),
-                "CPU ms/req: total",
-                "SQL statements/req",
-            ],
-            rows,
-        )
-        ours = median(run["rate"] for run in results[traffic_name]["ours"])
-        met = None if not hand else ours / hand >= 1.0
-        section.target("ours >= 1.0x the hand-written view", met, f"{fmt_ratio(ratio(ours, hand))}")
-        sections.append(section)
+    sections = [traffic_section(name, results[name], queries, field) for name in MIXES]
     section = Section("Receiving: SQL per request")
     section.table(
-        ["contender", "new event", "copy of a processed event"],
+        ["contender", "unique: new event", "50 %: new event", "50 %: copy of a processed event"],
         [
-            [name, *(" ".join(queries[name][kind]) for kind in ("new event", "duplicate"))]
-            for name in CONTENDERS
+            [
+                c.name,
+                *(
+                    " ".join(queries[c.name][mix].get(kind, ["n/a"]))
+                    for mix, kind in [
+                        ("unique", "new event"),
+                        ("50 % duplicates", "new event"),
+                        ("50 % duplicates", "copy"),
+                    ]
+                ),
+            ]
+            for c in field
         ],
     )
     section.text(
         "Every round trip Django logs (`BEGIN`, savepoints and `COMMIT` included), by its "
-        "first word; the handler's row is one of the `INSERT`s."
+        "first word, in the second half of a short sequence of each traffic sent through "
+        "Django's test client; the handler's row is one of the `INSERT`s."
     )
     section.text()
-    if profile is not None:
-        section.text(f"Profile of one ours run (py-spy, gunicorn's workers): `{profile}`")
+    for profile in profiles:
+        section.text(f"Profile of one more run (py-spy, gunicorn's workers): `{profile}`")
         section.text()
     sections.append(section)
     problems = [
@@ -315,42 +398,42 @@ def main(argv: list[str]) -> int:
     from benchmarks.receiver_support.views import SECRET
 
     log_dir = Path(tempfile.mkdtemp(prefix="webhooks-receiver-bench-"))
-    queries = queries_per_request()
-    server = Gunicorn({"BENCH_DATABASE_URL": args.database_url}, log_dir / "gunicorn.log")
-    server.workers = args.workers
+    field = contenders(args)
+    queries = {c.name: statements(c, args.database_url) for c in field}
+    env = {"BENCH_DATABASE_URL": args.database_url}
+    servers = {}
+    for contender in field:  # hand and ours share one server; each revision has its own
+        if contender.cwd not in servers:
+            log = log_dir / f"gunicorn-{len(servers)}.log"
+            servers[contender.cwd] = Gunicorn(env, log, args.workers, cwd=contender.cwd)
+        contender.server = servers[contender.cwd]
     results: dict = defaultdict(lambda: defaultdict(list))
-    profile = None
-    server.start()
+    profiles: list[Path] = []
     try:
-        for name, path in CONTENDERS.items():  # imports, connections, caches of both workers
-            warm, _ = traffic.requests(SECRET, f"warm_{name}", args.warmup, 0.5)
-            run_load(server.port, path, warm, args.connections, log_dir)
+        for server in servers.values():
+            server.start()
+        for contender in field:  # imports, connections, caches of the workers
+            warm, _ = traffic.requests(SECRET, f"warm_{contender.name}", args.warmup, 0.5)
+            run_load(contender.server.port, contender.path, warm, args.connections, log_dir)
         for round_number in range(args.rounds):
-            order = list(CONTENDERS) if round_number % 2 == 0 else list(reversed(CONTENDERS))
-            for traffic_name, share in TRAFFIC.items():
-                for name in order:
-                    tag = f"r{round_number}_{name}_{int(share * 100)}"
-                    result = measure(args, server, name, share, tag, log_dir)
-                    results[traffic_name][name].append(result)
+            order = field if round_number % 2 == 0 else field[::-1]
+            for traffic_name, share in traffic.MIXES.items():
+                for contender in order:
+                    tag = f"r{round_number}_{contender.name}_{int(share * 100)}"
+                    result = measure(args, contender, share, tag, log_dir)
+                    results[traffic_name][contender.name].append(result)
                     print(
                         f"[receiver_speed] round {round_number + 1} {traffic_name:>16} "
-                        f"{name}: {result['rate']:.0f} req/s",
+                        f"{contender.name}: {result['rate']:.0f} req/s",
                         file=sys.stderr,
                         flush=True,
                     )
         if args.profile:
-            from benchmarks.engine_support.profiling import Profiler
-
-            results_dir = ROOT / "benchmarks" / "results"
-            results_dir.mkdir(exist_ok=True)
-            profiler = Profiler(server.pid, results_dir / "receiver-ours.pyspy.txt")
-            try:
-                measure(args, server, "ours", 0.5, "profile", log_dir)
-            finally:
-                profile = profiler.stop()
+            profiles = profile_runs(args, field[:2], log_dir)
     finally:
-        server.stop()
-    text = report(args, results, queries, server, time.monotonic() - started, profile)
+        for server in servers.values():
+            server.stop()
+    text = report(args, results, queries, field, time.monotonic() - started, profiles)
     print(text)
     if args.out:
         args.out.write_text(text)

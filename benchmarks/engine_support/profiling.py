@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -21,8 +22,12 @@ from benchmarks.engine_support.processes import ROOT
 
 
 def py_spy() -> str:
-    venv = ROOT / ".venv" / "bin" / "py-spy"
-    return str(venv) if venv.exists() else (shutil.which("py-spy") or "py-spy")
+    """The repository's venv's py-spy, else the one next to this Python (a worktree's
+    benchmark run with another checkout's venv), else the one on PATH."""
+    for candidate in (ROOT / ".venv" / "bin" / "py-spy", Path(sys.executable).parent / "py-spy"):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("py-spy") or "py-spy"
 
 
 class Profiler:

@@ -24,3 +24,14 @@ class HandledRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contender}:{self.event_id}"
+
+
+def truncate() -> None:
+    """Empty the benchmark's tables: both contenders' dedup rows and their handled rows."""
+    from django.db import connection
+
+    from webhooks_app.models import InboundEvent
+
+    tables = [model._meta.db_table for model in (HandledRow, HandWrittenEvent, InboundEvent)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")

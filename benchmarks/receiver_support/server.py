@@ -23,12 +23,19 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``gunicorn --workers N --worker-class sync`` on 127.0.0.1, in its own process group."""
+    """``gunicorn --workers N --worker-class sync`` on 127.0.0.1, in its own process group.
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2) -> None:
+    ``cwd`` comes first on the workers' sys.path (``python -m``): a directory
+    holding another revision's ``webhooks_app`` serves that one.
+    """
+
+    def __init__(
+        self, env: dict[str, str], log_path: Path, workers: int = 2, cwd: Path = ROOT
+    ) -> None:
         self.env = env
         self.log_path = log_path
         self.workers = workers
+        self.cwd = cwd
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -49,7 +56,7 @@ class Gunicorn:
         """Start it; return once it listens and all its workers exist."""
         self.process = subprocess.Popen(
             self.command(),
-            cwd=ROOT,
+            cwd=self.cwd,
             env=clean_environment(self.env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -13,6 +13,9 @@ COPY_LAG = 16
 
 Request = tuple[dict[str, str], bytes]
 
+MIXES = {"unique": 0.0, "50 % duplicates": 0.5}
+"""The traffic a run sends: its name, and the share of copies of earlier events."""
+
 
 def body(order_id: int) -> bytes:
     """A JSON body padded to about BODY_BYTES."""

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.error import HTTPError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
@@ -19,6 +20,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import IntegrityError
 from django.test import override_settings
 from django.utils import timezone
 
@@ -382,6 +384,76 @@ def test_concurrent_copies_run_the_handler_once(django_server):
     assert event.status == "processed" and event.duplicate_count == copies - 1
     assert event.processing_attempts == 1
     assert groups() == ["standard:msg_race"]
+
+
+def test_concurrent_copies_of_an_event_whose_first_run_fails_run_it_once_more(django_server):
+    """16 copies at once, the first run failing while the others wait for its lock: the
+    failure is recorded and answered 500, one copy then processes the event, every other
+    one is a duplicate; the failed run's writes are gone and each copy is counted."""
+    copies = 16
+    behaviour.sleep, behaviour.fail_times = 0.3, 1
+    body = encode({"type": "order.paid", "data": {"id": 1}})
+    headers = {
+        **standard_webhooks_headers(STANDARD_SECRET, body, msg_id="msg_race_fail"),
+        "Content-Type": "application/json",
+    }
+    barrier = threading.Barrier(copies)
+    statuses, errors = [], []
+
+    def send():
+        try:
+            barrier.wait(timeout=10)
+            request = Request(django_server + "/hooks/standard/", body, headers, method="POST")
+            try:
+                with urlopen(request, timeout=60) as response:
+                    statuses.append((response.status, json.load(response)["status"]))
+            except HTTPError as answer:
+                statuses.append((answer.code, json.load(answer)["status"]))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+
+    assert errors == []
+    assert behaviour.runs == 2
+    assert sorted(statuses) == sorted(
+        [(500, "failed"), (200, "processed")] + [(200, "duplicate")] * (copies - 2)
+    )
+    event = InboundEvent.objects.get()
+    assert (event.status, event.error) == ("processed", "")
+    assert (event.duplicate_count, event.processing_attempts) == (copies - 1, 2)
+    assert groups() == ["standard:msg_race_fail"]
+
+
+def test_a_handler_that_swallows_a_database_error_fails_and_keeps_the_row(client):
+    """The handler catches the IntegrityError of its own INSERT (outside an atomic block of
+    its own): Django then refuses the transaction's next statement, so the event is recorded
+    as failed (500), not as processed without the handler's writes, and the retry runs it."""
+
+    def handle(self, event):
+        Group.objects.create(name="taken")
+        try:
+            Group.objects.create(name="taken")
+        except IntegrityError:
+            pass
+
+    original = receivers.StandardReceiver.handle
+    receivers.StandardReceiver.handle = handle
+    try:
+        failed = post_standard(client, {"type": "t"})
+        event = InboundEvent.objects.get()
+        assert (failed.status_code, event.status) == (500, "failed")
+        assert event.error.startswith("TransactionManagementError")
+        assert groups() == []
+    finally:
+        receivers.StandardReceiver.handle = original
+    retry = post_standard(client, {"type": "t"})
+    assert (retry.status_code, retry.json()["status"]) == (200, "processed")
+    assert groups() == ["standard:msg_1"]
 
 
 def test_our_sender_and_our_receiver_agree(django_server):

@@ -7,19 +7,27 @@ handler runs was an ``UPDATE`` and a ``SELECT … FOR UPDATE``. On PostgreSQL an
 SQLite (3.35 and later), the databases the app runs on (system check
 ``webhooks_app.E005``), each is one statement here:
 
-- :func:`count_processed_copy`: a copy of an event processed already (the
-  commonest duplicate: a sender's retry) is counted by one ``UPDATE …
-  RETURNING`` in autocommit mode, with no transaction around it, and on
-  PostgreSQL committed asynchronously (``synchronous_commit`` off for that
-  statement alone: a crash of the database server may forget the last few
-  counts, never an event or its processing);
-
 - :func:`upsert`: ``INSERT … ON CONFLICT (source, event_id) DO UPDATE`` adds
   one to the duplicate count of an existing row, and ``RETURNING`` gives the
   row either way, so a new event and a copy cost one round trip each; the
   unique constraint still decides which copy created the row;
+- :func:`count_processed_copy`: a copy of an event processed already (a
+  sender's retry, the commonest duplicate) is counted by one ``UPDATE …
+  RETURNING`` in autocommit mode, with no transaction around it; it matches
+  nothing for any other request, which then costs one statement more
+  (:mod:`~webhooks_app.receivers.copy_rate` says when it is worth it).
+
+On PostgreSQL the count of a copy of a processed event commits asynchronously,
+whichever statement makes it (``synchronous_commit`` off for that transaction
+alone: a crash of the database server may forget the last few counts, never
+an event or its processing);
 - :func:`claim`: ``UPDATE … RETURNING`` counts the processing attempt of an
-  event not processed yet, locks its row and returns it.
+  event not processed yet, locks its row and returns it;
+- :func:`upsert_failure` and :func:`fail`: a failed handler's transaction rolls
+  back whole (the handler runs in no savepoint), so its failure is written
+  after it, by one statement in autocommit mode: the row again if it went
+  with the rollback, else the failure on the row, unless a concurrent copy
+  has processed the event in the meantime.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from webhooks_app.db import rows
 from webhooks_app.models import InboundEvent
 
 PROCESSED = InboundEvent.Status.PROCESSED.value
+_FAILED = InboundEvent.Status.FAILED.value
 
 
 def _field(name: str) -> Field:
@@ -84,6 +93,28 @@ def claim(event_pk: int) -> InboundEvent | None:
     return rows.instance(InboundEvent, row) if row else None
 
 
+def upsert_failure(values: dict[str, Any]) -> InboundEvent:
+    """Insert the event as failed, or write the failure on its row; return the row.
+
+    ``values`` are :func:`upsert`'s, with the status, error and one processing
+    attempt of the failure. An existing row counts one more copy and one more
+    attempt, and keeps ``processed`` if a concurrent copy processed the event.
+    """
+    params = [field.get_db_prep_save(values[field.name], connection) for field in _inserted()]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_failure_sql(connection.vendor), params)
+        return rows.instance(InboundEvent, cursor.fetchone())
+
+
+def fail(event_pk: int, error: str) -> InboundEvent | None:
+    """Count a failed processing attempt and write its error, unless the event is processed
+    (by a concurrent copy since); return the row, or None if it is gone."""
+    with connection.cursor() as cursor:
+        cursor.execute(_fail_sql(connection.vendor), [error, event_pk])
+        row = cursor.fetchone()
+    return rows.instance(InboundEvent, row) if row else None
+
+
 def finish(event: InboundEvent) -> None:
     """Write the outcome of processing: status, error, attempts and processed time.
 
@@ -114,7 +145,61 @@ def _upsert_sql(vendor: str) -> str:
     return (
         f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608 - names, not values
         f"ON CONFLICT ({_column('source')}, {_column('event_id')}) "
-        f"DO UPDATE SET {count} = {table}.{count} + 1 "
+        f"DO UPDATE SET {count} = {table}.{count} + 1 {_asynchronous_if_processed(vendor)}"
+        f"RETURNING {rows.select_list(InboundEvent, table)}"
+    )
+
+
+def _asynchronous_if_processed(vendor: str) -> str:
+    """PostgreSQL: a copy of a processed event commits without waiting for the WAL flush.
+
+    Its count is bookkeeping: ``synchronous_commit`` is turned off for this
+    transaction only (a crash of PostgreSQL may forget the last few counts,
+    never an event or its outcome). A ``WHERE`` of the conflict's update that
+    is always true, so that it runs only for a row already there.
+    """
+    if vendor != "postgresql":
+        return ""
+    table = rows.table(InboundEvent)
+    return (
+        f"WHERE {table}.{_column('status')} <> '{PROCESSED}' "
+        "OR set_config('synchronous_commit', 'off', true) = 'off' "
+    )
+
+
+def _failure_assignments(target: str, error: str) -> str:
+    """SET clause of a failed attempt: one more attempt; status and error unless processed."""
+    status, error_column = _column("status"), _column("error")
+    attempts = _column("processing_attempts")
+    processed = f"{target}.{status} = '{PROCESSED}'"
+    return (
+        f"{attempts} = {target}.{attempts} + 1, "
+        f"{status} = CASE WHEN {processed} THEN {target}.{status} ELSE '{_FAILED}' END, "
+        f"{error_column} = CASE WHEN {processed} THEN {target}.{error_column} ELSE {error} END"
+    )
+
+
+@functools.cache
+def _upsert_failure_sql(vendor: str) -> str:
+    table = rows.table(InboundEvent)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in _inserted())
+    marks = ", ".join(["%s"] * len(_inserted()))
+    count = _column("duplicate_count")
+    failure = _failure_assignments(table, f"excluded.{_column('error')}")
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608 - names, not values
+        f"ON CONFLICT ({_column('source')}, {_column('event_id')}) "
+        f"DO UPDATE SET {count} = {table}.{count} + 1, {failure} "
+        f"RETURNING {rows.select_list(InboundEvent, table)}"
+    )
+
+
+@functools.cache
+def _fail_sql(vendor: str) -> str:
+    table = rows.table(InboundEvent)
+    return (
+        f"UPDATE {table} SET {_failure_assignments(table, '%s')} "  # noqa: S608 - names
+        f"WHERE {_column('id')} = %s "
         f"RETURNING {rows.select_list(InboundEvent, table)}"
     )
 
@@ -123,9 +208,6 @@ def _upsert_sql(vendor: str) -> str:
 def _copy_sql(vendor: str) -> str:
     table = rows.table(InboundEvent)
     count = _column("duplicate_count")
-    # PostgreSQL: the count of a copy is bookkeeping, so its commit need not wait for the
-    # WAL to reach the disk (synchronous_commit off for this statement's transaction only;
-    # a crash of PostgreSQL may forget the last few counts, never an event or its outcome).
     asynchronous = (
         "AND set_config('synchronous_commit', 'off', true) = 'off' "
         if vendor == "postgresql"

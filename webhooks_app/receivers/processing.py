@@ -8,8 +8,10 @@ Two steps, each safe to repeat:
    (:mod:`~webhooks_app.receivers.inbound_sql`), for a new event and a copy alike.
 2. :func:`process` locks that row in a transaction, runs the handler only if
    the event is not processed yet, and marks it processed in the same
-   transaction. The handler runs in a savepoint, so its writes roll back when
-   it raises, while the failure itself is still recorded.
+   transaction. The handler runs in that transaction itself, no savepoint
+   around it (two round trips fewer): when it raises, the whole transaction
+   rolls back, its writes with it, and the failure is written after, by one
+   statement (:func:`inbound_sql.fail`, :func:`inbound_sql.upsert_failure`).
 
 The receiving view's synchronous path calls :func:`receive`, which does both
 in one transaction: the upsert's row lock is the lock the handler runs under.
@@ -40,11 +42,13 @@ from webhooks_app import conf, redaction, signals
 from webhooks_app.models import InboundEvent
 from webhooks_app.observability import logs
 from webhooks_app.receivers import inbound_sql
+from webhooks_app.receivers.copy_rate import CopyRates
 from webhooks_app.wakeups import enqueue_inbound
 
 logger = logging.getLogger(__name__)
 
 Status = InboundEvent.Status
+copy_rates = CopyRates()  # this process's: which way the next request of a source takes
 Handler = Callable[[InboundEvent], Any]
 
 
@@ -111,13 +115,18 @@ def _row(
 
 
 def _upsert(values: dict[str, Any]) -> tuple[InboundEvent, bool]:
-    """:func:`inbound_sql.upsert` of a new row: ``values``, kept headers and defaults."""
+    """:func:`inbound_sql.upsert` of a new row."""
+    return inbound_sql.upsert(_new_row(values))
+
+
+def _new_row(values: dict[str, Any]) -> dict[str, Any]:
+    """Every column of a new row but the key: ``values``, kept headers and defaults."""
     row = {}
     for field in InboundEvent._meta.concrete_fields:
         if not field.primary_key:
             row[field.name] = values[field.name] if field.name in values else field.get_default()
     row["headers"] = _kept_headers(values["headers"])
-    return inbound_sql.upsert(row)
+    return row
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -144,6 +153,8 @@ def _process(event_pk: int, handler: Handler) -> Result:
         if event is None:
             return Result("duplicate", InboundEvent.objects.get(pk=event_pk))
         failure = _run(event, handler)
+    if failure is not None:  # rolled back, the claim with it: the failure is written now
+        event = inbound_sql.fail(event_pk, _error_text(failure)) or _failed(event, failure)
     return _outcome(event, failure)
 
 
@@ -162,9 +173,11 @@ def receive(
     The upsert that records the event also locks its row (a new row until the
     transaction ends, an existing one through its update), so the handler runs
     in the same transaction, with one commit for the event, the handler's
-    writes and the outcome. A copy of a processed event is counted first, by
-    one statement outside any transaction. Raises :class:`UnstorablePayload`
-    as :func:`record` does.
+    writes and the outcome; a copy of a processed event commits its count
+    without waiting for the disk (PostgreSQL). When copies of processed events
+    have been frequent for the source (:data:`copy_rates`), a request is first
+    checked for being one, by one statement outside any transaction. Raises
+    :class:`UnstorablePayload` as :func:`record` does.
     """
     values = _row(source, event_id, event_type, payload, headers, receiver)
     return _reported(_receive(values, handler))
@@ -173,40 +186,58 @@ def receive(
 def _receive(values: dict[str, Any], handler: Handler) -> Result:
     source, event_id = values["source"], values["event_id"]
     try:
-        if not connection.in_atomic_block:  # in a transaction the upsert below counts it
+        # In a transaction already, the upsert below counts a copy as cheaply.
+        if not connection.in_atomic_block and copy_rates.check_first(source):
             copy = inbound_sql.count_processed_copy(source, event_id)
             if copy is not None:
+                copy_rates.observe(source, copy=True)
                 return Result("duplicate", copy)
+        row = _new_row(values)
         with transaction.atomic():
-            event, _created = _upsert(values)
+            event, _created = inbound_sql.upsert(row)
+            copy_rates.observe(source, copy=event.status == Status.PROCESSED)
             if event.status == Status.PROCESSED:
                 return Result("duplicate", event)
             event.processing_attempts += 1
             failure = _run(event, handler)
+        if failure is not None:  # rolled back, the row too if it was new: write it again
+            failed = {"status": Status.FAILED, "error": _error_text(failure)}
+            event = inbound_sql.upsert_failure({**row, **failed, "processing_attempts": 1})
     except (DataError, UnicodeEncodeError, RecursionError, IntegrityError) as exc:
         raise UnstorablePayload(str(exc)) from exc
     return _outcome(event, failure)
 
 
 def _run(event: InboundEvent, handler: Handler) -> BaseException | None:
-    """Run the handler in a savepoint of the caller's transaction and write the outcome.
+    """Run the handler in the caller's transaction and mark the event processed in it.
 
-    The caller holds the event's row lock and has counted this attempt.
+    The caller holds the event's row lock, has counted this attempt and runs
+    this inside ``transaction.atomic()``. When the handler raises, or leaves
+    the transaction unusable (a database error it caught), the block is set to
+    roll back, and the exception is returned for the caller to record once it
+    has.
     """
     try:
-        with transaction.atomic():
-            handler(event)
+        handler(event)
+        event.status = Status.PROCESSED
+        event.error = ""
+        event.processed_at = timezone.now()
+        inbound_sql.finish(event)
     except Exception as exc:
         logger.exception("Handler for %s:%s failed", event.source, event.event_id)
-        event.status = Status.FAILED
-        event.error = storable_text(f"{type(exc).__name__}: {exc}"[:10_000])
-        inbound_sql.finish(event)
+        transaction.set_rollback(True)
         return exc
-    event.status = Status.PROCESSED
-    event.error = ""
-    event.processed_at = timezone.now()
-    inbound_sql.finish(event)
     return None
+
+
+def _error_text(failure: BaseException) -> str:
+    return storable_text(f"{type(failure).__name__}: {failure}"[:10_000])
+
+
+def _failed(event: InboundEvent, failure: BaseException) -> InboundEvent:
+    """The event as the failure left it, when its row is gone (deleted meanwhile)."""
+    event.status, event.error, event.processed_at = Status.FAILED, _error_text(failure), None
+    return event
 
 
 def _outcome(event: InboundEvent, failure: BaseException | None) -> Result:
