@@ -17,6 +17,7 @@ from typing import Any
 
 PACKAGE = "webhooks_app."
 PLAN = "EXPLAIN (ANALYZE, BUFFERS) "
+PLANNABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")  # not SAVEPOINT, not COMMIT
 
 
 @dataclass
@@ -55,7 +56,8 @@ def recorded(explain: int = 0) -> Iterator[list[Statement]]:
 
     def wrapper(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
         where = origin()
-        plans = _plans(context["cursor"], sql, params, explain) if explain and not many else []
+        plannable = explain and not many and sql.split(None, 1)[0].upper() in PLANNABLE
+        plans = _plans(context["cursor"], sql, params, explain) if plannable else []
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
