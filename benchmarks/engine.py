@@ -115,6 +115,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--history-rebuild", action="store_true", help="load the history templates again"
     )
+    parser.add_argument(
+        "--history-prune-days",
+        type=float,
+        default=30,
+        help="webhooks_prune --days D on the history, alone and while sending (0: not run)",
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument(
         "--setting",
