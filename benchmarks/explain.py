@@ -13,8 +13,8 @@ statement that code executes, just before it runs:
 1. fan-out: ``--backlog`` events sent (``send_event``) to ``--endpoints`` live
    endpoints, then ``fanout.expand_pending()``;
 2. the sweep: ``sweep.sweep()`` (fan-out of what is left, the claimable count);
-3. the claim: every public function of ``due`` and ``claim_sql`` (see
-   MODULES), in source order, with arguments chosen by parameter name (see
+3. the claim: every public function of ``due``, ``claim_sql``, ``claims`` and
+   ``ownership`` (see MODULES), in source order, with arguments chosen by parameter name (see
    ``arguments()``); a function with a parameter it has no value for is listed
    as not called; ``due``'s are also called before the backlog, at rest;
 4. the recording: ``recording.write()`` of results for what the claim leased
@@ -51,8 +51,14 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MODULES = ("webhooks_app.sending.due", "webhooks_app.sending.claim_sql")
-"""Whose public functions are called, in this order (read-only ``due`` first)."""
+MODULES = (
+    "webhooks_app.sending.due",
+    "webhooks_app.sending.claim_sql",
+    "webhooks_app.sending.claims",
+    "webhooks_app.sending.ownership",
+)
+"""Whose public functions are called, in this order (read-only ``due`` first); a module
+that does not exist (yet) is left out."""
 
 HISTORY_TABLES = ("webhooks_app_event", "webhooks_app_delivery", "webhooks_app_attempt")
 BIG_SORT = 5000  # rows: a Sort node over more than this is worth a look
@@ -110,15 +116,22 @@ def arguments(live: dict[int, Any]) -> dict[str, Any]:
         "until": now + timedelta(seconds=conf.lease_seconds()),
         "endpoints": live,
         "endpoint": next(iter(live.values())),
+        "endpoint_ids": list(live),
         "owner": "explain@127.0.0.1",
+        "me": "explain@127.0.0.1",
     }
 
 
 def public_functions(module_name: str) -> list[tuple[str, Callable]]:
-    """The module's own public functions, in source order."""
+    """The module's own public functions, in source order (none if there is no module)."""
     import importlib
 
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as missing:
+        if missing.name != module_name:
+            raise
+        return []
     found = [
         (name, value)
         for name, value in vars(module).items()
