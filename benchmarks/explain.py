@@ -74,6 +74,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/webhooks_bench"
     )
+    parser.add_argument(
+        "--before",
+        action="append",
+        default=[],
+        metavar="SQL",
+        help="run on the copy first (then ANALYZE), e.g. a CREATE INDEX to try before a migration",
+    )
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     return parser.parse_args(argv)
 
@@ -92,6 +99,18 @@ def setup_django(args: argparse.Namespace) -> None:
 
 
 # -- what runs --------------------------------------------------------------------------------
+
+
+def prepare(statements: list[str]) -> None:
+    """Run ``statements`` on the copy (committed), then refresh the planner's statistics."""
+    if not statements:
+        return
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
+        cursor.execute("ANALYZE")
 
 
 def arguments(live: dict[int, Any]) -> dict[str, Any]:
@@ -262,9 +281,27 @@ def warnings(plan: str) -> list[str]:
     return found
 
 
+BUFFERS = re.compile(r"Buffers: shared((?: \w+=\d+)+)")
+TABLE = re.compile(r"(?:FROM|INTO|UPDATE)\s+\"?(\w+)\"?", re.IGNORECASE)
+
+
+def buffers(plan: str) -> int:
+    """Shared buffers the whole statement touched (the top node's count)."""
+    found = BUFFERS.search(plan)
+    return sum(int(part.split("=")[1]) for part in found.group(1).split()) if found else 0
+
+
+def what(sql: str) -> str:
+    """``UPDATE webhooks_app_delivery``: the statement's verb and first table."""
+    table = TABLE.search(sql)
+    verb = sql.split(None, 1)[0].upper()
+    return f"{verb} {table.group(1) if table else ''}".strip()
+
+
 def render(report: Report, header: list[str]) -> str:
     lines = [*header, ""]
     flagged = []
+    summary: list[str] = []
     body: list[str] = []
     for title, seen in report.sections:
         body += [f"## {title}", ""]
@@ -293,7 +330,20 @@ def render(report: Report, header: list[str]) -> str:
                 "",
             ]
             flagged += [f"`{where}`: {text}" for text in warnings(first.plans[-1])]
-    lines += ["## Warnings", ""]
+            summary.append(
+                f"| {title} | `{where}` | {what(first.sql)} | {len(group)} | "
+                f"{statistics.median(times):.2f} | {buffers(first.plans[-1]):,} |"
+            )
+    lines += [
+        "## Summary",
+        "",
+        "| step | issued by | statement | count | execution ms (median) | buffers |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *summary,
+        "",
+        "## Warnings",
+        "",
+    ]
     lines += [f"- {line}" for line in flagged] or ["None: no sequential scan of a history "
                                                    f"table, no sort of more than {BIG_SORT:,} "
                                                    "rows."]  # fmt: skip
@@ -339,6 +389,7 @@ def main(argv: list[str]) -> int:
     report = Report(args.repeat)
     copy = f"{history.database_name(args.database_url)}_copy"
     with history.copy_of(args.database_url, templates.history, copy):
+        prepare(args.before)
         sizes = history.sizes()
         run_paths(args, report)
     from django.db import connection
@@ -358,6 +409,7 @@ def main(argv: list[str]) -> int:
         f"- Live work: {args.backlog:,} events to {args.endpoints} endpoints, in the "
         "transaction (so not in the planner's statistics, as between two autovacuum runs); "
         f"each statement planned {args.repeat} times; took {time.monotonic() - started:.0f} s",
+        *(f"- Run on the copy first: `{sql}`" for sql in args.before),
     ]  # fmt: skip
     text = render(report, header)
     print(text)
