@@ -13,7 +13,10 @@ contender run and an asyncio receiver answering 200:
 2. latency: ours and B at a third of ours' throughput, commit → receiver;
 3. isolation: 9 healthy endpoints with and without one that never answers;
 4. outbox: send_event's queries and time with 1 and 10,000 endpoints;
-5. worker memory: peak RSS after growing numbers of deliveries.
+5. worker memory: peak RSS after growing numbers of deliveries;
+6. history: ours on a database holding ``--history`` old deliveries (events,
+   attempts) against an empty one, alternated, each on a fresh copy of a
+   template database kept between runs; and the sweep's time on both.
 
 Figures are medians over the rounds, each next to its ratio to the baseline
 of the same run, since absolute numbers say more about the machine than about
@@ -23,7 +26,8 @@ while the working tree is mid-change) instead of the working tree;
 ``--profile`` adds one py-spy'd ours run, written to benchmarks/results/. The
 exit status is 1 only when a scenario failed to run; missed targets are
 printed, not fatal.
-It uses the scratch database ``webhooks_bench`` (dropped and created again)
+It uses the scratch database ``webhooks_bench`` (dropped and created again),
+``webhooks_bench_copy`` and the templates ``webhooks_bench_tpl_*`` (history),
 and Redis db 14 (flushed), so point it at servers with nothing to lose there.
 """
 
@@ -55,7 +59,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SCENARIOS = ("throughput", "latency", "isolation", "outbox", "memory")
+SCENARIOS = ("throughput", "latency", "isolation", "outbox", "memory", "history")
 FULL = {
     "rounds": 3,
     "events": 2000,
@@ -66,6 +70,8 @@ FULL = {
     "outbox_calls": 30,
     "outbox_many_calls": 10,
     "memory_checkpoints": "5000,10000,20000",
+    "history": 1_000_000,
+    "history_backlog": 2000,
     "timeout": 300.0,
     "scenario_timeout": 3600.0,
 }
@@ -79,6 +85,8 @@ QUICK = {
     "outbox_calls": 5,
     "outbox_many_calls": 1,
     "memory_checkpoints": "200,400,800",
+    "history": 20_000,
+    "history_backlog": 100,
     "timeout": 60.0,
     "scenario_timeout": 180.0,
 }
@@ -100,6 +108,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--outbox-calls", type=int, help="calls with 1 endpoint (30; quick: 5)")
     parser.add_argument("--outbox-many-calls", type=int, help="calls with many (10; quick: 1)")
     parser.add_argument("--memory-checkpoints", help="cumulative deliveries, comma-separated")
+    parser.add_argument("--history", type=int, help="old deliveries (1,000,000; quick: 20,000)")
+    parser.add_argument(
+        "--history-backlog", type=int, help="events the timed sweep fans out (2000; quick: 100)"
+    )
+    parser.add_argument(
+        "--history-rebuild", action="store_true", help="load the history templates again"
+    )
+    parser.add_argument(
+        "--history-prune-days",
+        type=float,
+        default=30,
+        help="webhooks_prune --days D on the history, alone and while sending (0: not run)",
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument(
         "--setting",
@@ -304,7 +325,14 @@ def main(argv: list[str]) -> int:
     from benchmarks.engine_support.bench import Bench
     from benchmarks.engine_support.processes import Receiver, Worker
     from benchmarks.engine_support.report import Section, render
-    from benchmarks.engine_support.scenarios import isolation, latency, memory, outbox, throughput
+    from benchmarks.engine_support.scenarios import (
+        history,
+        isolation,
+        latency,
+        memory,
+        outbox,
+        throughput,
+    )
 
     log_dir = Path(tempfile.mkdtemp(prefix="webhooks-bench-"))
     results_dir = ROOT / "benchmarks" / "results"
@@ -324,6 +352,7 @@ def main(argv: list[str]) -> int:
         "isolation": lambda: isolation.run(bench, ours_rate),
         "outbox": lambda: outbox.run(bench),
         "memory": lambda: memory.run(bench),
+        "history": lambda: history.run(bench),
     }
     try:
         for name in args.scenarios:

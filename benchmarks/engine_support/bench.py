@@ -37,6 +37,10 @@ class Bench:
     redis_pid: int = 0
     worker_runs: int = 0
     facts: dict[str, str] = field(default_factory=dict)
+    database_url: str = ""  # where workers connect: the scratch database, or a copy (history)
+
+    def __post_init__(self) -> None:
+        self.database_url = self.database_url or self.args.database_url
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -53,7 +57,7 @@ class Bench:
     def worker_env(self, webhooks: dict[str, Any]) -> dict[str, str]:
         return {
             "DJANGO_SETTINGS_MODULE": "benchmarks.engine_support.settings",
-            "BENCH_DATABASE_URL": self.args.database_url,
+            "BENCH_DATABASE_URL": self.database_url,
             "BENCH_BROKER_URL": self.args.broker_url,
             "BENCH_WEBHOOKS": json.dumps(webhooks),
             "BENCH_DB_REUSE_MAX": str(self.args.db_reuse_max),
@@ -81,11 +85,29 @@ class Bench:
         self.receiver.reset()
 
     @contextmanager
-    def worker(self, label: str, webhooks: dict[str, Any] | None = None) -> Iterator[Worker]:
-        """A clean state and a fresh worker for one contender run; stopped afterwards."""
+    def on_database(self, url: str) -> Iterator[None]:
+        """Workers started meanwhile connect to ``url`` (the caller points Django there too)."""
+        previous, self.database_url = self.database_url, url
+        try:
+            yield
+        finally:
+            self.database_url = previous
+
+    @contextmanager
+    def worker(
+        self, label: str, webhooks: dict[str, Any] | None = None, *, keep_rows: bool = False
+    ) -> Iterator[Worker]:
+        """A clean state and a fresh worker for one contender run; stopped afterwards.
+
+        ``keep_rows``: leave the tables as they are (a database loaded with history).
+        """
         webhooks = webhooks or self.webhooks()
         self.apply(webhooks)
-        self.clean()
+        if keep_rows:
+            services.flush_redis(self.args.broker_url)
+            self.receiver.reset()
+        else:
+            self.clean()
         self.worker_runs += 1
         log = self.log_dir / f"worker-{self.worker_runs:02d}-{label}.log"
         worker = Worker(self.app, self.worker_env(webhooks), log, self.args.concurrency)

@@ -98,8 +98,12 @@ def test_send_test_fails_loudly_when_the_endpoint_fails(http_server):
 def test_send_test_to_a_busy_endpoint_says_so(http_server):
     endpoint = Endpoint.objects.create(url=http_server.url())
     event = Event.objects.create(event_type="order.paid", payload={})
-    Delivery.objects.create(  # a request in flight, as many as allowed
-        event=event, endpoint=endpoint, locked_until=timezone.now() + timedelta(seconds=30)
+    now = timezone.now()
+    Delivery.objects.create(  # a request in flight, as many as allowed (leased when due)
+        event=event,
+        endpoint=endpoint,
+        next_attempt_at=now,
+        locked_until=now + timedelta(seconds=30),
     )
     with override_settings(WEBHOOKS={"MAX_IN_FLIGHT_PER_ENDPOINT": 1}):
         with pytest.raises(CommandError, match="busy"):
@@ -226,6 +230,55 @@ def test_prune_deletes_old_finished_history_in_batches():
     assert set(InboundEvent.objects.values_list("event_id", flat=True)) == {"2", "new"}
     assert "Deleted 5 events" in out.getvalue() and "2 inbound events" in out.getvalue()
     assert "Events: [" in err.getvalue() and "5/5" in err.getvalue()
+
+
+def test_prune_keeps_old_events_not_fanned_out_yet():
+    """Their deliveries do not exist yet: none is pending, and none has been sent either."""
+    old = timezone.now() - timedelta(days=40)
+    waiting = Event.objects.create(event_type="t", payload={}, created_at=old)
+    OutboxEntry.objects.create(event=waiting, created_at=old)
+
+    output = run("webhooks_prune", "--days", "30")
+
+    assert "Deleted 0 events" in output
+    assert Event.objects.filter(pk=waiting.pk).exists()
+    assert OutboxEntry.objects.filter(pk=waiting.pk).exists()
+
+
+def test_prune_walks_events_of_the_same_moment_across_batches():
+    """The cursor on (created_at, id) neither skips nor repeats events that share a time,
+    and steps over an event still pending without ending the prune."""
+    endpoint = Endpoint.objects.create(url="https://a.invalid/")
+    old = timezone.now() - timedelta(days=40)
+    events = [Event.objects.create(event_type="t", payload={}, created_at=old) for _ in range(7)]
+    for number, event in enumerate(events):
+        status = "pending" if number == 3 else "failed"
+        delivery = Delivery.objects.create(event=event, endpoint=endpoint, status=status)
+        Attempt.objects.create(delivery=delivery, number=1, status_code=500)
+
+    output = run("webhooks_prune", "--days", "30", "--batch-size", "2")
+
+    assert "Deleted 6 events" in output
+    assert list(Event.objects.values_list("pk", flat=True)) == [events[3].pk]
+    assert Delivery.objects.get().event_id == events[3].pk
+    assert Attempt.objects.get().delivery.event_id == events[3].pk
+
+
+def test_a_batch_keeps_an_event_whose_delivery_is_pending_again():
+    """Sent again (an operator's resend) after its batch was chosen: the batch re-reads the
+    deliveries under lock and leaves that event alone."""
+    from webhooks_app.sending import retention
+
+    endpoint = Endpoint.objects.create(url="https://a.invalid/")
+    old = timezone.now() - timedelta(days=40)
+    chosen = [Event.objects.create(event_type="t", payload={}, created_at=old) for _ in range(2)]
+    for event in chosen:
+        Delivery.objects.create(event=event, endpoint=endpoint, status="succeeded")
+    (batch,) = retention.batches(timezone.now() - timedelta(days=30), 10)
+    Delivery.objects.filter(event=chosen[0]).update(status="pending")
+
+    assert retention.delete_events(batch) == 1
+    assert list(Event.objects.values_list("pk", flat=True)) == [chosen[0].pk]
 
 
 def test_prune_dry_run_deletes_nothing():

@@ -109,6 +109,20 @@ def test_seconds_until_next_ignores_what_is_in_flight_and_is_0_for_what_is_claim
     assert due.seconds_until_next(now) == 0
 
 
+def test_seconds_until_next_takes_the_earliest_of_retries_and_pauses_ending():
+    """A retry at a paused endpoint waits for the pause, so an earlier retry there is not
+    the next thing due; a later one at an endpoint with no pause may be."""
+    now = timezone.now()
+    paused = endpoint("/paused", paused_until=now + timedelta(seconds=100))
+    deliveries(paused, 1, at=now + timedelta(seconds=5))
+    assert due.seconds_until_next(now) == pytest.approx(100, abs=0.01)
+    deliveries(endpoint("/free"), 1, at=now + timedelta(seconds=7))
+    assert due.seconds_until_next(now) == pytest.approx(7, abs=0.01)
+    deliveries(paused, 1, at=now + timedelta(seconds=150))
+    Endpoint.objects.filter(pk=paused.pk).update(paused_until=now + timedelta(seconds=3))
+    assert due.seconds_until_next(now) == pytest.approx(5, abs=0.01)
+
+
 @override_settings(WEBHOOKS=CAP)
 def test_an_endpoint_at_its_cap_is_not_waited_for():
     """Its due deliveries are the business of the worker keeping it busy."""

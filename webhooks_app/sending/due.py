@@ -97,8 +97,13 @@ its endpoint's deliveries itself (:mod:`webhooks_app.sending.ownership`)."""
 ENDPOINT_OWNED_BY = "ep.owner = %(owner)s AND ep.owned_until > %(now)s"
 """The worker ``%(owner)s`` owns its endpoint ``ep``."""
 
-IN_FLIGHT = "l.status = %(pending)s AND l.locked_until > %(now)s"
-"""The delivery ``l`` is in flight: a worker is sending it."""
+IN_FLIGHT = "l.status = %(pending)s AND l.next_attempt_at <= %(now)s AND l.locked_until > %(now)s"
+"""The delivery ``l`` is in flight: a worker is sending it.
+
+Only a due delivery is ever leased, so ``next_attempt_at <= now`` adds no
+condition; it bounds the scan of the pending indexes, which hold every retry
+scheduled for later too (thousands with a long history) and, unlike
+``locked_until``, ``next_attempt_at`` is in them."""
 
 
 RATE_LIMIT_SLICES = 10
@@ -249,13 +254,27 @@ def seconds_until_next(now: datetime | None = None) -> float | None:
     due = Due.at(now)
     if any_claimable(due.now):
         return 0.0
+    # Two cases, each read in an index's order rather than over every pending row
+    # (retries scheduled for later pile up): the first delivery due later at an
+    # endpoint not paused beyond it, and the first pause to end at an endpoint
+    # with a delivery waiting for it.
+    delivery, endpoint = rows.table(Delivery), rows.table(Endpoint)
+    unleased = "d.status = %(pending)s AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)"
     sql = (
-        "SELECT MIN(CASE WHEN ep.paused_until > d.next_attempt_at"
-        " THEN ep.paused_until ELSE d.next_attempt_at END)"
-        f" FROM {rows.table(Delivery)} d JOIN {rows.table(Endpoint)} ep ON ep.id = d.endpoint_id"
-        " WHERE d.status = %(pending)s AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)"
-        f" AND {ENDPOINT_ACTIVE} AND {ENDPOINT_UNOWNED} AND {HEAD}"
-        " AND (d.next_attempt_at > %(now)s OR ep.paused_until > %(now)s)"
+        "SELECT MIN(u.at) FROM ("
+        " SELECT f.at FROM ("
+        f"  SELECT d.next_attempt_at AS at FROM {delivery} d"
+        f"  JOIN {endpoint} ep ON ep.id = d.endpoint_id"
+        f"  WHERE {unleased} AND d.next_attempt_at > %(now)s"
+        f"  AND {ENDPOINT_ACTIVE} AND {ENDPOINT_UNOWNED} AND {HEAD}"
+        "  AND (ep.paused_until IS NULL OR ep.paused_until <= d.next_attempt_at)"
+        "  ORDER BY d.next_attempt_at LIMIT 1) f"
+        " UNION ALL"
+        f" SELECT MIN(ep.paused_until) FROM {endpoint} ep"
+        f" WHERE ep.paused_until > %(now)s AND {ENDPOINT_ACTIVE} AND {ENDPOINT_UNOWNED}"
+        f" AND EXISTS (SELECT 1 FROM {delivery} d WHERE d.endpoint_id = ep.id AND {unleased}"
+        f"  AND d.next_attempt_at < ep.paused_until AND {HEAD})"
+        ") u"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, due.params())

@@ -39,11 +39,20 @@ class Run:
 
 
 def measure(
-    bench: Bench, contender: Contender, count: int, round_number: int, profile: bool = False
+    bench: Bench,
+    contender: Contender,
+    count: int,
+    round_number: int,
+    profile: bool = False,
+    *,
+    keep_rows: bool = False,
 ) -> Run:
-    """One contender run with a fresh worker; CPU is measured over the clocked window."""
+    """One contender run with a fresh worker; CPU is measured over the clocked window.
+
+    ``keep_rows``: on the database as it is, not emptied first (history).
+    """
     group = bench.args.group
-    with bench.worker(f"throughput-{contender.key}") as worker:
+    with bench.worker(f"throughput-{contender.key}", keep_rows=keep_rows) as worker:
         contender.prepare(bench)
         profiler = None
         if profile:

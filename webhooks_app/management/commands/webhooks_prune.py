@@ -1,7 +1,8 @@
-"""Delete old webhook history in batches."""
+"""Delete old webhook history in batches, while workers keep sending."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 
 from django.core.management.base import CommandError, CommandParser
@@ -12,7 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from webhooks_app.management.commands._base import WebhooksCommand
-from webhooks_app.models import Attempt, Delivery, Event, InboundEvent
+from webhooks_app.models import InboundEvent
+from webhooks_app.sending import retention
 
 
 class Command(WebhooksCommand):
@@ -23,7 +25,9 @@ class Command(WebhooksCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=float, required=True, help="Keep this many days.")
-        parser.add_argument("--batch-size", type=int, default=1000, help="Rows per batch.")
+        parser.add_argument(
+            "--batch-size", type=int, default=1000, help="Events per batch (one transaction each)."
+        )
         parser.add_argument("--dry-run", action="store_true", help="Only count what would go.")
 
     def handle(self, *args, days: float, batch_size: int, dry_run: bool, **options) -> None:
@@ -32,9 +36,7 @@ class Command(WebhooksCommand):
         if batch_size < 1:
             raise CommandError(_("--batch-size must be at least 1"))
         cutoff = timezone.now() - timedelta(days=days)
-        events = Event.objects.filter(created_at__lt=cutoff).exclude(
-            deliveries__status=Delivery.Status.PENDING
-        )
+        events = retention.prunable(cutoff)
         inbound = InboundEvent.objects.filter(received_at__lt=cutoff).exclude(
             status=InboundEvent.Status.PENDING
         )
@@ -56,12 +58,17 @@ class Command(WebhooksCommand):
                 % {"inbound": inbound_count, "when": when}
             )
             return
-        deleted_events = self.in_batches(_("Events"), events, batch_size, delete_events)
+        deleted_events = self.in_batches(
+            _("Events"),
+            events.count(),
+            retention.batches(cutoff, batch_size),
+            retention.delete_events,
+        )
         deleted_inbound = self.in_batches(
             _("Inbound events"),
-            inbound,
-            batch_size,
-            lambda ids: InboundEvent.objects.filter(pk__in=ids).delete(),
+            inbound.count(),
+            inbound_batches(inbound, batch_size),
+            delete_inbound,
         )
         self.report(
             ngettext(
@@ -78,16 +85,17 @@ class Command(WebhooksCommand):
             % {"inbound": deleted_inbound, "when": when}
         )
 
-    def in_batches(self, label: str, rows: QuerySet, batch_size: int, delete) -> int:
-        """Delete ``rows`` a batch at a time, each in its own short transaction."""
-        total, done = rows.count(), 0
-        while True:
-            ids = list(rows.order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                break
-            with transaction.atomic():
-                delete(ids)
-            done += len(ids)
+    def in_batches(
+        self,
+        label: str,
+        total: int,
+        batches: Iterable[list],
+        delete: Callable[[list], int],
+    ) -> int:
+        """Delete each batch (in a transaction of its own); returns how many rows went."""
+        done = 0
+        for ids in batches:
+            done += delete(ids)
             if self.shows_progress():
                 self.progress(label, done, total)
         return done
@@ -98,8 +106,16 @@ class Command(WebhooksCommand):
         self.stderr.write(f"{label}: [{bar}] {done}/{max(total, done)}")
 
 
-def delete_events(ids: list) -> None:
-    # Children first, each in one statement, so no cascade loads rows into memory.
-    Attempt.objects.filter(delivery__event_id__in=ids).delete()
-    Delivery.objects.filter(event_id__in=ids).delete()
-    Event.objects.filter(pk__in=ids).delete()
+def inbound_batches(inbound: QuerySet[InboundEvent], size: int) -> Iterator[list[int]]:
+    """Ids of ``inbound``, ``size`` at a time, each batch after the last (by primary key)."""
+    last = 0
+    while ids := list(
+        inbound.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]
+    ):
+        yield ids
+        last = ids[-1]
+
+
+def delete_inbound(ids: list[int]) -> int:
+    with transaction.atomic():
+        return InboundEvent.objects.filter(pk__in=ids).delete()[0]
