@@ -201,5 +201,13 @@ class Migration(migrations.Migration):
                 name="webhooks_outbox_key",
             ),
         ),
+        migrations.AddIndex(
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("locked_until__isnull", False), ("status", "pending")),
+                fields=["endpoint", "locked_until"],
+                name="webhooks_delivery_in_flight",
+            ),
+        ),
         migrations.RunPython(drop_pattern_indexes, migrations.RunPython.noop),
     ]

@@ -158,6 +158,13 @@ class Delivery(models.Model):
                 condition=Q(status="pending"),
                 name="webhooks_delivery_endpoint_due",
             ),
+            # Requests in flight per endpoint (leased pending deliveries): few, whatever
+            # the backlog of due and scheduled deliveries.
+            models.Index(
+                fields=["endpoint", "locked_until"],
+                condition=Q(status="pending", locked_until__isnull=False),
+                name="webhooks_delivery_in_flight",
+            ),
             # Ordering keys: the head of each (endpoint, key) among pending deliveries.
             models.Index(
                 fields=["endpoint", "ordering_key", "sequence"],
