@@ -96,12 +96,21 @@ def ensure_templates(
 
 
 def fingerprint(deliveries: int) -> str:
-    """What a template was built from: size, loader version and the migrations applied."""
+    """What a template was built from: size, loader version and the migrations applied,
+    their text included (a migration edited in place while it is unreleased counts too)."""
+    import hashlib
+    import inspect
+
     from django.db.migrations.loader import MigrationLoader
 
-    leaves = sorted(f"{app}.{name}" for app, name in MigrationLoader(None).graph.leaf_nodes())
-    return f"webhooks_app history: {deliveries} deliveries; loader {LOADER_VERSION}; " + (
-        ", ".join(leaves)
+    loader = MigrationLoader(None)
+    leaves = sorted(f"{app}.{name}" for app, name in loader.graph.leaf_nodes())
+    text = hashlib.sha256()
+    for key in sorted(loader.disk_migrations):
+        text.update(inspect.getsource(inspect.getmodule(loader.disk_migrations[key])).encode())
+    return (
+        f"webhooks_app history: {deliveries} deliveries; loader {LOADER_VERSION}; "
+        f"{', '.join(leaves)}; migrations {text.hexdigest()[:16]}"
     )
 
 
