@@ -25,8 +25,6 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -37,6 +35,7 @@ from webhooks_app.db.locks import take_write_lock
 from webhooks_app.models import Delivery, Endpoint
 from webhooks_app.observability import tracing
 from webhooks_app.sending import attempt, claims, due, fanout, lanes, ownership, recording
+from webhooks_app.sending.owned import Owned, ready
 from webhooks_app.sending.results import Outcome, Result
 
 logger = logging.getLogger(__name__)
@@ -62,13 +61,6 @@ FLUSH_RESULTS = 64
 IDLE_RELEASE_SECONDS = 0.25
 """An owned endpoint with nothing to send for this long is given up."""
 
-AHEAD_SECONDS = 0.25
-"""A lane's queue holds about this many seconds of its recent pace (no more than
-:data:`AHEAD_PER_SLOT` per allowed request), so that a queued delivery is sent long
-before its lease runs short, even at a slow endpoint."""
-
-AHEAD_PER_SLOT = 4
-
 IDLE_WAIT_SECONDS = 1.0
 """With nothing to do, wait in the loop for work due this soon; later work gets a wake-up."""
 
@@ -85,46 +77,12 @@ def run() -> int:
     return _Run(lanes.send_loop()).go()
 
 
-@dataclass
-class _Owned:
-    """An endpoint this run owns, as this thread sees it."""
-
-    endpoint: Endpoint
-    held: int = 0  # leased deliveries handed to its lane and not back yet
-    finished: deque[float] = field(default_factory=deque)  # when its recent tries ended
-    idle_since: float | None = None
-
-    def allowed(self) -> int:
-        return due.allowed_in_flight(self.endpoint, conf.get("MAX_IN_FLIGHT_PER_ENDPOINT"))
-
-    def ahead(self, now: float) -> int:
-        """How many to keep queued beyond the allowed requests: its recent pace."""
-        while self.finished and now - self.finished[0] > 1.0:
-            self.finished.popleft()
-        allowed = self.allowed()
-        if self.endpoint.circuit_opened_at is not None:
-            return 0
-        if not self.finished:
-            return allowed  # no pace known yet
-        return min(AHEAD_PER_SLOT * allowed, int(len(self.finished) * AHEAD_SECONDS))
-
-    def target(self, now: float) -> int:
-        return self.allowed() + self.ahead(now)
-
-    def low(self, now: float) -> bool:
-        return self.held < self.allowed() + self.ahead(now) // 2
-
-
-def _ready(endpoint: Endpoint, now: datetime) -> bool:
-    return endpoint.is_active and (endpoint.paused_until is None or endpoint.paused_until <= now)
-
-
 class _Run:
     def __init__(self, sender: lanes.SendLoop) -> None:
         self.sender = sender
         self.sink: lanes.Sink = queue.SimpleQueue()
         self.me = ownership.new_owner()
-        self.owned: dict[int, _Owned] = {}
+        self.owned: dict[int, Owned] = {}
         self.started = time.monotonic()
         self.tries = 0
         self.results: list[Result] = []
@@ -233,7 +191,7 @@ class _Run:
                 # As many as there are free slots: an endpoint taken uses one at least.
                 taken = ownership.take(self.me, free, until, due.Due.at(now))
             for pk, endpoint in taken.items():
-                self.owned[pk] = _Owned(endpoint)
+                self.owned[pk] = Owned(endpoint)
             if claiming and len(taken) >= free:
                 self._call_for_help(mono)
             for pk, endpoint in fresh.items():
@@ -241,7 +199,7 @@ class _Run:
             room = {
                 pk: self.owned[pk].target(mono) - self.owned[pk].held
                 for pk in wanting.intersection(fresh) | set(taken)
-                if _ready(self.owned[pk].endpoint, now)
+                if ready(self.owned[pk].endpoint, now)
             }
             rows = {pk: self.owned[pk].endpoint for pk in room}
             items = claims.claim_owned(self.me, rows, room, now) if room else []
@@ -285,7 +243,7 @@ class _Run:
             self.sender.stop(self.sink, lost)
         for pk, endpoint in fresh.items():
             self.sender.update(self.sink, endpoint)
-            if not _ready(endpoint, now):
+            if not ready(endpoint, now):
                 self.sender.stop(self.sink, [pk])
         by_endpoint: dict[int, list[Delivery]] = {}
         for item in items:
